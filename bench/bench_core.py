@@ -1,0 +1,63 @@
+"""In-memory core: speed and memory as ratios against raw Python baselines run in the same process (median of rounds).
+
+Run: python bench/bench_core.py [--n 100000] [--rounds 5]"""
+import argparse, gc, statistics, time, tracemalloc, uuid
+from chatstate import InMemorySessionManager, ChatSession
+
+def timed(f, rounds):
+    "Median seconds of `rounds` runs of `f` (gc off while timing)"
+    res = []
+    for _ in range(rounds):
+        gc.collect(); gc.disable()
+        t = time.perf_counter(); f(); res.append(time.perf_counter()-t)
+        gc.enable()
+    return statistics.median(res)
+
+def mem_per_item(f, n):
+    gc.collect(); tracemalloc.start()
+    keep = f()
+    used = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop(); del keep
+    return used / n
+
+def floor_append(n):
+    l = []
+    for i in range(n): l.append((str(uuid.uuid4()), 'User', 'hello there'))
+    return l
+
+def lib_append(n):
+    s = InMemorySessionManager().create_session('b')
+    add = s.add_message
+    for i in range(n): add('User', 'hello there')
+    return s
+
+def row(name, ours, base, target):
+    r = ours/base
+    print(f'{name:<46} {ours:>12.4g} {base:>12.4g} {r:>7.2f}x  (target <= {target}x) {"ok" if r <= target else "MISSED"}')
+
+def main(n=100_000, rounds=5):
+    print(f'chatstate in-memory core, n={n:,}, median of {rounds} rounds')
+    print(f'{"measure":<46} {"chatstate":>12} {"baseline":>12} {"ratio":>8}')
+    row(f'append {n:,} messages (s)', timed(lambda: lib_append(n), rounds), timed(lambda: floor_append(n), rounds), 1.5)
+    row('memory per stored message (bytes)', mem_per_item(lambda: lib_append(n), n), mem_per_item(lambda: floor_append(n), n), 2)
+    s,tuples = lib_append(n),floor_append(n)
+    row(f'get_message_dicts() of {n:,} (s)', timed(s.get_message_dicts, rounds),
+        timed(lambda: [{'role': r, 'content': c, 'id': i} for i,r,c in tuples], rounds), 2)
+    print('\nflat as the session grows: microseconds per operation, and the ratio against the same raw operation')
+    print('(dict.get on a dict of that many uuids; list.append of a tuple) on a structure of the same size:')
+    for size in (1_000, 10_000, 100_000, 1_000_000):
+        s,raw = lib_append(size),floor_append(size)
+        d = {t[0]: t for t in raw}
+        ids,raw_ids = [m.id for m in s.tail(1000)],[t[0] for t in raw[-1000:]]
+        look = timed(lambda: [s.get(i) for i in ids], rounds) / 1000 * 1e6
+        rlook = timed(lambda: [d.get(i) for i in raw_ids], rounds) / 1000 * 1e6
+        app = timed(lambda: [s.add_message('User', 'x') for _ in range(1000)], rounds) / 1000 * 1e6
+        rapp = timed(lambda: [raw.append((str(uuid.uuid4()), 'User', 'x')) for _ in range(1000)], rounds) / 1000 * 1e6
+        print(f'  {size:>9,} messages: look-up by id {look:5.2f} ({look/rlook:4.1f}x raw {rlook:4.2f})   append {app:5.2f} ({app/rapp:4.2f}x raw {rapp:4.2f})')
+        del s,raw,d
+
+if __name__ == '__main__':
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument('--n', type=int, default=100_000); p.add_argument('--rounds', type=int, default=5)
+    a = p.parse_args()
+    main(a.n, a.rounds)

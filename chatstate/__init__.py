@@ -1,0 +1,2 @@
+__version__ = "0.0.1"
+from .core import *

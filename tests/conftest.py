@@ -1,0 +1,49 @@
+"Stores for the conformance suite, and the rule for tests that need a server."
+import os, pytest
+from chatstate import *
+
+IN_CI = os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
+SERVICES = 'scripts/services.sh'
+
+def server_url(name):
+    "The URL of test server `name` (redis, postgres) from CHATSTATE_TEST_<NAME>: required in CI, else skip"
+    var = f'CHATSTATE_TEST_{name.upper()}'
+    url = os.environ.get(var)
+    if url: return url
+    msg = f"{name} tests need a server: run `eval $(bash {SERVICES} start)` to start one and set {var}"
+    if IN_CI: pytest.fail(f"CI requires the {name} server. {msg}")
+    pytest.skip(msg)
+
+class Store:
+    "A store under test: `open()` gives a new manager on the same data, as another worker would"
+    def __init__(self, kind, tmp_path):
+        self.kind,self.tmp_path,self.mgrs = kind,tmp_path,[]
+        self.url = {'memory': None, 'sqlite': f'sqlite:///{tmp_path}/chats.db'}.get(kind)
+        if kind == 'memory': self._mem = InMemorySessionManager()
+
+    def open(self):
+        if self.kind == 'memory': return self._mem
+        from chatstate import connect
+        m = connect(self.url)
+        self.mgrs.append(m)
+        return m
+
+    def close(self):
+        for m in self.mgrs: m.close()
+
+KINDS = ['memory', 'sqlite', 'redis', 'postgres']
+
+def _available(kind):
+    try:
+        import chatstate
+        return kind == 'memory' or hasattr(chatstate, 'connect')
+    except ImportError: return False
+
+@pytest.fixture(params=[k for k in KINDS if _available(k) and k in ('memory','sqlite')])
+def store(request, tmp_path):
+    s = Store(request.param, tmp_path)
+    yield s
+    s.close()
+
+@pytest.fixture
+def mgr(store): return store.open()
