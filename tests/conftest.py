@@ -18,7 +18,7 @@ class Store:
     "A store under test: `open()` gives a new manager on the same data, as another worker would"
     def __init__(self, kind, tmp_path):
         self.kind,self.tmp_path,self.mgrs = kind,tmp_path,[]
-        self.url = {'memory': None, 'sqlite': f'sqlite:///{tmp_path}/chats.db'}.get(kind)
+        self.url = {'memory': None, 'sqlite': f'sqlite:///{tmp_path}/chats.db'}.get(kind) or (kind != 'memory' and server_url(kind))
         if kind == 'memory': self._mem = InMemorySessionManager()
 
     def open(self):
@@ -31,15 +31,9 @@ class Store:
     def close(self):
         for m in self.mgrs: m.close()
 
-KINDS = ['memory', 'sqlite', 'redis', 'postgres']
+KINDS = ['memory', 'sqlite']
 
-def _available(kind):
-    try:
-        import chatstate
-        return kind == 'memory' or hasattr(chatstate, 'connect')
-    except ImportError: return False
-
-@pytest.fixture(params=[k for k in KINDS if _available(k) and k in ('memory','sqlite')])
+@pytest.fixture(params=KINDS)
 def store(request, tmp_path):
     s = Store(request.param, tmp_path)
     yield s

@@ -1,0 +1,113 @@
+"""SQLite store: speed as ratios against raw sqlite3 doing the same work on the same pragmas, in the same process.
+
+Run: python bench/bench_sqlite.py [--rounds 5]"""
+import argparse, gc, json, os, sqlite3, statistics, tempfile, time, uuid
+from pathlib import Path
+from chatstate import SQLiteSessionManager, Message
+
+def timed(f, rounds, setup=None):
+    res = []
+    for _ in range(rounds):
+        if setup: setup()
+        gc.collect()
+        t = time.perf_counter(); f(); res.append(time.perf_counter()-t)
+    return statistics.median(res)
+
+def row(name, ours, base, target=None):
+    r = ours/base
+    tgt = f'(target <= {target}x) {"ok" if r <= target else "MISSED"}' if target else ''
+    print(f'{name:<52} {ours*1e3:>10.2f} {base*1e3:>10.2f} {r:>7.2f}x  {tgt}')
+
+def raw_con(path):
+    c = sqlite3.connect(path, isolation_level=None)
+    c.execute('PRAGMA journal_mode=WAL'); c.execute('PRAGMA synchronous=NORMAL')
+    return c
+
+def bench_append(d, n, rounds):
+    m = SQLiteSessionManager(d/'a.db')
+    s = m.create_session('s')
+    same = raw_con(d/'a.db')
+    same.execute("INSERT INTO chatstate_sessions(id, metadata, created, updated) VALUES ('raw', '{}', 0, 0)")
+    bare = raw_con(d/'bare.db')
+    bare.execute('CREATE TABLE raw(session TEXT, seq INTEGER, id TEXT, role TEXT, content TEXT, PRIMARY KEY(session, seq)) WITHOUT ROWID')
+    seq = [0]
+    def ours():
+        for i in range(n): s.add_message('User', 'hello there')
+    def raw_same():
+        for i in range(n):
+            same.execute("""INSERT INTO chatstate_messages SELECT pk, next_seq+1, ?, 'User', 'hello there', 0, NULL, ? FROM chatstate_sessions WHERE id='raw'""",
+                         (str(uuid.uuid4()), time.time()))
+    def raw_bare():
+        for i in range(n):
+            seq[0] += 1
+            bare.execute('INSERT INTO raw VALUES (?,?,?,?,?)', ('s', seq[0], str(uuid.uuid4()), 'User', 'hello there'))
+    t = timed(ours, rounds)
+    row(f'durable append x{n} (one commit each), ms', t, timed(raw_same, rounds), 1.3)
+    row(f'  the same, vs a bare one-table INSERT (no id index, no counters), ms', t, timed(raw_bare, rounds))
+
+def fill(path, sid, n):
+    m = SQLiteSessionManager(path)
+    s = m.create_session(sid)
+    B = 1000
+    for i in range(0, n, B):
+        s.add_messages([Message('User' if j%2 else 'Assistant', f'message {j} ' + 'x'*80, metadata={} if j%2 else {'model': 'gpt-4o', 'tokens': j})
+                        for j in range(i, min(n, i+B))])
+    m.close()
+
+def bench_load(d, n, rounds):
+    path = d/f'load{n}.db'
+    fill(path, 's', n)
+    def ours():
+        m = SQLiteSessionManager(path)
+        msgs = m['s'].messages
+        m.close()
+        assert len(msgs) == n
+    def base():
+        c = raw_con(path)
+        rows = c.execute('SELECT m.role, m.content, m.id, m.pending, m.metadata FROM chatstate_messages m JOIN chatstate_sessions s ON m.session = s.pk WHERE s.id=? ORDER BY m.seq', ('s',)).fetchall()
+        msgs = [(r, ct, i, bool(p), json.loads(md) if md else {}) for r,ct,i,p,md in rows]
+        c.close()
+        assert len(msgs) == n
+    row(f'reopen and load a {n:,}-message session, ms', timed(ours, rounds), timed(base, rounds), 1.3)
+    return path
+
+def bench_tail(d, rounds):
+    print('\ntail(50): milliseconds, flat as the session grows')
+    for n in (1_000, 10_000, 100_000):
+        path = d/f'load{n}.db'
+        if not path.exists(): fill(path, 's', n)
+        s = SQLiteSessionManager(path)['s']
+        t = timed(lambda: [s.tail(50) for _ in range(100)], rounds) / 100
+        print(f'  {n:>7,} messages: {t*1e3:.3f} ms')
+
+def bench_list(d, rounds, n=10_000):
+    path = d/'many.db'
+    m = SQLiteSessionManager(path)
+    for i in range(n): m.create_session(f's{i}', metadata={'title': f'Chat {i}'})
+    for i in range(0, n, 7): m[f's{i}'].add_message('User', f'hello {i}')
+    stmts = []
+    m._con().set_trace_callback(stmts.append)
+    res = m.sessions()
+    m._con().set_trace_callback(None)
+    t = timed(m.sessions, rounds)
+    print(f'\nlist {n:,} sessions with summaries: {t*1e3:.1f} ms, {len(stmts)} SQL statement(s); first page of 20: '
+          f'{timed(lambda: m.sessions(limit=20), rounds)*1e3:.2f} ms')
+    assert len(res) == n
+
+def main(rounds=5):
+    d = Path(tempfile.mkdtemp())
+    print(f'chatstate SQLite store vs raw sqlite3 (WAL, synchronous=NORMAL), median of {rounds} rounds')
+    print(f'{"measure":<52} {"chatstate":>10} {"raw":>10} {"ratio":>8}')
+    print('(raw: sqlite3 running the same SQL on the same schema, autocommit: one commit per statement)')
+    bench_append(d, 2000, rounds)
+    bench_load(d, 2_000, rounds)
+    bench_load(d, 100_000, rounds)
+    bench_tail(d, rounds)
+    bench_list(d, rounds)
+    for f in d.iterdir(): f.unlink()
+    d.rmdir()
+
+if __name__ == '__main__':
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument('--rounds', type=int, default=5)
+    main(p.parse_args().rounds)
