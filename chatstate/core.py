@@ -711,9 +711,11 @@ def fork(self:ChatSession,
     if not self.manager._create(new, _check_md(md), now, now, None, msgs): raise DuplicateSessionError(f"session {new!r} already exists")
     return ChatSession(new, manager=self.manager)
 
-# %% ../nbs/00_core.ipynb #df403ba4
+# %% ../nbs/00_core.ipynb #7523acab
 STORES = {'memory': 'chatstate.core:InMemorySessionManager',
-          'sqlite': 'chatstate.sqlite:SQLiteSessionManager'}
+          'sqlite': 'chatstate.sqlite:SQLiteSessionManager',
+          'redis': 'chatstate.redis:RedisSessionManager',
+          'rediss': 'chatstate.redis:RedisSessionManager'}
 
 def connect(url:str # 'memory://', 'sqlite:///chats.db', 'sqlite:////abs/chats.db', 'sqlite:///:memory:', ...
            )->SessionManager:

@@ -1,5 +1,5 @@
 "Stores for the conformance suite, and the rule for tests that need a server."
-import os, pytest
+import os, uuid, pytest
 from chatstate import *
 
 IN_CI = os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
@@ -19,6 +19,12 @@ class Store:
     def __init__(self, kind, tmp_path):
         self.kind,self.tmp_path,self.mgrs = kind,tmp_path,[]
         self.url = {'memory': None, 'sqlite': f'sqlite:///{tmp_path}/chats.db'}.get(kind) or (kind != 'memory' and server_url(kind))
+        if kind == 'redis':
+            self.prefix = f'test-{uuid.uuid4().hex[:12]}:'
+            self.url += f'?prefix={self.prefix}'
+        if kind == 'postgres':
+            self.schema = f'test_{uuid.uuid4().hex[:12]}'
+            self.url += f'?schema={self.schema}' 
         if kind == 'memory': self._mem = InMemorySessionManager()
 
     def open(self):
@@ -29,9 +35,13 @@ class Store:
         return m
 
     def close(self):
+        if self.kind == 'redis' and self.mgrs:
+            r = self.mgrs[0].r
+            keys = list(r.scan_iter(match=self.prefix.replace('*', r'\*') + '*', count=1000))
+            if keys: r.delete(*keys)
         for m in self.mgrs: m.close()
 
-KINDS = ['memory', 'sqlite']
+KINDS = ['memory', 'sqlite', 'redis']
 
 @pytest.fixture(params=KINDS)
 def store(request, tmp_path):
