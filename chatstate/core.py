@@ -711,11 +711,13 @@ def fork(self:ChatSession,
     if not self.manager._create(new, _check_md(md), now, now, None, msgs): raise DuplicateSessionError(f"session {new!r} already exists")
     return ChatSession(new, manager=self.manager)
 
-# %% ../nbs/00_core.ipynb #7523acab
+# %% ../nbs/00_core.ipynb #61c1e7e4
 STORES = {'memory': 'chatstate.core:InMemorySessionManager',
           'sqlite': 'chatstate.sqlite:SQLiteSessionManager',
           'redis': 'chatstate.redis:RedisSessionManager',
-          'rediss': 'chatstate.redis:RedisSessionManager'}
+          'rediss': 'chatstate.redis:RedisSessionManager',
+          'postgresql': 'chatstate.postgres:PostgresSessionManager',
+          'postgres': 'chatstate.postgres:PostgresSessionManager'}
 
 def connect(url:str # 'memory://', 'sqlite:///chats.db', 'sqlite:////abs/chats.db', 'sqlite:///:memory:', ...
            )->SessionManager:

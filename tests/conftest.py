@@ -39,9 +39,11 @@ class Store:
             r = self.mgrs[0].r
             keys = list(r.scan_iter(match=self.prefix.replace('*', r'\*') + '*', count=1000))
             if keys: r.delete(*keys)
+        if self.kind == 'postgres' and self.mgrs:
+            with self.mgrs[0]._conn() as c: c.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
         for m in self.mgrs: m.close()
 
-KINDS = ['memory', 'sqlite', 'redis']
+KINDS = ['memory', 'sqlite', 'redis', 'postgres']
 
 @pytest.fixture(params=KINDS)
 def store(request, tmp_path):
