@@ -7,8 +7,8 @@ Docs: https://chatstate.github.io/chatstate/postgres.html.md"""
 # %% auto #0
 __all__ = ['enc', 'dec', 'PostgresSessionManager']
 
-# %% ../nbs/03_postgres.ipynb #0ceedbd8
-import json, re, select, time
+# %% ../nbs/03_postgres.ipynb #a84870e3
+import json, os, re, select, threading, time
 from contextlib import contextmanager
 from typing import Optional
 from urllib.parse import urlsplit, parse_qsl, urlencode
@@ -27,11 +27,11 @@ def dec(s:str)->str:
     "The string `enc` was given"
     return s.replace(_E+'0', '\x00').replace(_E+'1', _E) if _E in s else s
 
-# %% ../nbs/03_postgres.ipynb #e3b13121
+# %% ../nbs/03_postgres.ipynb #42b04bcb
 def _driver():
-    try: import psycopg, psycopg_pool
+    try: import psycopg
     except ImportError: raise MissingDriverError('the PostgreSQL store needs psycopg 3: pip install "chatstate[postgres]"') from None
-    return psycopg, psycopg_pool
+    return psycopg
 
 _NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,40}')
 
@@ -78,7 +78,7 @@ def _statements(S, M):
     why = f'SELECT m.pending FROM {S} s LEFT JOIN {M} m ON m.session = s.pk AND m.id = %(mid)s WHERE s.id = %(sid)s AND {_LIVE}',
     )
 
-# %% ../nbs/03_postgres.ipynb #de04db41
+# %% ../nbs/03_postgres.ipynb #aa5ffc7e
 def _row(r, _new=object.__new__, _M=Message, _s=_slots):
     m = _new(_M)
     _s[0](m, dec(r[0])); _s[1](m, dec(r[1])); _s[2](m, dec(r[2])); _s[3](m, r[3]); _s[4](m, json.loads(dec(r[4])) if r[4] else {})
@@ -89,11 +89,49 @@ def _info(r):
                        None if r[6] is None else dec(r[6])[:PREVIEW_LEN], None if r[7] is None else dec(r[7]))
 
 def _dumps(o): return enc(json.dumps(o, ensure_ascii=False, separators=(',', ':')))
-def _alive(conn):
-    "Refuse a pooled connection the server has closed (after a restart, say): its socket is readable while idle"
-    if select.select([conn.pgconn.socket], [], [], 0)[0]: raise OSError('connection closed by the server')
+def _alive(conn)->bool:
+    "Whether a pooled, idle connection is still open: its socket has nothing to read unless the server closed it"
+    try: return not conn.closed and not select.select([conn.pgconn.socket], [], [], 0)[0]
+    except Exception: return False
 
-# %% ../nbs/03_postgres.ipynb #e070e549
+class _Pool:
+    "A small thread-safe pool: connections made on demand, checked without a round trip when handed out"
+    def __init__(self, connect, size:int, timeout:float=30):
+        self.connect,self.size,self.timeout = connect,size,timeout
+        self.idle,self.n,self.cv,self.pid,self.inherited = [],0,threading.Condition(),os.getpid(),[]
+
+    def _get(self):
+        with self.cv:
+            if self.pid != os.getpid(): # a forked child must not touch its parent's connections, nor close them
+                self.inherited += self.idle; self.idle,self.n,self.pid = [],0,os.getpid()
+            while True:
+                while self.idle:
+                    c = self.idle.pop()
+                    if _alive(c): return c
+                    self.n -= 1; c.close()
+                if self.n < self.size: self.n += 1; break
+                if not self.cv.wait(self.timeout): raise TimeoutError(f'all {self.size} connections stayed busy for {self.timeout} s')
+        try: return self.connect()
+        except BaseException:
+            with self.cv: self.n -= 1; self.cv.notify()
+            raise
+
+    @contextmanager
+    def connection(self):
+        c = self._get()
+        try: yield c
+        finally:
+            with self.cv:
+                if self.pid == os.getpid() and not c.closed and c.info.transaction_status == 0: self.idle.append(c)
+                else: self.n -= 1; c.close()
+                self.cv.notify()
+
+    def close(self):
+        with self.cv:
+            for c in self.idle: c.close()
+            self.idle,self.n = [],0
+
+# %% ../nbs/03_postgres.ipynb #a7392cf8
 class PostgresSessionManager(SessionManager):
     "A store of sessions in PostgreSQL"
     def __init__(self,
@@ -101,18 +139,14 @@ class PostgresSessionManager(SessionManager):
                  schema:str='public', # The schema the tables live in (created if absent)
                  prefix:str='chatstate_', # Prefix of the table names
                  pool_size:int=10): # Most connections the pool opens
-        psycopg,psycopg_pool = _driver()
+        psycopg = _driver()
         for k,v in (('schema', schema), ('prefix', prefix)):
             if not isinstance(v, str) or not _NAME.fullmatch(v): raise InvalidValueError(f"{k} must be a plain SQL name (letters, digits, _), got {v!r}")
         self.url,self.schema,self.prefix = url,schema,prefix
         self._psycopg = psycopg
         S,M = f'"{schema}"."{prefix}sessions"',f'"{schema}"."{prefix}messages"'
         self._S,self._M,self._sql = S,M,_statements(S, M)
-        try:
-            self.pool = psycopg_pool.ConnectionPool(url, min_size=1, max_size=pool_size, kwargs=dict(autocommit=True),
-                                                    check=_alive, open=True, timeout=30, name=f'chatstate-{schema}')
-            self.pool.wait(timeout=10)
-        except psycopg_pool.PoolTimeout as e: raise StoreError(f"cannot reach PostgreSQL at {self._where()}: {e}") from None
+        self.pool = _Pool(lambda: psycopg.connect(url, autocommit=True), pool_size)
         self._setup()
 
     def _where(self): return re.sub(r':[^:@/]*@', ':***@', self.url)
@@ -256,7 +290,7 @@ class PostgresSessionManager(SessionManager):
         if r is None: raise _nosession(sid)
         return r[0]
 
-# %% ../nbs/03_postgres.ipynb #b96090ed
+# %% ../nbs/03_postgres.ipynb #b9c77675
 @patch
 @contextmanager
 def _conn(self:PostgresSessionManager):
@@ -264,11 +298,8 @@ def _conn(self:PostgresSessionManager):
     pg = self._psycopg
     try:
         with self.pool.connection() as c: yield c
-    except (pg.OperationalError, pg.InterfaceError) as e:
-        raise StoreError(f"PostgreSQL at {self._where()} failed: {str(e).strip()}") from e
-    except Exception as e:
-        if type(e).__module__.startswith('psycopg_pool'): raise StoreError(f"cannot reach PostgreSQL at {self._where()}: {e}") from e
-        raise
+    except (pg.OperationalError, pg.InterfaceError, TimeoutError) as e:
+        raise StoreError(f"cannot reach PostgreSQL at {self._where()}: {str(e).strip()}") from e
 
 @patch
 @contextmanager

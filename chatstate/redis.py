@@ -22,16 +22,16 @@ def _driver():
 
 def _key(prefix, sid): return f'{prefix}s:{quote(sid, safe="")}'
 
-# %% ../nbs/02_redis.ipynb #5c581520
-_LIB = '''
-local S, Z, H, C, D = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+# %% ../nbs/02_redis.ipynb #b609b4de
+_LIB = """
+local S, Z, M, D = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local function expire(exp)
   if exp and exp ~= '' then
     local ms = math.floor(tonumber(exp) * 1000)
-    for i = 1, 5 do redis.call('PEXPIREAT', KEYS[i], ms) end
-  else for i = 1, 5 do redis.call('PERSIST', KEYS[i]) end end
+    for i = 1, 4 do redis.call('PEXPIREAT', KEYS[i], ms) end
+  else for i = 1, 4 do redis.call('PERSIST', KEYS[i]) end end
 end
-local function each(cmd, key, ids) -- run cmd on ids in chunks (Lua's unpack has a limit); concatenate the replies
+local function each(cmd, key, ids)
   local res = {}
   for i = 1, #ids, 1000 do
     local part = redis.call(cmd, key, unpack(ids, i, math.min(i + 999, #ids)))
@@ -40,70 +40,86 @@ local function each(cmd, key, ids) -- run cmd on ids in chunks (Lua's unpack has
   return res
 end
 local function msgs(ids)
-  return {ids, each('HMGET', H, ids), each('HMGET', C, ids), each('HMGET', D, ids)}
+  local vals, withmd = each('HMGET', M, ids), {}
+  for i, v in ipairs(vals) do if v and string.byte(v, 1) >= 50 then withmd[#withmd + 1] = ids[i] end end
+  return {ids, vals, each('HMGET', D, withmd)}
 end
-local function touch(now, sid)
+local function put(j)
+  redis.call('HSET', M, ARGV[j], ARGV[j + 1])
+  if ARGV[j + 2] ~= '' then redis.call('HSET', D, ARGV[j], ARGV[j + 2]) end
+end
+local function touch(now)
   redis.call('HSET', S, 'updated', now)
-  redis.call('ZADD', KEYS[7], now, S)
+  redis.call('ZADD', KEYS[6], now, S)
 end
-'''
-# KEYS: S Z H C D, created index, updated index, expiry index, counter
-_CREATE = _LIB + '''
+"""
+# KEYS: S Z M D, then the created, updated and expiry indexes and the creation counter
+_CREATE = _LIB + """
 if redis.call('EXISTS', S) == 1 then return 0 end
-redis.call('DEL', Z, H, C, D)
+redis.call('DEL', Z, M, D)
 local n = tonumber(ARGV[6])
 redis.call('HSET', S, 'id', ARGV[1], 'md', ARGV[2], 'created', ARGV[3], 'updated', ARGV[4], 'exp', ARGV[5], 'next', n, 'n', n)
 for i = 1, n do
-  local j = 7 + (i - 1) * 4
-  redis.call('ZADD', Z, i, ARGV[j]); redis.call('HSET', H, ARGV[j], ARGV[j+1]); redis.call('HSET', C, ARGV[j], ARGV[j+2])
-  if ARGV[j+3] ~= '' then redis.call('HSET', D, ARGV[j], ARGV[j+3]) end
+  local j = 7 + (i - 1) * 3
+  redis.call('ZADD', Z, i, ARGV[j]); put(j)
 end
-redis.call('ZADD', KEYS[6], redis.call('INCR', KEYS[9]), S)
-redis.call('ZADD', KEYS[7], ARGV[4], S)
-if ARGV[5] ~= '' then redis.call('ZADD', KEYS[8], ARGV[5], S); expire(ARGV[5]) else redis.call('ZREM', KEYS[8], S) end
+redis.call('ZADD', KEYS[5], redis.call('INCR', KEYS[8]), S)
+redis.call('ZADD', KEYS[6], ARGV[4], S)
+if ARGV[5] ~= '' then redis.call('ZADD', KEYS[7], ARGV[5], S); expire(ARGV[5]) else redis.call('ZREM', KEYS[7], S) end
 return 1
-'''
-_APPEND = _LIB + '''
-if redis.call('EXISTS', S) == 0 then return {0} end
-local n = tonumber(ARGV[3])
-for i = 1, n do
-  local id = ARGV[4 + (i - 1) * 4]
-  if redis.call('HEXISTS', H, id) == 1 then return {2, id} end
+"""
+_APPEND = _LIB + """
+local f = redis.call('HMGET', S, 'next', 'n', 'exp')
+if not f[1] then return {0} end
+local n, seq = tonumber(ARGV[3]), tonumber(f[1])
+if n == 1 then
+  if redis.call('HSETNX', M, ARGV[4], ARGV[5]) == 0 then return {2, ARGV[4]} end
+  if ARGV[6] ~= '' then redis.call('HSET', D, ARGV[4], ARGV[6]) end
+  redis.call('ZADD', Z, seq + 1, ARGV[4])
+else
+  for i = 1, n do
+    local id = ARGV[4 + (i - 1) * 3]
+    if redis.call('HEXISTS', M, id) == 1 then return {2, id} end
+  end
+  for i = 1, n do
+    local j = 4 + (i - 1) * 3
+    redis.call('ZADD', Z, seq + i, ARGV[j]); put(j)
+  end
 end
-local seq = redis.call('HINCRBY', S, 'next', n) - n
-for i = 1, n do
-  local j = 4 + (i - 1) * 4
-  redis.call('ZADD', Z, seq + i, ARGV[j]); redis.call('HSET', H, ARGV[j], ARGV[j+1]); redis.call('HSET', C, ARGV[j], ARGV[j+2])
-  if ARGV[j+3] ~= '' then redis.call('HSET', D, ARGV[j], ARGV[j+3]) end
-end
-redis.call('HINCRBY', S, 'n', n)
-touch(ARGV[2], ARGV[1])
-local exp = redis.call('HGET', S, 'exp')
-if exp ~= '' then expire(exp) end
+redis.call('HSET', S, 'next', seq + n, 'n', tonumber(f[2]) + n, 'updated', ARGV[2])
+redis.call('ZADD', KEYS[6], ARGV[2], S)
+if f[3] ~= '' then expire(f[3]) end
 return {1}
-'''
+"""
 
-# %% ../nbs/02_redis.ipynb #ef160b06
-_UPDATE = _LIB + '''
+# %% ../nbs/02_redis.ipynb #c2b3d6dc
+_UPDATE = _LIB + """
 if redis.call('EXISTS', S) == 0 then return {0} end
 local mid = ARGV[3]
-local h = redis.call('HGET', H, mid)
-if not h then return {3} end
+local v = redis.call('HGET', M, mid)
+if not v then return {3} end
+local flag = string.byte(v, 1) - 48
 if ARGV[4] == '1' then
-  if string.sub(h, 1, 1) ~= '1' then return {4} end
-  redis.call('HSET', C, mid, redis.call('HGET', C, mid) .. ARGV[5])
+  if flag % 2 == 0 then return {4} end
+  v = v .. ARGV[5]
 end
-if ARGV[6] == '1' then redis.call('HSET', C, mid, ARGV[7]) end
-if ARGV[8] ~= '' then h = ARGV[8] .. string.sub(h, 2); redis.call('HSET', H, mid, h) end
+if ARGV[6] == '1' then
+  local k = string.find(v, ':', 2, true)
+  v = string.sub(v, 1, k + tonumber(string.sub(v, 2, k - 1))) .. ARGV[7]
+end
+if ARGV[8] ~= '' then flag = flag - flag % 2 + tonumber(ARGV[8]) end
 if ARGV[9] == '1' then
-  if ARGV[10] == '' then redis.call('HDEL', D, mid) else redis.call('HSET', D, mid, ARGV[10]) end
+  if ARGV[10] == '' then redis.call('HDEL', D, mid); flag = flag % 2
+  else redis.call('HSET', D, mid, ARGV[10]); flag = flag % 2 + 2 end
 end
-touch(ARGV[2], ARGV[1])
+v = string.char(48 + flag) .. string.sub(v, 2)
+redis.call('HSET', M, mid, v)
+touch(ARGV[2])
 local exp = redis.call('HGET', S, 'exp')
 if exp ~= '' then expire(exp) end
-return {1, h, redis.call('HGET', C, mid), redis.call('HGET', D, mid)}
-'''
-_REMOVE = _LIB + '''
+return {1, v, redis.call('HGET', D, mid)}
+"""
+_REMOVE = _LIB + """
 if redis.call('EXISTS', S) == 0 then return {0} end
 local ids = {}
 if ARGV[3] == 'after' then
@@ -114,42 +130,43 @@ if ARGV[3] == 'after' then
   end
   ids = redis.call('ZRANGEBYSCORE', Z, '(' .. seq, '+inf')
 else
-  for i = 4, #ARGV do
-    if not redis.call('ZSCORE', Z, ARGV[i]) then return {3, ARGV[i]} end
-    ids[#ids + 1] = ARGV[i]
-  end
   local scored = {}
-  for i, id in ipairs(ids) do scored[i] = {tonumber(redis.call('ZSCORE', Z, id)), id} end
+  for i = 4, #ARGV do
+    local sc = redis.call('ZSCORE', Z, ARGV[i])
+    if not sc then return {3, ARGV[i]} end
+    scored[#scored + 1] = {tonumber(sc), ARGV[i]}
+  end
   table.sort(scored, function(a, b) return a[1] < b[1] end)
   for i, p in ipairs(scored) do ids[i] = p[2] end
 end
-if #ids == 0 then return {1, msgs(ids)} end
 local res = msgs(ids)
-each('ZREM', Z, ids); each('HDEL', H, ids); each('HDEL', C, ids); each('HDEL', D, ids)
-redis.call('HINCRBY', S, 'n', -#ids)
-touch(ARGV[2], ARGV[1])
+if #ids > 0 then
+  each('ZREM', Z, ids); each('HDEL', M, ids); each('HDEL', D, ids)
+  redis.call('HINCRBY', S, 'n', -#ids)
+  touch(ARGV[2])
+end
 return {1, res}
-'''
-_SET_INFO = _LIB + '''
+"""
+_SET_INFO = _LIB + """
 if redis.call('EXISTS', S) == 0 then return 0 end
 if ARGV[3] == '1' then redis.call('HSET', S, 'md', ARGV[4]) end
 if ARGV[5] == '1' then
   redis.call('HSET', S, 'exp', ARGV[6])
-  if ARGV[6] == '' then redis.call('ZREM', KEYS[8], S) else redis.call('ZADD', KEYS[8], ARGV[6], S) end
+  if ARGV[6] == '' then redis.call('ZREM', KEYS[7], S) else redis.call('ZADD', KEYS[7], ARGV[6], S) end
   expire(ARGV[6])
 end
-touch(ARGV[2], ARGV[1])
+touch(ARGV[2])
 return 1
-'''
-_DROP = _LIB + '''
+"""
+_DROP = _LIB + """
 local live = redis.call('EXISTS', S)
-redis.call('DEL', S, Z, H, C, D)
-for i = 6, 8 do redis.call('ZREM', KEYS[i], S) end
+redis.call('DEL', S, Z, M, D)
+for i = 5, 7 do redis.call('ZREM', KEYS[i], S) end
 return live
-'''
+"""
 
-# %% ../nbs/02_redis.ipynb #7d90cde5
-_RANGE = _LIB + '''
+# %% ../nbs/02_redis.ipynb #573a257b
+_RANGE = _LIB + """
 if redis.call('EXISTS', S) == 0 then return {0} end
 local a, b = tonumber(ARGV[1]), tonumber(ARGV[2])
 if ARGV[3] ~= '' then
@@ -159,30 +176,31 @@ if ARGV[3] ~= '' then
   a, b = math.max(0, r - a), r - 1
 end
 return {1, msgs(redis.call('ZRANGE', Z, a, b))}
-'''
-_GET = _LIB + '''
+"""
+_GET = _LIB + """
 if redis.call('EXISTS', S) == 0 then return {0} end
-local h = redis.call('HGET', H, ARGV[1])
-if not h then return {1} end
-return {1, h, redis.call('HGET', C, ARGV[1]), redis.call('HGET', D, ARGV[1])}
-'''
-_SUMMARY = '''
+local v = redis.call('HGET', M, ARGV[1])
+if not v then return {1} end
+return {1, v, redis.call('HGET', D, ARGV[1])}
+"""
+_SUMMARY = """
 local function summary(s, pre)
   local f = redis.call('HMGET', s, 'id', 'md', 'created', 'updated', 'exp', 'n')
   local last = redis.call('ZRANGE', s .. ':z', -1, -1)
   if #last == 1 then
-    f[7] = redis.call('HGET', s .. ':h', last[1])
-    f[8] = string.sub(redis.call('HGET', s .. ':c', last[1]), 1, pre)
+    local v = redis.call('HGET', s .. ':m', last[1])
+    local k = string.find(v, ':', 2, true)
+    f[7] = string.sub(v, 1, k + tonumber(string.sub(v, 2, k - 1)) + pre)
   end
   return f
 end
-'''
-_ONE = _SUMMARY + '''
+"""
+_ONE = _SUMMARY + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
 return summary(KEYS[1], tonumber(ARGV[1]))
-'''
+"""
 # KEYS: an index; ARGV: reverse?, offset, limit (-1: all), summaries?, preview bytes
-_LIST = _SUMMARY + '''
+_LIST = _SUMMARY + """
 local keys = ARGV[1] == '1' and redis.call('ZREVRANGE', KEYS[1], 0, -1) or redis.call('ZRANGE', KEYS[1], 0, -1)
 local skip, limit, res = tonumber(ARGV[2]), tonumber(ARGV[3]), {}
 for _, s in ipairs(keys) do
@@ -197,47 +215,57 @@ for _, s in ipairs(keys) do
   end
 end
 return res
-'''
-_COUNT = '''
+"""
+_COUNT = """
 local n = 0
 for _, s in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do n = n + redis.call('EXISTS', s) end
 return n
-'''
+"""
 # KEYS: created, updated, expiry indexes; ARGV: now
-_PURGE = '''
+_PURGE = """
 local dead = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1])
 for _, s in ipairs(dead) do
-  redis.call('DEL', s, s .. ':z', s .. ':h', s .. ':c', s .. ':d')
+  redis.call('DEL', s, s .. ':z', s .. ':m', s .. ':d')
   for i = 1, 3 do redis.call('ZREM', KEYS[i], s) end
 end
 return #dead
-'''
+"""
 
-# %% ../nbs/02_redis.ipynb #ba0bf6f0
+# %% ../nbs/02_redis.ipynb #8596d463
 def _b(o): return o if isinstance(o, bytes) else str(o).encode()
 def _f(o): return '' if o is None else repr(float(o))
 def _dumps(o): return json.dumps(o, ensure_ascii=False, separators=(',', ':'))
 
-def _msgs(r, _new=object.__new__, _M=Message, _s=_slots):
-    "`Message`s from a script's [ids, flag+roles, contents, metadata]"
+def _msgs(r, _new=object.__new__, _M=Message, _s=_slots, _loads=json.loads):
+    "`Message`s from a script's [ids, values, metadata of those that have some]"
     sr,sc,si,sp,sm = _s
-    res = []
-    for i,h,c,d in zip(*r):
+    ids,vals,mds = r
+    mdi,heads,res = iter(mds),{},[]
+    for i,v in zip(ids, vals):
+        k = v.index(b':', 1)
+        e = k + 1 + int(v[1:k])
+        h = heads.get(v[:e])
+        if h is None: h = heads[v[:e]] = (v[k+1:e].decode(), v[0] - 48)
         m = _new(_M)
-        sr(m, h[1:].decode()); sc(m, c.decode()); si(m, i.decode()); sp(m, h[:1] == b'1'); sm(m, json.loads(d) if d else {})
+        sr(m, h[0]); sc(m, v[e:].decode()); si(m, i.decode()); sp(m, h[1] & 1 == 1); sm(m, _loads(next(mdi)) if h[1] & 2 else {})
         res.append(m)
     return res
 
-def _fields(m:Message):
-    return (m.id, (b'1' if m.pending else b'0') + m.role.encode(), m.content, _dumps(m.metadata) if m.metadata else '')
+def _val(m:Message)->bytes:
+    "A message's stored value: flag, role length, ':', role, content"
+    r = m.role.encode()
+    return b'%d%d:%s%s' % (m.pending + 2*bool(m.metadata), len(r), r, m.content.encode())
 
-# %% ../nbs/02_redis.ipynb #e69bb613
+def _fields(m:Message): return (m.id, _val(m), _dumps(m.metadata) if m.metadata else '')
+
+# %% ../nbs/02_redis.ipynb #3e4b80ef
 def _info(f, pre=PREVIEW_LEN):
     sid,md,created,updated,exp,n = f[:6]
-    last = f[6:] if len(f) > 6 else (None, None)
-    return SessionInfo(sid.decode(), json.loads(md), float(created), float(updated), float(exp) if exp else None, int(n),
-                       last[1].decode('utf-8', 'ignore')[:pre] if last[1] is not None else None,
-                       last[0][1:].decode() if last[0] is not None else None)
+    role = content = None
+    if len(f) > 6:
+        v = f[6]; k = v.index(b':', 1); e = k + 1 + int(v[1:k])
+        role,content = v[k+1:e].decode(),v[e:].decode('utf-8', 'ignore')[:pre]
+    return SessionInfo(sid.decode(), json.loads(md), float(created), float(updated), float(exp) if exp else None, int(n), content, role)
 
 class RedisSessionManager(SessionManager):
     "A store of sessions in a Redis server"
@@ -272,7 +300,7 @@ class RedisSessionManager(SessionManager):
 
     def _keys(self, sid):
         s = _key(self.prefix, sid)
-        return [s, s+':z', s+':h', s+':c', s+':d', *self._idx]
+        return [s, s+':z', s+':m', s+':d', *self._idx]
 
     def _run(self, name, keys, args, write=True):
         "Run a script: a lost connection is a `StoreError`; a read is tried once more on a fresh connection"
@@ -340,7 +368,7 @@ class RedisSessionManager(SessionManager):
     def _get(self, sid, mid):
         r = self._run('get', self._keys(sid), [mid], write=False)
         if r[0] == 0: raise _nosession(sid)
-        return _msgs([[_b(mid)], [r[1]], [r[2]], [r[3] if len(r) > 3 else None]])[0] if len(r) > 1 else None
+        return _msgs([[_b(mid)], [r[1]], r[2:]])[0] if len(r) > 1 else None
 
     def _update(self, sid, mid, content=None, chunk=None, pending=None, metadata=None):
         args = [sid, _f(time.time()), mid, '0' if chunk is None else '1', chunk or '', '0' if content is None else '1', content or '',
@@ -349,7 +377,7 @@ class RedisSessionManager(SessionManager):
         if r[0] == 0: raise _nosession(sid)
         if r[0] == 3: raise _nomessage(sid, mid)
         if r[0] == 4: raise _notpending(mid)
-        return _msgs([[_b(mid)], [r[1]], [r[2]], [r[3] if len(r) > 3 else None]])[0]
+        return _msgs([[_b(mid)], [r[1]], r[2:]])[0]
 
     def _remove(self, sid, how, ids):
         r = self._run('remove', self._keys(sid), [sid, _f(time.time()), how, *ids])

@@ -53,3 +53,12 @@ def store(request, tmp_path):
 
 @pytest.fixture
 def mgr(store): return store.open()
+
+def need_binary(path_glob, what):
+    "The first file matching `path_glob`: required in CI, else skip"
+    import glob
+    found = sorted(glob.glob(path_glob))
+    if found: return found[-1]
+    msg = f"{what} is not installed: run `bash {SERVICES} start`, which installs it"
+    if IN_CI: pytest.fail(msg)
+    pytest.skip(msg)

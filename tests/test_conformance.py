@@ -219,7 +219,7 @@ def test_fork(store, mgr):
     with pytest.raises(DuplicateSessionError): s.fork(session_id='orig')
 
 HOSTILE = ["'; DROP TABLE messages; --", 'a"b', '%', '_', '50% off_', 'x\x00y', '🙂🚀', 'a:b:*', '{tag}', ' spaced id ',
-           'back\\slash', '\n', 'ünïcödé', 'sess:*', '*']
+           'back\\slash', '\n', 'ünïcödé', 'sess:*', '*', 'a', 'a:z', 'a%3Az', 'a:h', '\ue000', '\ue0000']
 
 def test_hostile_ids_and_content(store, mgr):
     for i,h in enumerate(HOSTILE):
