@@ -33,7 +33,7 @@ env_lines() {
 
 start() {
   install_missing
-  mkdir -p "$DIR"
+  mkdir -p "$DIR"; chmod 755 "$DIR"   # the postgres user must be able to enter it
   if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
     redis-server --daemonize yes --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
       --dir "$DIR" --pidfile "$DIR/redis.pid" --logfile "$DIR/redis.log" >&2
