@@ -1,0 +1,183 @@
+"Requests built by the official openai and anthropic SDKs (sent to a capturing transport), round trips, windows."
+import importlib, json, pytest
+from hypothesis import given, settings, strategies as st
+from chatstate import *
+from chatstate.formats import *
+
+openai = pytest.importorskip('openai')
+anthropic = pytest.importorskip('anthropic')
+httpx = importlib.import_module('httpx2') if importlib.util.find_spec('httpx2') else importlib.import_module('httpx')
+
+OPENAI_REPLY = {'id': 'c1', 'object': 'chat.completion', 'created': 0, 'model': 'gpt-4o',
+                'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': 'done'}, 'finish_reason': 'stop'}]}
+ANTHROPIC_REPLY = {'id': 'm1', 'type': 'message', 'role': 'assistant', 'model': 'claude-x', 'content': [{'type': 'text', 'text': 'done'}],
+                   'stop_reason': 'end_turn', 'stop_sequence': None, 'usage': {'input_tokens': 1, 'output_tokens': 1}}
+
+class Capture:
+    "An HTTP transport that records each request body and answers with a canned reply"
+    def __init__(self, reply): self.reply,self.bodies = reply,[]
+    def __call__(self, request):
+        self.bodies.append(request.content)
+        return httpx.Response(200, json=self.reply)
+    def client(self): return httpx.Client(transport=httpx.MockTransport(self))
+
+def send_openai(messages):
+    cap = Capture(OPENAI_REPLY)
+    c = openai.OpenAI(api_key='test', http_client=cap.client(), max_retries=0)
+    assert c.chat.completions.create(model='gpt-4o', messages=messages).choices[0].message.content == 'done'
+    return cap.bodies[-1]
+
+def send_anthropic(req):
+    cap = Capture(ANTHROPIC_REPLY)
+    c = anthropic.Anthropic(api_key='test', http_client=cap.client(), max_retries=0)
+    assert c.messages.create(model='claude-x', max_tokens=100, **req).content[0].text == 'done'
+    return cap.bodies[-1]
+
+CALL = {'id': 'call_1', 'type': 'function', 'function': {'name': 'weather', 'arguments': '{"city": "Paris", "unit": "C"}'}}
+TOOL_ROUND = [{'role': 'system', 'content': 'You are terse.'},
+              {'role': 'user', 'content': 'Weather in Paris?'},
+              {'role': 'assistant', 'content': None, 'tool_calls': [CALL]},
+              {'role': 'tool', 'tool_call_id': 'call_1', 'content': '18°C, sunny'},
+              {'role': 'assistant', 'content': 'It is 18°C and sunny.'}]
+
+def test_openai_sdk_accepts_and_serialises(tmp_path):
+    body = send_openai(to_openai(from_openai(TOOL_ROUND)))
+    assert json.loads(body)['messages'] == TOOL_ROUND
+
+def test_anthropic_sdk_accepts_and_serialises():
+    req = to_anthropic(from_openai(TOOL_ROUND))
+    sent = json.loads(send_anthropic(req))
+    assert sent['system'] == 'You are terse.'
+    assert sent['messages'] == [
+        {'role': 'user', 'content': 'Weather in Paris?'},
+        {'role': 'assistant', 'content': [{'type': 'tool_use', 'id': 'call_1', 'name': 'weather', 'input': {'city': 'Paris', 'unit': 'C'}}]},
+        {'role': 'user', 'content': [{'type': 'tool_result', 'tool_use_id': 'call_1', 'content': '18°C, sunny'}]},
+        {'role': 'assistant', 'content': 'It is 18°C and sunny.'}]
+
+@pytest.mark.parametrize('kind', ['memory', 'sqlite'])
+def test_tool_round_trip_reloaded_is_byte_identical(kind, tmp_path):
+    url = 'memory://' if kind == 'memory' else f'sqlite:///{tmp_path}/t.db'
+    m = connect(url)
+    s = m.create_session('t')
+    s.add_openai(TOOL_ROUND[:3])
+    s.add_openai(TOOL_ROUND[3:])
+    before_o,before_a = send_openai(s.to_openai()),send_anthropic(s.to_anthropic())
+    again = (m if kind == 'memory' else connect(url))['t']
+    assert send_openai(again.to_openai()) == before_o
+    assert send_anthropic(again.to_anthropic()) == before_a
+    ant = to_anthropic(again)
+    s2 = m.create_session('t2')
+    s2.add_anthropic(ant['messages'], system=ant['system'])
+    assert send_anthropic(s2.to_anthropic()) == before_a
+    assert send_openai(s2.to_openai()) == before_o
+
+def test_sdk_response_objects_are_read():
+    cap = Capture({**OPENAI_REPLY, 'choices': [{'index': 0, 'finish_reason': 'tool_calls',
+                   'message': {'role': 'assistant', 'content': None, 'tool_calls': [CALL]}}]})
+    r = openai.OpenAI(api_key='test', http_client=cap.client(), max_retries=0).chat.completions.create(model='gpt-4o', messages=TOOL_ROUND[:2])
+    s = ChatSession('sdk')
+    s.add_openai(TOOL_ROUND[:2] + [r.choices[0].message])
+    assert s[-1].metadata['tool_calls'] == [CALL]
+    assert s.to_openai()[-1]['tool_calls'] == [CALL]
+    cap = Capture({**ANTHROPIC_REPLY, 'content': [{'type': 'text', 'text': 'Checking.'}, {'type': 'tool_use', 'id': 'tu1', 'name': 'weather', 'input': {'city': 'Paris'}}]})
+    r = anthropic.Anthropic(api_key='test', http_client=cap.client(), max_retries=0).messages.create(model='claude-x', max_tokens=10, messages=[{'role': 'user', 'content': 'hi'}])
+    s.add_anthropic([{'role': 'assistant', 'content': r.content}])
+    assert (s[-1].content, s[-1].metadata['tool_calls'][0]['function']['name']) == ('Checking.', 'weather')
+    s.add_anthropic([{'role': 'user', 'content': [{'type': 'tool_result', 'tool_use_id': 'tu1', 'content': 'sunny'}]}])
+    assert s[-1].role == 'tool' and s.to_openai()[-1] == {'role': 'tool', 'tool_call_id': 'tu1', 'content': 'sunny'}
+
+# --- bad input: index named, nothing half-added
+
+BAD = [([{'role': 'user', 'content': 'a'}, 'not a message'], 'message 1 is a str'),
+       ([{'role': 'user', 'content': 'a'}, {'content': 'b'}], "message 1 has no 'role'"),
+       ([{'role': 'user', 'content': 'a'}, {'role': 'tool', 'tool_call_id': 'zz', 'content': 'r'}], "message 1 is the result of tool call 'zz'"),
+       ([{'role': 'user', 'content': 'a'}, {'role': 'wizard', 'content': 'b'}], "message 1 has role 'wizard'")]
+
+@pytest.mark.parametrize('msgs,text', BAD)
+def test_bad_openai_lists_add_nothing(store, msgs, text):
+    s = store.open().create_session('b')
+    s.add_message('user', 'kept')
+    with pytest.raises(FormatError, match=text): s.add_openai(msgs)
+    assert [m.content for m in store.open()['b']] == ['kept']
+
+def test_bad_anthropic_lists_add_nothing(store):
+    s = store.open().create_session('b')
+    with pytest.raises(FormatError, match="message 1 holds the result of tool call 'x'"):
+        s.add_anthropic([{'role': 'user', 'content': 'a'}, {'role': 'user', 'content': [{'type': 'tool_result', 'tool_use_id': 'x', 'content': 'r'}]}])
+    with pytest.raises(FormatError, match="message 0 has content of type int"): s.add_anthropic([{'role': 'user', 'content': 5}])
+    assert len(s) == 0
+    with pytest.raises(FormatError, match="message 0 has role 'critic', which the Anthropic API does not take"): to_anthropic([Message('critic', 'x')])
+
+# --- property: OpenAI and Anthropic lists survive the trip through Messages and a store
+
+text = st.text(st.characters(exclude_categories=('Cs',)), max_size=20)
+jv = st.recursive(st.none() | st.booleans() | st.integers() | text, lambda k: st.lists(k, max_size=3) | st.dictionaries(text, k, max_size=3), max_leaves=6)
+
+@st.composite
+def openai_lists(draw):
+    out,n = [],draw(st.integers(0, 6))
+    if draw(st.booleans()): out.append({'role': draw(st.sampled_from(['system', 'developer'])), 'content': draw(text)})
+    for i in range(n):
+        kind = draw(st.sampled_from(['user', 'assistant', 'tools']))
+        if kind == 'tools':
+            ids = draw(st.lists(st.text('abcdef0123456789', min_size=1, max_size=6), min_size=1, max_size=3, unique=True))
+            ids = [f'c{i}_{x}' for x in ids]
+            calls = [{'id': x, 'type': 'function', 'function': {'name': draw(text), 'arguments': json.dumps(draw(st.dictionaries(text, jv, max_size=3)))}} for x in ids]
+            msg = {'role': 'assistant', 'content': draw(st.none() | text), 'tool_calls': calls}
+            if draw(st.booleans()): msg['refusal'] = None
+            out.append(msg)
+            for x in ids: out.append({'role': 'tool', 'tool_call_id': x, 'content': draw(text)})
+        else:
+            msg = {'role': kind, 'content': draw(text | st.lists(st.fixed_dictionaries({'type': st.just('text'), 'text': text}), max_size=2))}
+            if draw(st.booleans()): msg['name'] = draw(text)
+            out.append(msg)
+    return out
+
+@settings(max_examples=150, deadline=None)
+@given(openai_lists())
+def test_openai_round_trip(msgs):
+    ms = from_openai(msgs)
+    assert to_openai(ms) == msgs
+    assert to_openai([Message.from_dict(json.loads(json.dumps(m.to_dict()))) for m in ms]) == msgs
+    a = to_anthropic(ms)
+    assert to_anthropic(from_anthropic(a['messages'], system=a.get('system'))) == a
+
+@settings(max_examples=25, deadline=None)
+@given(openai_lists())
+def test_openai_round_trip_through_sqlite(tmp_path_factory, msgs):
+    m = connect(f'sqlite:///{tmp_path_factory.mktemp("f")}/x.db')
+    s = m.create_session('s')
+    s.add_openai(msgs)
+    assert m['s'].to_openai() == msgs
+
+# --- windows
+
+def conversation(n_turns, with_tools=True):
+    s = ChatSession('w')
+    s.add_message('system', 'sys')
+    for t in range(n_turns):
+        s.add_message('user', f'q{t} ' * (t % 3 + 1))
+        if with_tools and t % 2:
+            ids = [f't{t}a', f't{t}b']
+            s.add_openai([{'role': 'assistant', 'content': None, 'tool_calls': [{'id': x, 'type': 'function', 'function': {'name': 'f', 'arguments': '{}'}} for x in ids]}])
+            s.add_openai([{'role': 'tool', 'tool_call_id': x, 'content': 'r' * t} for x in ids])
+        s.add_message('assistant', f'a{t}')
+    s.add_message('assistant', 'partial', pending=True)
+    return s
+
+@given(st.integers(0, 12), st.none() | st.integers(1, 40), st.none() | st.integers(1, 200))
+def test_window_properties(turns, max_messages, max_tokens):
+    s = conversation(turns)
+    all_msgs = s.messages
+    try: w = window(s, max_messages=max_messages, max_tokens=max_tokens)
+    except InvalidValueError: return
+    assert w[0].content == 'sys' and not any(m.pending for m in w)
+    pos = [all_msgs.index(m) for m in w]
+    assert pos == sorted(pos)
+    if max_messages is not None: assert len(w) <= max_messages
+    if max_tokens is not None: assert sum(estimate_tokens(m.content) + (estimate_tokens(json.dumps(m.metadata['tool_calls'])) if m.metadata.get('tool_calls') else 0) for m in w) <= max_tokens
+    called = {c['id'] for m in w for c in m.metadata.get('tool_calls') or []}
+    answered = {m.metadata['tool_call_id'] for m in w if m.role == 'tool'}
+    assert called == answered
+    if w[1:]: assert w[1:] == [m for m in all_msgs if not m.pending][-len(w[1:]):]
+    send_openai(to_openai(w))
