@@ -572,7 +572,7 @@ def expire(self:ChatSession, ttl:Optional[float]=None, expires_at:Optional[float
     "Make the session expire `ttl` seconds from now, or at `expires_at`; with neither, never"
     self.manager._set_info(self.session_id, expires_at=_expiry(ttl, expires_at))
 
-# %% ../nbs/00_core.ipynb #d2277c0e
+# %% ../nbs/00_core.ipynb #df8723af
 @patch
 def to_dict(self:ChatSession)->dict:
     "The whole session, details and messages (nested form), as a JSON-ready dict"
@@ -583,7 +583,7 @@ def to_dict(self:ChatSession)->dict:
 @patch
 def to_json(self:ChatSession, **kwargs)->str:
     "The whole session as JSON"
-    return json.dumps(self.to_dict(), ensure_ascii=False, **kwargs)
+    return json.dumps(self.to_dict(), **{'ensure_ascii': False, **kwargs})
 
 @patch(cls_method=True)
 def from_dict(cls:ChatSession, d:dict)->ChatSession:
