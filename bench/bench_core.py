@@ -1,17 +1,10 @@
 """In-memory core: speed and memory as ratios against raw Python baselines run in the same process (median of rounds).
 
 Run: python bench/bench_core.py [--n 100000] [--rounds 5]"""
-import argparse, gc, statistics, time, tracemalloc, uuid
+import argparse, gc, os, sys, tracemalloc, uuid
+sys.path.insert(0, os.path.dirname(__file__))
+from benchutil import row, timed
 from chatstate import InMemorySessionManager, ChatSession
-
-def timed(f, rounds):
-    "Median seconds of `rounds` runs of `f` (gc off while timing)"
-    res = []
-    for _ in range(rounds):
-        gc.collect(); gc.disable()
-        t = time.perf_counter(); f(); res.append(time.perf_counter()-t)
-        gc.enable()
-    return statistics.median(res)
 
 def mem_per_item(f, n):
     gc.collect(); tracemalloc.start()
@@ -31,18 +24,14 @@ def lib_append(n):
     for i in range(n): add('User', 'hello there')
     return s
 
-def row(name, ours, base, target):
-    r = ours/base
-    print(f'{name:<46} {ours:>12.4g} {base:>12.4g} {r:>7.2f}x  (target <= {target}x) {"ok" if r <= target else "MISSED"}')
-
 def main(n=100_000, rounds=5):
     print(f'chatstate in-memory core, n={n:,}, median of {rounds} rounds')
-    print(f'{"measure":<46} {"chatstate":>12} {"baseline":>12} {"ratio":>8}')
-    row(f'append {n:,} messages (s)', timed(lambda: lib_append(n), rounds), timed(lambda: floor_append(n), rounds), 1.5)
-    row('memory per stored message (bytes)', mem_per_item(lambda: lib_append(n), n), mem_per_item(lambda: floor_append(n), n), 2)
+    print(f'{"measure":<56} {"chatstate":>10} {"baseline":>10} {"ratio":>8}')
+    row(f'append {n:,} messages (s)', lambda: lib_append(n), lambda: floor_append(n), rounds, 1.5, scale=1)
+    mo,mb = mem_per_item(lambda: lib_append(n), n),mem_per_item(lambda: floor_append(n), n)
+    print(f'{"memory per stored message (bytes)":<56} {mo:>10.1f} {mb:>10.1f} {mo/mb:>7.2f}x  (target <= 2x) {"ok" if mo/mb <= 2 else "MISSED"}')
     s,tuples = lib_append(n),floor_append(n)
-    row(f'get_message_dicts() of {n:,} (s)', timed(s.get_message_dicts, rounds),
-        timed(lambda: [{'role': r, 'content': c, 'id': i} for i,r,c in tuples], rounds), 2)
+    row(f'get_message_dicts() of {n:,} (s)', s.get_message_dicts, lambda: [{'role': r, 'content': c, 'id': i} for i,r,c in tuples], rounds, 2, scale=1)
     print('\nflat as the session grows: microseconds per operation, and the ratio against the same raw operation')
     print('(dict.get on a dict of that many uuids; list.append of a tuple) on a structure of the same size:')
     for size in (1_000, 10_000, 100_000, 1_000_000):

@@ -1,21 +1,12 @@
 """Redis and PostgreSQL stores: speed as ratios against raw redis-py / psycopg doing the same work, same process.
 
 Needs the servers: eval "$(bash scripts/services.sh start)", then: python bench/bench_servers.py [--rounds 5]"""
-import argparse, gc, json, os, statistics, time, uuid
+import argparse, json, os, sys, uuid
+sys.path.insert(0, os.path.dirname(__file__))
+from benchutil import row
 from chatstate import Message, new_id
 from chatstate.redis import RedisSessionManager
 from chatstate.postgres import PostgresSessionManager
-
-def timed(f, rounds):
-    res = []
-    for _ in range(rounds):
-        gc.collect()
-        t = time.perf_counter(); f(); res.append(time.perf_counter()-t)
-    return statistics.median(res)
-
-def row(name, ours, base, target):
-    r = ours/base
-    print(f'{name:<46} {ours*1e3:>10.2f} {base*1e3:>10.2f} {r:>7.2f}x  (target <= {target}x) {"ok" if r <= target else "MISSED"}')
 
 def msgs(n): return [Message('User' if i%2 else 'Assistant', f'message {i} ' + 'x'*80, metadata={} if i%2 else {'model': 'gpt-4o'}) for i in range(n)]
 
@@ -28,13 +19,13 @@ def bench_redis(url, rounds, n_app=1000, n_load=10_000):
         for i in range(n_app): s.add_message('User', 'hello there')
     def raw():
         for i in range(n_app): r.rpush(key, json.dumps({'id': str(uuid.uuid4()), 'role': 'User', 'content': 'hello there'}))
-    row(f'redis: append x{n_app}, ms', timed(ours, rounds), timed(raw, rounds), 1.3)
+    row(f'redis: append x{n_app}, ms', ours, raw, rounds, 1.3)
     big = m.create_session('big')
     big.add_messages(msgs(n_load))
     r.delete(key); r.rpush(key, *[json.dumps(x.to_dict(nested=True)) for x in big.messages])
     def load(): assert len(big.messages) == n_load
     def raw_load(): assert len([json.loads(o) for o in r.lrange(key, 0, -1)]) == n_load
-    row(f'redis: load {n_load:,} messages, ms', timed(load, rounds), timed(raw_load, rounds), 1.5)
+    row(f'redis: load {n_load:,} messages, ms', load, raw_load, rounds, 1.5)
     for k in r.scan_iter(f'{m.prefix}*'): r.delete(k)
     m.close()
 
@@ -52,21 +43,21 @@ def bench_postgres(url, rounds, n_app=1000, n_load=10_000):
         for i in range(n_app):
             seq[0] += 1
             raw.execute(f'INSERT INTO "{schema}".raw VALUES (%s, %s, %s, %s, %s)', ('s', seq[0], str(uuid.uuid4()), 'User', 'hello there'))
-    row(f'postgres: append x{n_app} (one commit each), ms', timed(ours, rounds), timed(base, rounds), 1.3)
+    row(f'postgres: append x{n_app} (one commit each), ms', ours, base, rounds, 1.3)
     big = m.create_session('big')
     big.add_messages(msgs(n_load))
     q = f'''SELECT m.role, m.content, m.id, m.pending, m.metadata FROM "{schema}".chatstate_messages m
             JOIN "{schema}".chatstate_sessions s ON m.session = s.pk WHERE s.id = %s ORDER BY m.seq'''
     def load(): assert len(big.messages) == n_load
     def raw_load(): assert len([(r, c, i, p, json.loads(md) if md else {}) for r,c,i,p,md in raw.execute(q, ('big',)).fetchall()]) == n_load
-    row(f'postgres: load {n_load:,} messages, ms', timed(load, rounds), timed(raw_load, rounds), 1.5)
+    row(f'postgres: load {n_load:,} messages, ms', load, raw_load, rounds, 1.5)
     raw.execute(f'DROP SCHEMA "{schema}" CASCADE'); raw.close(); m.close()
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument('--rounds', type=int, default=5)
+    p.add_argument('--rounds', type=int, default=9)
     a = p.parse_args()
-    print(f'chatstate server stores vs the raw drivers, median of {a.rounds} rounds')
+    print(f'chatstate server stores vs the raw drivers, run alternately, {a.rounds} rounds: median times and median ratio')
     print(f'{"measure":<46} {"chatstate":>10} {"raw":>10} {"ratio":>8}')
     bench_redis(os.environ.get('CHATSTATE_TEST_REDIS', 'redis://127.0.0.1:6390/0'), a.rounds)
     bench_postgres(os.environ.get('CHATSTATE_TEST_POSTGRES', 'postgresql://postgres@127.0.0.1:5440/postgres'), a.rounds)

@@ -1,22 +1,11 @@
 """SQLite store: speed as ratios against raw sqlite3 doing the same work on the same pragmas, in the same process.
 
 Run: python bench/bench_sqlite.py [--rounds 5]"""
-import argparse, gc, json, os, sqlite3, statistics, tempfile, time, uuid
+import argparse, json, os, sqlite3, sys, tempfile, time, uuid
+sys.path.insert(0, os.path.dirname(__file__))
+from benchutil import row, timed
 from pathlib import Path
 from chatstate import SQLiteSessionManager, Message
-
-def timed(f, rounds, setup=None):
-    res = []
-    for _ in range(rounds):
-        if setup: setup()
-        gc.collect()
-        t = time.perf_counter(); f(); res.append(time.perf_counter()-t)
-    return statistics.median(res)
-
-def row(name, ours, base, target=None):
-    r = ours/base
-    tgt = f'(target <= {target}x) {"ok" if r <= target else "MISSED"}' if target else ''
-    print(f'{name:<52} {ours*1e3:>10.2f} {base*1e3:>10.2f} {r:>7.2f}x  {tgt}')
 
 def raw_con(path):
     c = sqlite3.connect(path, isolation_level=None)
@@ -41,9 +30,8 @@ def bench_append(d, n, rounds):
         for i in range(n):
             seq[0] += 1
             bare.execute('INSERT INTO raw VALUES (?,?,?,?,?)', ('s', seq[0], str(uuid.uuid4()), 'User', 'hello there'))
-    t = timed(ours, rounds)
-    row(f'durable append x{n} (one commit each), ms', t, timed(raw_same, rounds), 1.3)
-    row(f'  the same, vs a bare one-table INSERT (no id index, no counters), ms', t, timed(raw_bare, rounds))
+    row(f'durable append x{n} (one commit each), ms', ours, raw_same, rounds, 1.3)
+    row(f'  the same, vs a bare one-table INSERT (no id index, no counters)', ours, raw_bare, rounds)
 
 def fill(path, sid, n):
     m = SQLiteSessionManager(path)
@@ -68,7 +56,7 @@ def bench_load(d, n, rounds):
         msgs = [(r, ct, i, bool(p), json.loads(md) if md else {}) for r,ct,i,p,md in rows]
         c.close()
         assert len(msgs) == n
-    row(f'reopen and load a {n:,}-message session, ms', timed(ours, rounds), timed(base, rounds), 1.3)
+    row(f'reopen and load a {n:,}-message session, ms', ours, base, rounds, 1.3)
     return path
 
 def bench_tail(d, rounds):
@@ -96,7 +84,7 @@ def bench_list(d, rounds, n=10_000):
 
 def main(rounds=5):
     d = Path(tempfile.mkdtemp())
-    print(f'chatstate SQLite store vs raw sqlite3 (WAL, synchronous=NORMAL), median of {rounds} rounds')
+    print(f'chatstate SQLite store vs raw sqlite3 (WAL, synchronous=NORMAL), run alternately, {rounds} rounds: median times and ratio')
     print(f'{"measure":<52} {"chatstate":>10} {"raw":>10} {"ratio":>8}')
     print('(raw: sqlite3 running the same SQL on the same schema, autocommit: one commit per statement)')
     bench_append(d, 2000, rounds)

@@ -74,7 +74,14 @@ def check_json(v, where='metadata'):
     if isinstance(v, (list, tuple)): return [check_json(o, f'{where}[{i}]') for i,o in enumerate(v)]
     raise InvalidTypeError(f"{where} is a {_tname(v)} ({v!r:.60}), which JSON cannot store")
 
-# %% ../nbs/00_core.ipynb #0364a75f
+# %% ../nbs/00_core.ipynb #167c777a
+def _message_md(md)->dict:
+    "A message's metadata, checked: a dict, JSON-storable, no key named like a core field"
+    if not isinstance(md, dict): raise InvalidTypeError(f"metadata must be a dict, not {_tname(md)} ({md!r:.60})")
+    bad = [k for k in _RESERVED if k in md]
+    if bad: raise InvalidValueError(f"metadata key {bad[0]!r} collides with the core field of that name")
+    return check_json(md)
+
 @dataclass(slots=True, frozen=True)
 class Message:
     "Represents a single chat message."
@@ -96,12 +103,7 @@ class Message:
         elif not i: raise InvalidValueError("id must be a non-empty str, got ''")
         elif type(i) is not str or not i.isascii(): _setattr(self, 'id', _text(i, 'id'))
         if not isinstance(p, bool): raise InvalidTypeError(f"pending must be a bool, not {_tname(p)} ({p!r:.60})")
-        if md is None or md == {}: _setattr(self, 'metadata', {})
-        elif not isinstance(md, dict): raise InvalidTypeError(f"metadata must be a dict, not {_tname(md)} ({md!r:.60})")
-        else:
-            bad = [k for k in _RESERVED if k in md]
-            if bad: raise InvalidValueError(f"metadata key {bad[0]!r} collides with the core field of that name")
-            _setattr(self, 'metadata', check_json(md))
+        _setattr(self, 'metadata', {} if md is None or md == {} else _message_md(md))
 
 # %% ../nbs/00_core.ipynb #1327183f
 _slots = tuple(Message.__dict__[k].__set__ for k in ('role', 'content', 'id', 'pending', 'metadata'))
@@ -445,7 +447,7 @@ def __contains__(self:ChatSession, o)->bool:
     "Whether the session holds a message with this id (or this `Message`'s id)"
     return self.manager._get(self.session_id, o.id if isinstance(o, Message) else o) is not None
 
-# %% ../nbs/00_core.ipynb #a0650b60
+# %% ../nbs/00_core.ipynb #1b089b1f
 @patch
 def __getitem__(self:ChatSession, i:Union[int,slice,str]):
     "A message by position (negative counts from the end), a list by slice, or a message by id"
@@ -459,8 +461,8 @@ def __getitem__(self:ChatSession, i:Union[int,slice,str]):
             return mgr._slice(sid, 0, None)[i]
         return mgr._slice(sid, i.start or 0, i.stop)
     if not isinstance(i, int): raise InvalidTypeError(f"a session is indexed by int, slice or message id, not {_tname(i)} ({i!r:.60})")
-    res = mgr._tail(sid, -i)[:1] if i < 0 else mgr._slice(sid, i, i+1)
-    if not res or (i < 0 and len(mgr._tail(sid, -i)) < -i): raise PositionError(f"session {sid!r} has no message at position {i}")
+    res = mgr._tail(sid, -i) if i < 0 else mgr._slice(sid, i, i+1)
+    if not res or len(res) < -i: raise PositionError(f"session {sid!r} has no message at position {i}")
     return res[0]
 
 @patch
@@ -476,7 +478,7 @@ def get_message_dicts(self:ChatSession)->List[dict]:
     return [m.to_dict(nested=True) if m.pending or m.metadata else {'role': m.role, 'content': m.content, 'id': m.id}
             for m in self.messages]
 
-# %% ../nbs/00_core.ipynb #ef51176d
+# %% ../nbs/00_core.ipynb #6cfbce33
 @patch
 def update(self:ChatSession, mid:str,
            content:Optional[str]=None, # New content, unless None
@@ -487,7 +489,7 @@ def update(self:ChatSession, mid:str,
     if content is not None and not isinstance(content, str): raise InvalidTypeError(f"content must be a str, not {_tname(content)} ({content!r:.60})")
     if pending is not None and not isinstance(pending, bool): raise InvalidTypeError(f"pending must be a bool, not {_tname(pending)} ({pending!r:.60})")
     if metadata is not None:
-        metadata = Message('x', '', 'x', metadata=metadata).metadata
+        metadata = _message_md(metadata)
     return self.manager._update(self.session_id, _check_id(mid, 'message id'), content=content, pending=pending, metadata=metadata)
 
 # %% ../nbs/00_core.ipynb #d6058e07
@@ -555,13 +557,17 @@ def update_metadata(self:ChatSession, **kwargs)->dict:
 @patch(set_prop=True)
 def title(self:ChatSession, v:Optional[str]): self.update_metadata(title=v)
 
-# %% ../nbs/00_core.ipynb #dc43adad
+# %% ../nbs/00_core.ipynb #7a3a4d4c
+def _time(v, what, kind='a time in seconds')->Optional[float]:
+    "`v` as a float (seconds), or None"
+    if v is None: return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v): raise InvalidTypeError(f"{what} must be {kind}, not {_tname(v)} ({v!r:.60})")
+    return float(v)
+
 def _expiry(ttl=None, expires_at=None, now=None)->Optional[float]:
     "An absolute expiry time from a `ttl` in seconds or an `expires_at` time, or None"
     if ttl is not None and expires_at is not None: raise InvalidValueError(f"give ttl or expires_at, not both (ttl={ttl!r}, expires_at={expires_at!r})")
-    for k,v in (('ttl', ttl), ('expires_at', expires_at)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
-            raise InvalidTypeError(f"{k} must be a number of seconds, not {_tname(v)} ({v!r:.60})")
+    ttl,expires_at = _time(ttl, 'ttl', 'a number of seconds'),_time(expires_at, 'expires_at', 'a number of seconds')
     if ttl is not None:
         if ttl <= 0: raise InvalidValueError(f"ttl must be > 0 seconds, got {ttl!r}")
         return (now or time.time()) + ttl
@@ -662,7 +668,7 @@ def _page(limit, offset):
         if v < lo: raise InvalidValueError(f"{k} must be >= {lo}, got {v!r}")
     return limit, offset
 
-# %% ../nbs/00_core.ipynb #df09d19a
+# %% ../nbs/00_core.ipynb #929ba0ea
 @patch
 def delete_session(self:SessionManager, session_id:str)->bool:
     "Delete a session and its messages; False if there was none"
@@ -682,8 +688,8 @@ def import_session(self:SessionManager, d:dict, on_conflict:str='fail')->Optiona
     sid,md = _check_id(d['session_id']),_check_md(d.get('metadata'))
     msgs = _distinct([_as_message(o) for o in d.get('messages') or []], sid)
     now = time.time()
-    created,updated = (_expiry(expires_at=d.get(k)) or now for k in ('created', 'updated'))
-    exp = _expiry(expires_at=d.get('expires_at'))
+    created,updated,exp = (_time(d.get(k), k) for k in ('created', 'updated', 'expires_at'))
+    created,updated = created or now,updated or now
     if self._create(sid, md, created, updated, exp, msgs): return ChatSession(sid, manager=self)
     if on_conflict == 'skip': return None
     if on_conflict == 'fail': raise DuplicateSessionError(f"session {sid!r} already exists")

@@ -78,7 +78,19 @@ def _statements(S, M):
     why = f'SELECT m.pending FROM {S} s LEFT JOIN {M} m ON m.session = s.pk AND m.id = %(mid)s WHERE s.id = %(sid)s AND {_LIVE}',
     )
 
-# %% ../nbs/03_postgres.ipynb #aa5ffc7e
+# %% ../nbs/03_postgres.ipynb #fe078bb7
+def _rows(rows, _new=object.__new__, _M=Message, _s=_slots, _loads=json.loads, _E=_E):
+    "`Message`s from rows of `_COLS` (rows of a session with no messages hold NULLs, and are skipped)"
+    sr,sc,si,sp,sm = _s
+    res = []
+    for r,c,i,p,md in rows:
+        if i is None: continue
+        m = _new(_M)
+        sr(m, dec(r) if _E in r else r); sc(m, dec(c) if _E in c else c); si(m, dec(i) if _E in i else i); sp(m, p)
+        sm(m, _loads(dec(md)) if md else {})
+        res.append(m)
+    return res
+
 def _row(r, _new=object.__new__, _M=Message, _s=_slots):
     m = _new(_M)
     _s[0](m, dec(r[0])); _s[1](m, dec(r[1])); _s[2](m, dec(r[2])); _s[3](m, r[3]); _s[4](m, json.loads(dec(r[4])) if r[4] else {})
@@ -116,22 +128,30 @@ class _Pool:
             with self.cv: self.n -= 1; self.cv.notify()
             raise
 
+    def _put(self, c):
+        with self.cv:
+            if self.pid == os.getpid() and not c.closed and c.info.transaction_status == 0: self.idle.append(c)
+            else: self.n -= 1; c.close()
+            self.cv.notify()
+
     @contextmanager
     def connection(self):
         c = self._get()
         try: yield c
-        finally:
-            with self.cv:
-                if self.pid == os.getpid() and not c.closed and c.info.transaction_status == 0: self.idle.append(c)
-                else: self.n -= 1; c.close()
-                self.cv.notify()
+        finally: self._put(c)
+
+    def run(self, sql, params)->list:
+        "The rows of one statement, run on a pooled connection"
+        c = self._get()
+        try: return c.execute(sql, params).fetchall()
+        finally: self._put(c)
 
     def close(self):
         with self.cv:
             for c in self.idle: c.close()
             self.idle,self.n = [],0
 
-# %% ../nbs/03_postgres.ipynb #a7392cf8
+# %% ../nbs/03_postgres.ipynb #4868bf09
 class PostgresSessionManager(SessionManager):
     "A store of sessions in PostgreSQL"
     def __init__(self,
@@ -143,7 +163,7 @@ class PostgresSessionManager(SessionManager):
         for k,v in (('schema', schema), ('prefix', prefix)):
             if not isinstance(v, str) or not _NAME.fullmatch(v): raise InvalidValueError(f"{k} must be a plain SQL name (letters, digits, _), got {v!r}")
         self.url,self.schema,self.prefix = url,schema,prefix
-        self._psycopg = psycopg
+        self._psycopg,self._lost = psycopg,(psycopg.OperationalError, psycopg.InterfaceError, TimeoutError)
         S,M = f'"{schema}"."{prefix}sessions"',f'"{schema}"."{prefix}messages"'
         self._S,self._M,self._sql = S,M,_statements(S, M)
         self.pool = _Pool(lambda: psycopg.connect(url, autocommit=True), pool_size)
@@ -240,13 +260,13 @@ class PostgresSessionManager(SessionManager):
     def _slice(self, sid, start, stop):
         rows = self._q('slice', sid=enc(sid), off=start, lim=None if stop is None else max(0, stop-start))
         if not rows: raise _nosession(sid)
-        return [_row(r) for r in rows if r[2] is not None]
+        return _rows(rows)
 
     def _tail(self, sid, n, before=None):
         rows = self._q('tail', sid=enc(sid), n=n, before=None if before is None else enc(before))
         if not rows: raise _nosession(sid)
         if before is not None and rows[0][0] is None: raise _nomessage(sid, before)
-        return [_row(r[1:6]) for r in sorted((r for r in rows if r[3] is not None), key=lambda r: r[6])]
+        return _rows(r[1:6] for r in sorted(rows, key=lambda r: r[6] or 0))
 
     def _get(self, sid, mid):
         rows = self._q('get', sid=enc(sid), mid=enc(mid))
@@ -290,16 +310,14 @@ class PostgresSessionManager(SessionManager):
         if r is None: raise _nosession(sid)
         return r[0]
 
-# %% ../nbs/03_postgres.ipynb #b9c77675
+# %% ../nbs/03_postgres.ipynb #56bbf41b
 @patch
 @contextmanager
 def _conn(self:PostgresSessionManager):
     "A pooled connection; the server's errors about reaching it become `StoreError`s"
-    pg = self._psycopg
     try:
         with self.pool.connection() as c: yield c
-    except (pg.OperationalError, pg.InterfaceError, TimeoutError) as e:
-        raise StoreError(f"cannot reach PostgreSQL at {self._where()}: {str(e).strip()}") from e
+    except self._lost as e: raise self._unreachable(e) from e
 
 @patch
 @contextmanager
@@ -311,4 +329,8 @@ def _tx(self:PostgresSessionManager):
 def _q(self:PostgresSessionManager, name, **params):
     "Rows of the named statement, one round trip"
     params.setdefault('now', time.time())
-    with self._conn() as c: return c.execute(self._sql[name], params).fetchall()
+    try: return self.pool.run(self._sql[name], params)
+    except self._lost as e: raise self._unreachable(e) from e
+
+@patch
+def _unreachable(self:PostgresSessionManager, e): return StoreError(f"cannot reach PostgreSQL at {self._where()}: {str(e).strip()}")

@@ -1,0 +1,28 @@
+"What every benchmark here shares: timing ours against a raw baseline, alternately, in the same process."
+import gc, statistics, time
+
+def timed(f, rounds:int)->float:
+    "Median seconds of `rounds` runs of `f`"
+    res = []
+    for _ in range(rounds):
+        gc.collect()
+        t = time.perf_counter(); f(); res.append(time.perf_counter() - t)
+    return statistics.median(res)
+
+def paired(ours, base, rounds:int, setup=None)->tuple:
+    "Run `ours` and `base` alternately `rounds` times: their median times, and the median of the per-round ratios"
+    to,tb,rs = [],[],[]
+    for _ in range(rounds):
+        for f,acc in ((ours, to), (base, tb)):
+            if setup: setup()
+            gc.collect()
+            t = time.perf_counter(); f(); acc.append(time.perf_counter() - t)
+        rs.append(to[-1] / tb[-1])
+    return statistics.median(to), statistics.median(tb), statistics.median(rs)
+
+def row(name:str, ours, base, rounds:int, target=None, scale=1e3):
+    "Print one line: `ours` against `base` (callables, run alternately), and whether the ratio meets `target`"
+    o,b,r = paired(ours, base, rounds)
+    tgt = f'(target <= {target}x) {"ok" if r <= target else "MISSED"}' if target else ''
+    print(f'{name:<56} {o*scale:>10.2f} {b*scale:>10.2f} {r:>7.2f}x  {tgt}')
+    return r
