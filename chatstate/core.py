@@ -209,10 +209,11 @@ class SessionManager(ABC):
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
 
-# %% ../nbs/00_core.ipynb #87ec3b96
+# %% ../nbs/00_core.ipynb #e2791339
 class _Rec:
     "One session as the in-memory store keeps it"
     __slots__ = ('msgs', 'ix', 'metadata', 'created', 'updated', 'expires_at')
+
     def __init__(self, metadata, created, updated, expires_at, msgs):
         self.metadata,self.created,self.updated,self.expires_at = metadata,created,updated,expires_at
         self.msgs,self.ix = list(msgs), {m.id: i for i,m in enumerate(msgs)}
@@ -234,7 +235,7 @@ def _changed(m:Message, content=None, chunk=None, pending=None, metadata=None)->
         content = m.content + chunk
     return _msg(m.role, ifnone(content, m.content), m.id, ifnone(pending, m.pending), ifnone(metadata, m.metadata))
 
-# %% ../nbs/00_core.ipynb #832eab31
+# %% ../nbs/00_core.ipynb #b133d79c
 class InMemorySessionManager(SessionManager):
     "In-memory implementation of SessionManager."
     def __init__(self): self._s,self._lock = {},threading.RLock()
@@ -324,6 +325,7 @@ class InMemorySessionManager(SessionManager):
             r = self._rec(sid)
             i = r.ix.get(mid)
             return None if i is None else r.msgs[i]
+
     def _update(self, sid, mid, content=None, chunk=None, pending=None, metadata=None):
         now = time.time()
         with self._lock:
