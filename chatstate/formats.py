@@ -113,7 +113,7 @@ def from_openai(msgs:Iterable, # OpenAI chat messages (dicts, or SDK message obj
         except ChatStateError as e: raise FormatError(f"message {i}: {e}") from None
     return res
 
-# %% ../nbs/04_formats.ipynb #696c6925
+# %% ../nbs/04_formats.ipynb #ad727434
 def _tool_use(c, i):
     try: inp = json.loads(c['function']['arguments'] or '{}')
     except (KeyError, TypeError, ValueError): raise FormatError(f"message {i} has a tool call whose arguments are not JSON: {c!r:.80}") from None
@@ -148,7 +148,7 @@ def to_anthropic(msgs, # A `ChatSession`, or a list of `Message`s
         else: turns.append({'role': arole, 'content': c})
     res = {'messages': turns}
     if len(system) == 1: res['system'] = system[0]
-    elif system: res['system'] = '\n\n'.join(_text(s) if not isinstance(s, str) else s for s in system)
+    elif system: res['system'] = '\n\n'.join(map(_text, system))
     return res
 
 # %% ../nbs/04_formats.ipynb #33cb2c15
@@ -225,10 +225,14 @@ def add_anthropic(self:ChatSession, messages:Iterable, system=None)->List[Messag
     "Convert Anthropic messages (and a system prompt) and append them all, or none"
     return self.add_messages(from_anthropic(messages, system=system, known_calls=_stored_calls(self)))
 
-# %% ../nbs/04_formats.ipynb #41f98c9b
+# %% ../nbs/04_formats.ipynb #44246d26
 def _sp(msgs, include_pending):
     sys = [m for i,m in _live(msgs, include_pending) if ROLES.get(m.role.lower()) in ('system', 'developer')]
     return '\n\n'.join(m.content for m in sys)
+
+def _alternate(hist):
+    "A history's plain strings as messages, alternating user and assistant as the libraries read them"
+    return [{'role': 'user' if i % 2 == 0 else 'assistant', 'content': o} if isinstance(o, str) else o for i,o in enumerate(hist)]
 
 def to_claudette(msgs, include_pending:bool=False)->tuple:
     "`(hist, sp)` for claudette's `Chat(hist=hist, sp=sp)`"
@@ -237,8 +241,7 @@ def to_claudette(msgs, include_pending:bool=False)->tuple:
 
 def from_claudette(hist:Iterable, sp:str='')->List[Message]:
     "`Message`s from a claudette `Chat`'s `h` (and `sp`); plain strings alternate user and assistant"
-    hist = [{'role': 'user' if i % 2 == 0 else 'assistant', 'content': o} if isinstance(o, str) else o for i,o in enumerate(hist)]
-    return from_anthropic(hist, system=sp or None)
+    return from_anthropic(_alternate(hist), system=sp or None)
 
 def to_lisette(msgs, include_pending:bool=False)->tuple:
     "`(hist, sp)` for lisette's `Chat(hist=hist, sp=sp)`"
@@ -246,8 +249,7 @@ def to_lisette(msgs, include_pending:bool=False)->tuple:
 
 def from_lisette(hist:Iterable, sp:str='')->List[Message]:
     "`Message`s from a lisette `Chat`'s `hist` (and `sp`); plain strings alternate user and assistant"
-    hist = [{'role': 'user' if i % 2 == 0 else 'assistant', 'content': o} if isinstance(o, str) else o for i,o in enumerate(hist)]
-    return ([Message('system', sp)] if sp else []) + from_openai(hist)
+    return ([Message('system', sp)] if sp else []) + from_openai(_alternate(hist))
 
 # %% ../nbs/04_formats.ipynb #b44c9501
 def estimate_tokens(s:str)->int:

@@ -78,7 +78,7 @@ def _statements(S, M):
     why = f'SELECT m.pending FROM {S} s LEFT JOIN {M} m ON m.session = s.pk AND m.id = %(mid)s WHERE s.id = %(sid)s AND {_LIVE}',
     )
 
-# %% ../nbs/03_postgres.ipynb #fe078bb7
+# %% ../nbs/03_postgres.ipynb #4ec7c2b4
 def _rows(rows, _new=object.__new__, _M=Message, _s=_slots, _loads=json.loads, _E=_E):
     "`Message`s from rows of `_COLS` (rows of a session with no messages hold NULLs, and are skipped)"
     sr,sc,si,sp,sm = _s
@@ -91,10 +91,7 @@ def _rows(rows, _new=object.__new__, _M=Message, _s=_slots, _loads=json.loads, _
         res.append(m)
     return res
 
-def _row(r, _new=object.__new__, _M=Message, _s=_slots):
-    m = _new(_M)
-    _s[0](m, dec(r[0])); _s[1](m, dec(r[1])); _s[2](m, dec(r[2])); _s[3](m, r[3]); _s[4](m, json.loads(dec(r[4])) if r[4] else {})
-    return m
+def _row(r): return _rows([r])[0]
 
 def _info(r):
     return SessionInfo(dec(r[0]), json.loads(dec(r[1])), r[2], r[3], r[4], r[5],

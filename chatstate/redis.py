@@ -231,10 +231,15 @@ end
 return #dead
 """
 
-# %% ../nbs/02_redis.ipynb #8596d463
+# %% ../nbs/02_redis.ipynb #59ccd8ee
 def _b(o): return o if isinstance(o, bytes) else str(o).encode()
 def _f(o): return '' if o is None else repr(float(o))
 def _dumps(o): return json.dumps(o, ensure_ascii=False, separators=(',', ':'))
+
+def _head_end(v:bytes)->int:
+    "Where a stored message value's header (flag, role length, ':', role) ends and its content starts"
+    k = v.index(b':', 1)
+    return k + 1 + int(v[1:k])
 
 def _msgs(r, _new=object.__new__, _M=Message, _s=_slots, _loads=json.loads):
     "`Message`s from a script's [ids, values, metadata of those that have some]"
@@ -242,10 +247,9 @@ def _msgs(r, _new=object.__new__, _M=Message, _s=_slots, _loads=json.loads):
     ids,vals,mds = r
     mdi,heads,res = iter(mds),{},[]
     for i,v in zip(ids, vals):
-        k = v.index(b':', 1)
-        e = k + 1 + int(v[1:k])
+        e = _head_end(v)
         h = heads.get(v[:e])
-        if h is None: h = heads[v[:e]] = (v[k+1:e].decode(), v[0] - 48)
+        if h is None: h = heads[v[:e]] = (v[v.index(b':', 1)+1:e].decode(), v[0] - 48)
         m = _new(_M)
         sr(m, h[0]); sc(m, v[e:].decode()); si(m, i.decode()); sp(m, h[1] & 1 == 1); sm(m, _loads(next(mdi)) if h[1] & 2 else {})
         res.append(m)
@@ -258,13 +262,13 @@ def _val(m:Message)->bytes:
 
 def _fields(m:Message): return (m.id, _val(m), _dumps(m.metadata) if m.metadata else '')
 
-# %% ../nbs/02_redis.ipynb #3e4b80ef
+# %% ../nbs/02_redis.ipynb #c860dad5
 def _info(f, pre=PREVIEW_LEN):
     sid,md,created,updated,exp,n = f[:6]
     role = content = None
     if len(f) > 6:
-        v = f[6]; k = v.index(b':', 1); e = k + 1 + int(v[1:k])
-        role,content = v[k+1:e].decode(),v[e:].decode('utf-8', 'ignore')[:pre]
+        v = f[6]; e = _head_end(v)
+        role,content = v[v.index(b':', 1)+1:e].decode(),v[e:].decode('utf-8', 'ignore')[:pre]
     return SessionInfo(sid.decode(), json.loads(md), float(created), float(updated), float(exp) if exp else None, int(n), content, role)
 
 class RedisSessionManager(SessionManager):

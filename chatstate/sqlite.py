@@ -7,14 +7,14 @@ Docs: https://chatstate.github.io/chatstate/sqlite.html.md"""
 # %% auto #0
 __all__ = ['SCHEMA_VERSION', 'SQLiteSessionManager']
 
-# %% ../nbs/01_sqlite.ipynb #ec7bd161
+# %% ../nbs/01_sqlite.ipynb #037f37ee
 import json, os, sqlite3, stat, threading, time
 from contextlib import contextmanager
 from typing import Optional
 from urllib.parse import urlsplit, parse_qsl, unquote
 from fastcore.basics import patch
 from .core import *
-from .core import _msg, _slots, _nosession, _nomessage, _notpending, _check_id, PREVIEW_LEN
+from .core import _slots, _nosession, _nomessage, _notpending, _check_id, PREVIEW_LEN
 
 # %% ../nbs/01_sqlite.ipynb #d3ac373c
 SCHEMA_VERSION = 1
@@ -210,12 +210,11 @@ class _SQLiteSessions(_SQLiteBase):
     def _purge(self, now):
         with self._tx() as c: return c.execute('DELETE FROM chatstate_sessions WHERE expires_at <= ?', (now,)).rowcount
 
-# %% ../nbs/01_sqlite.ipynb #06f7ddbd
+# %% ../nbs/01_sqlite.ipynb #f7e20185
 _COLS = 'role, content, id, pending, metadata'
 _INSERT = f'''INSERT INTO chatstate_messages(session, seq, id, role, content, pending, metadata, at)
   SELECT pk, next_seq + 1, ?, ?, ?, ?, ?, ? FROM chatstate_sessions WHERE id=? AND {_LIVE}'''
 
-def _row(r): return _msg(r[0], r[1], r[2], bool(r[3]), _loads(r[4]) if r[4] else {})
 def _loads(s, _d=json.JSONDecoder().raw_decode): return _d(s)[0]
 
 def _rows(rows, _new=object.__new__, _M=Message, _s=_slots):
@@ -226,6 +225,8 @@ def _rows(rows, _new=object.__new__, _M=Message, _s=_slots):
         m = _new(_M); sr(m, r); sc(m, c); si(m, i); sp(m, p == 1); sm(m, _loads(md) if md else {})
         res.append(m)
     return res
+
+def _row(r): return _rows([r])[0]
 
 class _SQLiteMessages(_SQLiteBase):
     "The message primitives"
