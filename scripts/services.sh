@@ -14,8 +14,8 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 install_missing() {
   local need=()
-  command -v redis-server >/dev/null || need+=(redis-server)
-  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
+  { command -v redis-server && command -v redis-cli; } >/dev/null || need+=(redis-server)
+  { ls /usr/lib/postgresql/*/bin/postgres /usr/lib/postgresql/*/bin/initdb && id postgres; } >/dev/null 2>&1 || need+=(postgresql)
   if [ ${#need[@]} -gt 0 ]; then
     say "installing ${need[*]}"
     as_root apt-get update -qq >&2
