@@ -6,10 +6,11 @@ import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 from chatstate import SQLiteSessionManager, Message, connect
 from chatstate.cli import copy_sessions
+sys.path.insert(0, os.path.dirname(__file__))
+from benchutil import sample_messages
 
 def data(n, k):
-    return [(f's{i}', {'title': f'Chat {i}'}, [Message('user' if j % 2 == 0 else 'assistant', f'message {j} of chat {i} ' + 'x' * 60,
-             metadata={} if j % 2 == 0 else {'model': 'gpt-4o'}) for j in range(k)]) for i in range(n)]
+    return [(f's{i}', {'title': f'Chat {i}'}, sample_messages(k, tag=f' of chat {i}')) for i in range(n)]
 
 def batched_append(path, sessions):
     m = SQLiteSessionManager(path)

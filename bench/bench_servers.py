@@ -3,12 +3,10 @@
 Needs the servers: eval "$(bash scripts/services.sh start)", then: python bench/bench_servers.py [--rounds 5]"""
 import argparse, json, os, sys, uuid
 sys.path.insert(0, os.path.dirname(__file__))
-from benchutil import row
+from benchutil import row, sample_messages
 from chatstate import Message, new_id
 from chatstate.redis import RedisSessionManager
 from chatstate.postgres import PostgresSessionManager
-
-def msgs(n): return [Message('User' if i%2 else 'Assistant', f'message {i} ' + 'x'*80, metadata={} if i%2 else {'model': 'gpt-4o'}) for i in range(n)]
 
 def bench_redis(url, rounds, n_app=1000, n_load=10_000):
     m = RedisSessionManager(url, prefix=f'bench-{new_id()[:8]}:')
@@ -21,7 +19,7 @@ def bench_redis(url, rounds, n_app=1000, n_load=10_000):
         for i in range(n_app): r.rpush(key, json.dumps({'id': str(uuid.uuid4()), 'role': 'User', 'content': 'hello there'}))
     row(f'redis: append x{n_app}, ms', ours, raw, rounds, 1.3)
     big = m.create_session('big')
-    big.add_messages(msgs(n_load))
+    big.add_messages(sample_messages(n_load))
     r.delete(key); r.rpush(key, *[json.dumps(x.to_dict(nested=True)) for x in big.messages])
     def load(): assert len(big.messages) == n_load
     def raw_load(): assert len([json.loads(o) for o in r.lrange(key, 0, -1)]) == n_load
@@ -45,7 +43,7 @@ def bench_postgres(url, rounds, n_app=1000, n_load=10_000):
             raw.execute(f'INSERT INTO "{schema}".raw VALUES (%s, %s, %s, %s, %s)', ('s', seq[0], str(uuid.uuid4()), 'User', 'hello there'))
     row(f'postgres: append x{n_app} (one commit each), ms', ours, base, rounds, 1.3)
     big = m.create_session('big')
-    big.add_messages(msgs(n_load))
+    big.add_messages(sample_messages(n_load))
     q = f'''SELECT m.role, m.content, m.id, m.pending, m.metadata FROM "{schema}".chatstate_messages m
             JOIN "{schema}".chatstate_sessions s ON m.session = s.pk WHERE s.id = %s ORDER BY m.seq'''
     def load(): assert len(big.messages) == n_load

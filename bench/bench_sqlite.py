@@ -3,7 +3,7 @@
 Run: python bench/bench_sqlite.py [--rounds 5]"""
 import argparse, json, os, sqlite3, sys, tempfile, time, uuid
 sys.path.insert(0, os.path.dirname(__file__))
-from benchutil import row, timed
+from benchutil import row, sample_messages, timed
 from pathlib import Path
 from chatstate import SQLiteSessionManager, Message
 
@@ -38,8 +38,7 @@ def fill(path, sid, n):
     s = m.create_session(sid)
     B = 1000
     for i in range(0, n, B):
-        s.add_messages([Message('User' if j%2 else 'Assistant', f'message {j} ' + 'x'*80, metadata={} if j%2 else {'model': 'gpt-4o', 'tokens': j})
-                        for j in range(i, min(n, i+B))])
+        s.add_messages(sample_messages(min(B, n-i), i))
     m.close()
 
 def bench_load(d, n, rounds):

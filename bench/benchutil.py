@@ -1,5 +1,11 @@
 "What every benchmark here shares: timing ours against a raw baseline, alternately, in the same process."
 import gc, statistics, time
+from chatstate import Message
+
+def sample_messages(n:int, start:int=0, tag:str='')->list:
+    "`n` realistic messages: users and assistants taking turns, every assistant message with metadata"
+    return [Message('user' if j % 2 == 0 else 'assistant', f'message {j}{tag} ' + 'x' * 80,
+                    metadata={} if j % 2 == 0 else {'model': 'gpt-4o', 'tokens': j}) for j in range(start, start + n)]
 
 def timed(f, rounds:int)->float:
     "Median seconds of `rounds` runs of `f`"

@@ -8,12 +8,13 @@ Docs: https://chatstate.github.io/chatstate/cli.html.md"""
 __all__ = ['DEFAULT_URL', 'EXIT_CODES', 'COMMANDS', 'BadData', 'exit_code', 'open_store', 'cmd_list', 'cmd_show', 'cmd_add',
            'cmd_export', 'cmd_import', 'copy_sessions', 'cmd_copy', 'cmd_delete', 'cmd_prune', 'usage', 'main']
 
-# %% ../nbs/05_cli.ipynb #d4bc27dc
+# %% ../nbs/05_cli.ipynb #269e0a61
 import json as _json, os, sys, time
 from datetime import datetime, timezone
 from typing import Optional
 from fastcore.script import anno_parser, store_true
 from .core import *
+from .core import _check_conflict
 
 # %% ../nbs/05_cli.ipynb #9c366ba0
 DEFAULT_URL = 'sqlite:///chatstate.db'
@@ -117,7 +118,7 @@ def _all_ids(m, batch=1000):
         if len(page) < batch: return
         off += batch
 
-# %% ../nbs/05_cli.ipynb #439b060d
+# %% ../nbs/05_cli.ipynb #e4b50bcb
 def _read_jsonl(path:str)->list:
     "Session dicts from a JSON Lines file, each checked before any is stored"
     f = sys.stdin if path == '-' else open(path, encoding='utf-8')
@@ -140,7 +141,7 @@ def cmd_import(file:str, # JSON Lines file from `chatstate export`; '-' reads st
                store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:///chatstate.db)
                on_conflict:str='fail'): # A session id that exists: 'fail' (import nothing), 'skip' it, or 'replace' it
     "Import sessions from JSON Lines; each session is stored whole or not at all"
-    if on_conflict not in ('fail', 'skip', 'replace'): raise InvalidValueError(f"--on-conflict must be fail, skip or replace, got {on_conflict!r}")
+    _check_conflict(on_conflict)
     ds,m = _read_jsonl(file),open_store(store)
     if on_conflict == 'fail':
         taken = next((d['session_id'] for d in ds if d['session_id'] in m), None)
@@ -148,7 +149,7 @@ def cmd_import(file:str, # JSON Lines file from `chatstate export`; '-' reads st
     done = sum(m.import_session(d, on_conflict=on_conflict) is not None for d in ds)
     print(f'imported {done} sessions' + (f', skipped {len(ds)-done}' if len(ds) > done else ''), file=sys.stderr)
 
-# %% ../nbs/05_cli.ipynb #b44b9638
+# %% ../nbs/05_cli.ipynb #6293a599
 def _progress(done, total, start):
     if sys.stderr.isatty():
         rate = done / max(time.monotonic() - start, 1e-9)
@@ -172,7 +173,7 @@ def cmd_copy(src:str, # Store URL to copy from
              batch:int=500, # Sessions read a page at a time
              on_conflict:str='fail'): # A session id that exists in DST: 'fail', 'skip' it, or 'replace' it
     "Copy every session from one store to another, e.g. sqlite:///chats.db to postgresql://..."
-    if on_conflict not in ('fail', 'skip', 'replace'): raise InvalidValueError(f"--on-conflict must be fail, skip or replace, got {on_conflict!r}")
+    _check_conflict(on_conflict)
     if batch < 1: raise InvalidValueError(f"--batch must be at least 1, got {batch}")
     n = copy_sessions(connect(src), connect(dst), batch, on_conflict, _progress)
     print(f'copied {n} sessions', file=sys.stderr)

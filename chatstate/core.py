@@ -47,8 +47,9 @@ def new_id()->str:
     h = os.urandom(16).hex()
     return f'{h[:8]}-{h[8:12]}-4{h[13:16]}-{_variant[h[16]]}{h[17:20]}-{h[20:]}'
 
-# %% ../nbs/00_core.ipynb #5d5ccbc1
+# %% ../nbs/00_core.ipynb #16c45e08
 def _tname(v): return type(v).__name__
+def _dumps(o)->str: return json.dumps(o, ensure_ascii=False, separators=(',', ':'))
 
 def _text(s, where):
     "`s` as a plain str, refused if it holds a lone surrogate (no store could encode it)"
@@ -670,7 +671,7 @@ def _page(limit, offset):
         if v < lo: raise InvalidValueError(f"{k} must be >= {lo}, got {v!r}")
     return limit, offset
 
-# %% ../nbs/00_core.ipynb #929ba0ea
+# %% ../nbs/00_core.ipynb #4b2cfcd8
 @patch
 def delete_session(self:SessionManager, session_id:str)->bool:
     "Delete a session and its messages; False if there was none"
@@ -681,10 +682,13 @@ def purge_expired(self:SessionManager)->int:
     "Delete every expired session for good, return how many"
     return self._purge(time.time())
 
+def _check_conflict(on_conflict):
+    if on_conflict not in ('fail', 'skip', 'replace'): raise InvalidValueError(f"on_conflict must be 'fail', 'skip' or 'replace', got {on_conflict!r}")
+
 @patch
 def import_session(self:SessionManager, d:dict, on_conflict:str='fail')->Optional[ChatSession]:
     "Store a session from a `ChatSession.to_dict` dict, atomically; an existing id: 'fail', 'skip' (None) or 'replace'"
-    if on_conflict not in ('fail', 'skip', 'replace'): raise InvalidValueError(f"on_conflict must be 'fail', 'skip' or 'replace', got {on_conflict!r}")
+    _check_conflict(on_conflict)
     if not isinstance(d, dict): raise InvalidTypeError(f"a session dict must be a dict, not {_tname(d)} ({d!r:.60})")
     if 'session_id' not in d: raise InvalidValueError(f"session dict has no 'session_id': {d!r:.80}")
     sid,md = _check_id(d['session_id']),_check_md(d.get('metadata'))

@@ -7,14 +7,14 @@ Docs: https://chatstate.github.io/chatstate/postgres.html.md"""
 # %% auto #0
 __all__ = ['enc', 'dec', 'PostgresSessionManager']
 
-# %% ../nbs/03_postgres.ipynb #a84870e3
+# %% ../nbs/03_postgres.ipynb #1ee36943
 import json, os, re, select, threading, time
 from contextlib import contextmanager
 from typing import Optional
 from urllib.parse import urlsplit, parse_qsl, urlencode
 from fastcore.basics import patch
 from .core import *
-from .core import _slots, _nosession, _nomessage, _notpending, PREVIEW_LEN
+from .core import _dumps as _json, _slots, _nosession, _nomessage, _notpending, PREVIEW_LEN
 
 # %% ../nbs/03_postgres.ipynb #3acce66d
 _E = '\ue000'
@@ -78,7 +78,7 @@ def _statements(S, M):
     why = f'SELECT m.pending FROM {S} s LEFT JOIN {M} m ON m.session = s.pk AND m.id = %(mid)s WHERE s.id = %(sid)s AND {_LIVE}',
     )
 
-# %% ../nbs/03_postgres.ipynb #4ec7c2b4
+# %% ../nbs/03_postgres.ipynb #262170f9
 def _rows(rows, _new=object.__new__, _M=Message, _s=_slots, _loads=json.loads, _E=_E):
     "`Message`s from rows of `_COLS` (rows of a session with no messages hold NULLs, and are skipped)"
     sr,sc,si,sp,sm = _s
@@ -97,7 +97,7 @@ def _info(r):
     return SessionInfo(dec(r[0]), json.loads(dec(r[1])), r[2], r[3], r[4], r[5],
                        None if r[6] is None else dec(r[6])[:PREVIEW_LEN], None if r[7] is None else dec(r[7]))
 
-def _dumps(o): return enc(json.dumps(o, ensure_ascii=False, separators=(',', ':')))
+def _dumps(o): return enc(_json(o))
 def _alive(conn)->bool:
     "Whether a pooled, idle connection is still open: its socket has nothing to read unless the server closed it"
     try: return not conn.closed and not select.select([conn.pgconn.socket], [], [], 0)[0]

@@ -7,12 +7,12 @@ Docs: https://chatstate.github.io/chatstate/redis.html.md"""
 # %% auto #0
 __all__ = ['RedisSessionManager']
 
-# %% ../nbs/02_redis.ipynb #1fed6943
+# %% ../nbs/02_redis.ipynb #bcef5337
 import json, math, time
 from typing import Optional
 from urllib.parse import quote, urlsplit, parse_qsl
 from .core import *
-from .core import _slots, _nosession, _nomessage, _notpending, PREVIEW_LEN
+from .core import _dumps, _slots, _nosession, _nomessage, _notpending, PREVIEW_LEN
 
 # %% ../nbs/02_redis.ipynb #79f4e4fc
 def _driver():
@@ -231,10 +231,9 @@ end
 return #dead
 """
 
-# %% ../nbs/02_redis.ipynb #59ccd8ee
+# %% ../nbs/02_redis.ipynb #31722a41
 def _b(o): return o if isinstance(o, bytes) else str(o).encode()
 def _f(o): return '' if o is None else repr(float(o))
-def _dumps(o): return json.dumps(o, ensure_ascii=False, separators=(',', ':'))
 
 def _head_end(v:bytes)->int:
     "Where a stored message value's header (flag, role length, ':', role) ends and its content starts"
@@ -262,7 +261,7 @@ def _val(m:Message)->bytes:
 
 def _fields(m:Message): return (m.id, _val(m), _dumps(m.metadata) if m.metadata else '')
 
-# %% ../nbs/02_redis.ipynb #c860dad5
+# %% ../nbs/02_redis.ipynb #09e1f79e
 def _info(f, pre=PREVIEW_LEN):
     sid,md,created,updated,exp,n = f[:6]
     role = content = None
@@ -318,9 +317,12 @@ class RedisSessionManager(SessionManager):
         for m in msgs: args.extend(_fields(m))
         return bool(self._run('create', self._keys(sid), args))
 
-    def _exists(self, sid):
-        try: return bool(self.r.exists(_key(self.prefix, sid)))
+    def _cmd(self, f, *args):
+        "A plain (read) command, its lost connection a `StoreError`"
+        try: return f(*args)
         except self._errs as e: raise StoreError(f"Redis at {self.url} is unreachable ({e})") from e
+
+    def _exists(self, sid): return bool(self._cmd(self.r.exists, _key(self.prefix, sid)))
 
     def _info(self, sid):
         f = self._run('one', [_key(self.prefix, sid)], [4*PREVIEW_LEN], write=False)
@@ -350,8 +352,7 @@ class RedisSessionManager(SessionManager):
         if r[0] == 2: raise DuplicateMessageError(f"session {sid!r} already has a message {r[1].decode()!r}")
 
     def _count(self, sid):
-        try: n = self.r.hget(_key(self.prefix, sid), 'n')
-        except self._errs as e: raise StoreError(f"Redis at {self.url} is unreachable ({e})") from e
+        n = self._cmd(self.r.hget, _key(self.prefix, sid), 'n')
         if n is None: raise _nosession(sid)
         return int(n)
 

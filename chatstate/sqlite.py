@@ -7,14 +7,14 @@ Docs: https://chatstate.github.io/chatstate/sqlite.html.md"""
 # %% auto #0
 __all__ = ['SCHEMA_VERSION', 'SQLiteSessionManager']
 
-# %% ../nbs/01_sqlite.ipynb #037f37ee
+# %% ../nbs/01_sqlite.ipynb #0f37e6b5
 import json, os, sqlite3, stat, threading, time
 from contextlib import contextmanager
 from typing import Optional
 from urllib.parse import urlsplit, parse_qsl, unquote
 from fastcore.basics import patch
 from .core import *
-from .core import _slots, _nosession, _nomessage, _notpending, _check_id, PREVIEW_LEN
+from .core import _dumps, _slots, _nosession, _nomessage, _notpending, _check_id, PREVIEW_LEN
 
 # %% ../nbs/01_sqlite.ipynb #d3ac373c
 SCHEMA_VERSION = 1
@@ -33,9 +33,7 @@ _MIGRATIONS = {1: [ # each version: the statements that bring a file from the ve
         UPDATE chatstate_sessions SET next_seq = NEW.seq, n = n + 1, updated = NEW.at WHERE pk = NEW.session; END''',
 ]}
 
-# %% ../nbs/01_sqlite.ipynb #54a3e1c0
-def _dumps(o): return json.dumps(o, ensure_ascii=False, separators=(',', ':'))
-
+# %% ../nbs/01_sqlite.ipynb #2ecbf7e8
 def _busy(e): return isinstance(e, sqlite3.OperationalError) and ('locked' in str(e) or 'busy' in str(e))
 
 def _check_file(path):
@@ -210,7 +208,7 @@ class _SQLiteSessions(_SQLiteBase):
     def _purge(self, now):
         with self._tx() as c: return c.execute('DELETE FROM chatstate_sessions WHERE expires_at <= ?', (now,)).rowcount
 
-# %% ../nbs/01_sqlite.ipynb #f7e20185
+# %% ../nbs/01_sqlite.ipynb #84d7b6de
 _COLS = 'role, content, id, pending, metadata'
 _INSERT = f'''INSERT INTO chatstate_messages(session, seq, id, role, content, pending, metadata, at)
   SELECT pk, next_seq + 1, ?, ?, ?, ?, ?, ? FROM chatstate_sessions WHERE id=? AND {_LIVE}'''
@@ -260,14 +258,14 @@ class _SQLiteMessages(_SQLiteBase):
             return _rows(rows)
 
     def _tail(self, sid, n, before=None):
-        with self._tx() as c:
-            pk = self._pk(c, sid, time.time())
-            if before is None: end = 1 << 62
-            else:
-                r = c.execute('SELECT seq FROM chatstate_messages WHERE session=? AND id=?', (pk, before)).fetchone()
-                if r is None: raise _nomessage(sid, before)
-                end = r[0]
-            rows = c.execute(f'SELECT {_COLS} FROM chatstate_messages WHERE session=? AND seq < ? ORDER BY seq DESC LIMIT ?', (pk, end, n)).fetchall()
+        pk = f'(SELECT pk FROM chatstate_sessions WHERE id=? AND {_LIVE})'
+        end = '9223372036854775807' if before is None else f'(SELECT seq FROM chatstate_messages WHERE session = {pk} AND id=?)'
+        args = (sid, time.time()) * (1 if before is None else 2) + ((before,) if before is not None else ()) + (n,)
+        with self._lock:
+            rows = self._q(f'SELECT {_COLS} FROM chatstate_messages WHERE session = {pk} AND seq < {end} ORDER BY seq DESC LIMIT ?', *args)
+            if not rows:
+                if not self._exists(sid): raise _nosession(sid)
+                if before is not None and self._get(sid, before) is None: raise _nomessage(sid, before)
         return _rows(reversed(rows))
 
     def _get(self, sid, mid):

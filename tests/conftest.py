@@ -54,6 +54,10 @@ def store(request, tmp_path):
 @pytest.fixture
 def mgr(store): return store.open()
 
+def check_order(msgs, tag, n):
+    "The messages tagged `tag` ('tag:i' contents) are exactly 0..n-1, in order"
+    assert [int(m.content.split(':')[1]) for m in msgs if m.content.split(':')[0] == str(tag)] == list(range(n))
+
 def need_binary(path_glob, what):
     "The first file matching `path_glob`: required in CI, else skip"
     import glob

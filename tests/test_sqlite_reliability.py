@@ -2,15 +2,13 @@
 import os, signal, sqlite3, subprocess, sys, threading, time, pytest
 from concurrent.futures import ProcessPoolExecutor
 from chatstate import *
+from conftest import check_order
 
 def _writer(url, sid, tag, n):
     "Append `n` messages tagged `tag`, in order; return how many returned"
     s = connect(url)[sid]
     for i in range(n): s.add_message('User', f'{tag}:{i}')
     return n
-
-def check_order(msgs, tag, n):
-    assert [int(m.content.split(':')[1]) for m in msgs if m.content.split(':')[0] == tag] == list(range(n))
 
 def test_processes_and_threads_into_one_session(tmp_path):
     url = f'sqlite:///{tmp_path}/c.db'

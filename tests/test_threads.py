@@ -2,6 +2,7 @@
 import threading, pytest
 from concurrent.futures import ThreadPoolExecutor
 from chatstate import *
+from conftest import check_order
 
 T,N = 8,1000
 
@@ -12,15 +13,12 @@ def run_threads(fn, n=T):
         return fn(t)
     with ThreadPoolExecutor(n) as ex: return list(ex.map(go, range(n)))
 
-def check_order(msgs, t, n=N):
-    assert [int(m.content.split(':')[1]) for m in msgs if m.content.startswith(f'{t}:')] == list(range(n))
-
 def test_threads_one_session(mgr):
     s = mgr.create_session('busy')
     run_threads(lambda t: [s.add_message('User', f'{t}:{i}') for i in range(N)])
     msgs = s.messages
     assert len(msgs) == T*N == len(s) and len({m.id for m in msgs}) == T*N
-    for t in range(T): check_order(msgs, t)
+    for t in range(T): check_order(msgs, t, N)
 
 def test_threads_eight_sessions(mgr):
     for t in range(T): mgr.create_session(f's{t}')
@@ -28,7 +26,7 @@ def test_threads_eight_sessions(mgr):
     for t in range(T):
         msgs = mgr[f's{t}'].messages
         assert len(msgs) == N
-        check_order(msgs, t)
+        check_order(msgs, t, N)
 
 def test_concurrent_create_same_id(mgr):
     def create(t):
