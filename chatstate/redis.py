@@ -8,11 +8,11 @@ Docs: https://chatstate.github.io/chatstate/redis.html.md"""
 __all__ = ['RedisSessionManager']
 
 # %% ../nbs/02_redis.ipynb #bcef5337
-import json, math, time
+import json, math, re, time
 from typing import Optional
-from urllib.parse import quote, urlsplit, parse_qsl
+from urllib.parse import quote, urlsplit, parse_qsl, urlencode
 from .core import *
-from .core import _dumps, _slots, _nosession, _nomessage, _notpending, PREVIEW_LEN
+from .core import _dumps, _slots, _nosession, _nomessage, _notpending, _short, _seconds, _BIG, PREVIEW_LEN
 
 # %% ../nbs/02_redis.ipynb #79f4e4fc
 def _driver():
@@ -23,11 +23,19 @@ def _driver():
 def _key(prefix, sid): return f'{prefix}s:{quote(sid, safe="")}'
 
 # %% ../nbs/02_redis.ipynb #b609b4de
-_LIB = """
+_LIB = r"""
 local S, Z, M, D = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local function check(spec)
+  for i = 1, #spec, 2 do
+    local t = redis.call('TYPE', KEYS[spec[i]]).ok
+    if t ~= 'none' and t ~= spec[i + 1] then
+      return redis.error_reply('chatstate: key ' .. KEYS[spec[i]] .. ' holds a ' .. t .. ', not the ' .. spec[i + 1] .. ' chatstate keeps there')
+    end
+  end
+end
 local function expire(exp)
   if exp and exp ~= '' then
-    local ms = math.floor(tonumber(exp) * 1000)
+    local ms = string.format('%.0f', math.floor(tonumber(exp) * 1000))
     for i = 1, 4 do redis.call('PEXPIREAT', KEYS[i], ms) end
   else for i = 1, 4 do redis.call('PERSIST', KEYS[i]) end end
 end
@@ -52,15 +60,60 @@ local function touch(now)
   redis.call('HSET', S, 'updated', now)
   redis.call('ZADD', KEYS[6], now, S)
 end
+local function skipstr(s, i)
+  local j = i + 1
+  while true do
+    local q = string.find(s, '["\\]', j)
+    if string.byte(s, q) == 92 then j = q + 2 else return q end
+  end
+end
+local function jpairs(s)
+  local res, i, n = {}, 2, #s
+  while i < n do
+    local j = skipstr(s, i)
+    local k, depth = j + 2, 0
+    while true do
+      local q = string.find(s, '["{}%[%],]', k)
+      local c = string.byte(s, q)
+      if c == 34 then k = skipstr(s, q) + 1
+      elseif c == 123 or c == 91 then depth = depth + 1; k = q + 1
+      elseif depth > 0 then if c ~= 44 then depth = depth - 1 end; k = q + 1
+      else res[#res + 1] = {string.sub(s, i, j), string.sub(s, j + 2, q - 1)}; i = q + 1; break end
+    end
+  end
+  return res
+end
+local function merge(s, first)
+  local patch, order, out = {}, {}, {}
+  for i = first, #ARGV - 1, 2 do patch[ARGV[i]] = ARGV[i + 1]; order[#order + 1] = ARGV[i] end
+  for _, p in ipairs(jpairs(s or '{}')) do
+    local v = patch[p[1]]
+    if v == nil then out[#out + 1] = p[1] .. ':' .. p[2]
+    else
+      if v ~= '' then out[#out + 1] = p[1] .. ':' .. v end
+      patch[p[1]] = false
+    end
+  end
+  for _, k in ipairs(order) do
+    local v = patch[k]
+    if v and v ~= '' then out[#out + 1] = k .. ':' .. v end
+  end
+  return '{' .. table.concat(out, ',') .. '}'
+end
 """
-# KEYS: S Z M D, then the created, updated and expiry indexes and the creation counter
+# KEYS: S Z M D, then the created, updated and expiry indexes, the creation counter, the set of expired sessions already unlisted
 _CREATE = _LIB + """
-if redis.call('EXISTS', S) == 1 then return 0 end
-redis.call('DEL', Z, M, D)
+local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 5, 'zset', 6, 'zset', 7, 'zset', 8, 'string', 9, 'set'})
+if bad then return bad end
+local c = redis.call('GET', KEYS[8])
+if c and not tonumber(c) then return redis.error_reply('chatstate: key ' .. KEYS[8] .. ' does not hold the counter chatstate keeps there') end
+if redis.call('EXISTS', S) == 1 and ARGV[7] ~= '1' then return 0 end
+redis.call('DEL', S, Z, M, D)
+redis.call('SREM', KEYS[9], S)
 local n = tonumber(ARGV[6])
 redis.call('HSET', S, 'id', ARGV[1], 'md', ARGV[2], 'created', ARGV[3], 'updated', ARGV[4], 'exp', ARGV[5], 'next', n, 'n', n)
 for i = 1, n do
-  local j = 7 + (i - 1) * 3
+  local j = 8 + (i - 1) * 3
   redis.call('ZADD', Z, i, ARGV[j]); put(j)
 end
 redis.call('ZADD', KEYS[5], redis.call('INCR', KEYS[8]), S)
@@ -69,6 +122,8 @@ if ARGV[5] ~= '' then redis.call('ZADD', KEYS[7], ARGV[5], S); expire(ARGV[5]) e
 return 1
 """
 _APPEND = _LIB + """
+local bad = check({2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset'})
+if bad then return bad end
 local f = redis.call('HMGET', S, 'next', 'n', 'exp')
 if not f[1] then return {0} end
 local n, seq = tonumber(ARGV[3]), tonumber(f[1])
@@ -94,6 +149,8 @@ return {1}
 
 # %% ../nbs/02_redis.ipynb #c2b3d6dc
 _UPDATE = _LIB + """
+local bad = check({1, 'hash', 3, 'hash', 4, 'hash', 6, 'zset'})
+if bad then return bad end
 if redis.call('EXISTS', S) == 0 then return {0} end
 local mid = ARGV[3]
 local v = redis.call('HGET', M, mid)
@@ -108,9 +165,15 @@ if ARGV[6] == '1' then
   v = string.sub(v, 1, k + tonumber(string.sub(v, 2, k - 1))) .. ARGV[7]
 end
 if ARGV[8] ~= '' then flag = flag - flag % 2 + tonumber(ARGV[8]) end
-if ARGV[9] == '1' then
-  if ARGV[10] == '' then redis.call('HDEL', D, mid); flag = flag % 2
-  else redis.call('HSET', D, mid, ARGV[10]); flag = flag % 2 + 2 end
+local md = nil
+if ARGV[9] == '1' then md = ARGV[10] end
+if ARGV[11] == '1' then
+  md = merge(md or redis.call('HGET', D, mid), 12)
+  if md == '{}' then md = '' end
+end
+if md then
+  if md == '' then redis.call('HDEL', D, mid); flag = flag % 2
+  else redis.call('HSET', D, mid, md); flag = flag % 2 + 2 end
 end
 v = string.char(48 + flag) .. string.sub(v, 2)
 redis.call('HSET', M, mid, v)
@@ -120,6 +183,8 @@ if exp ~= '' then expire(exp) end
 return {1, v, redis.call('HGET', D, mid)}
 """
 _REMOVE = _LIB + """
+local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset'})
+if bad then return bad end
 if redis.call('EXISTS', S) == 0 then return {0} end
 local ids = {}
 if ARGV[3] == 'after' then
@@ -129,6 +194,7 @@ if ARGV[3] == 'after' then
     if not seq then return {3, ARGV[4]} end
   end
   ids = redis.call('ZRANGEBYSCORE', Z, '(' .. seq, '+inf')
+elseif ARGV[3] == 'last' then ids = redis.call('ZRANGE', Z, -1, -1)
 else
   local scored = {}
   for i = 4, #ARGV do
@@ -148,20 +214,26 @@ end
 return {1, res}
 """
 _SET_INFO = _LIB + """
-if redis.call('EXISTS', S) == 0 then return 0 end
-if ARGV[3] == '1' then redis.call('HSET', S, 'md', ARGV[4]) end
-if ARGV[5] == '1' then
-  redis.call('HSET', S, 'exp', ARGV[6])
-  if ARGV[6] == '' then redis.call('ZREM', KEYS[7], S) else redis.call('ZADD', KEYS[7], ARGV[6], S) end
-  expire(ARGV[6])
-end
+local bad = check({1, 'hash', 6, 'zset', 7, 'zset'})
+if bad then return bad end
+if redis.call('EXISTS', S) == 0 then return false end
+local md = redis.call('HGET', S, 'md')
+if ARGV[3] == '1' then md = merge(md, 6); redis.call('HSET', S, 'md', md) end
 touch(ARGV[2])
-return 1
+if ARGV[4] == '1' then
+  redis.call('HSET', S, 'exp', ARGV[5])
+  if ARGV[5] == '' then redis.call('ZREM', KEYS[7], S) else redis.call('ZADD', KEYS[7], ARGV[5], S) end
+  expire(ARGV[5])
+end
+return md
 """
 _DROP = _LIB + """
+local bad = check({5, 'zset', 6, 'zset', 7, 'zset', 9, 'set'})
+if bad then return bad end
 local live = redis.call('EXISTS', S)
 redis.call('DEL', S, Z, M, D)
 for i = 5, 7 do redis.call('ZREM', KEYS[i], S) end
+redis.call('SREM', KEYS[9], S)
 return live
 """
 
@@ -199,37 +271,67 @@ _ONE = _SUMMARY + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
 return summary(KEYS[1], tonumber(ARGV[1]))
 """
-# KEYS: an index; ARGV: reverse?, offset, limit (-1: all), summaries?, preview bytes
+# KEYS: the created, updated and expiry indexes, the set of expired sessions already unlisted
+# ARGV: 'created' or 'updated', offset, limit (-1: all), summaries?, preview bytes
 _LIST = _SUMMARY + """
-local keys = ARGV[1] == '1' and redis.call('ZREVRANGE', KEYS[1], 0, -1) or redis.call('ZRANGE', KEYS[1], 0, -1)
-local skip, limit, res = tonumber(ARGV[2]), tonumber(ARGV[3]), {}
-for _, s in ipairs(keys) do
-  if limit == 0 then break end
-  if redis.call('EXISTS', s) == 1 then
-    if skip > 0 then skip = skip - 1
-    else
-      limit = limit - 1
-      if ARGV[4] == '1' then res[#res + 1] = summary(s, tonumber(ARGV[5]))
-      else res[#res + 1] = redis.call('HGET', s, 'id') end
+local C, U = KEYS[1], KEYS[2]
+local function page(order, off, lim)
+  local stop = lim < 0 and -1 or off + lim - 1
+  if order == 'created' then return redis.call('ZRANGE', C, off, stop) end
+  local top = redis.call('ZREVRANGE', U, off, stop, 'WITHSCORES')
+  if #top == 0 then return {} end
+  local hi, lo = top[2], top[#top]
+  local above = redis.call('ZCOUNT', U, '(' .. hi, '+inf')
+  local band, rows = redis.call('ZREVRANGEBYSCORE', U, hi, lo, 'WITHSCORES'), {}
+  for i = 1, #band, 2 do rows[#rows + 1] = {band[i], tonumber(band[i + 1]), tonumber(redis.call('ZSCORE', C, band[i]) or 0)} end
+  table.sort(rows, function(a, b) if a[2] ~= b[2] then return a[2] > b[2] end return a[3] < b[3] end)
+  local res, first = {}, off - above + 1
+  for i = first, lim < 0 and #rows or math.min(#rows, first + lim - 1) do res[#res + 1] = rows[i][1] end
+  return res
+end
+while true do
+  local keys, gone = page(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])), false
+  for _, s in ipairs(keys) do
+    if redis.call('EXISTS', s) == 0 then
+      gone = true
+      redis.call('ZREM', C, s); redis.call('ZREM', U, s)
+      if redis.call('ZREM', KEYS[3], s) == 1 then redis.call('SADD', KEYS[4], s) end
     end
   end
+  if not gone then
+    local res = {}
+    for i, s in ipairs(keys) do
+      if ARGV[4] == '1' then res[i] = summary(s, tonumber(ARGV[5])) else res[i] = redis.call('HGET', s, 'id') end
+    end
+    return res
+  end
 end
-return res
 """
+# KEYS: the created and expiry indexes. Every expired session still listed is in the expiry index with a past time
 _COUNT = """
-local n = 0
-for _, s in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do n = n + redis.call('EXISTS', s) end
+local t = redis.call('TIME')
+return redis.call('ZCARD', KEYS[1]) - redis.call('ZCOUNT', KEYS[2], '-inf', tonumber(t[1]) + tonumber(t[2]) / 1e6)
+"""
+# KEYS: created, updated, expiry indexes, the set of expired sessions already unlisted; ARGV: now, updated before (or '')
+_PURGE = """
+local dead, seen, n = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1]), {}, 0
+for _, s in ipairs(redis.call('SMEMBERS', KEYS[4])) do dead[#dead + 1] = s end
+if ARGV[2] ~= '' then
+  for _, s in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2])) do
+    if redis.call('EXISTS', s) == 1 then dead[#dead + 1] = s end
+  end
+end
+for _, s in ipairs(dead) do
+  if not seen[s] then
+    seen[s] = true; n = n + 1
+    redis.call('DEL', s, s .. ':z', s .. ':m', s .. ':d')
+    for i = 1, 3 do redis.call('ZREM', KEYS[i], s) end
+  end
+end
+redis.call('DEL', KEYS[4])
 return n
 """
-# KEYS: created, updated, expiry indexes; ARGV: now
-_PURGE = """
-local dead = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1])
-for _, s in ipairs(dead) do
-  redis.call('DEL', s, s .. ':z', s .. ':m', s .. ':d')
-  for i = 1, 3 do redis.call('ZREM', KEYS[i], s) end
-end
-return #dead
-"""
+
 
 # %% ../nbs/02_redis.ipynb #31722a41
 def _b(o): return o if isinstance(o, bytes) else str(o).encode()
@@ -270,57 +372,90 @@ def _info(f, pre=PREVIEW_LEN):
         role,content = v[v.index(b':', 1)+1:e].decode(),v[e:].decode('utf-8', 'ignore')[:pre]
     return SessionInfo(sid.decode(), json.loads(md), float(created), float(updated), float(exp) if exp else None, int(n), content, role)
 
+def _patch_args(patch)->list:
+    "A metadata patch as the merge script takes it: key and value JSON in turn, '' for a key to remove"
+    return [x for k,v in patch.items() for x in (_dumps(k), '' if v is None else _dumps(v))]
+
+def _client_url(url:str, redis)->tuple:
+    "The URL for redis-py, the key prefix and the timeout, from a chatstate Redis URL checked whole before anything connects"
+    where,u = mask_url(url),urlsplit(url)
+    try: u.port
+    except ValueError as e: raise InvalidValueError(f"bad port in Redis URL {where!r}: {e}") from None
+    db = u.path.lstrip('/')
+    if db and not (db.isascii() and db.isdigit()): raise InvalidValueError(f"the database in a Redis URL is a number, got {db!r} in {where!r}")
+    opts = dict(parse_qsl(u.query, keep_blank_values=True))
+    prefix,timeout = opts.pop('prefix', 'chatstate:'),_seconds(opts.pop('timeout', 30), 'timeout', where)
+    parsers = redis.connection.URL_QUERY_ARGUMENT_PARSERS
+    for k,v in opts.items():
+        if k not in parsers and not (u.scheme == 'rediss' and k.startswith('ssl_')):
+            raise InvalidValueError(f"unknown Redis URL option {k!r} in {where!r}: chatstate's are prefix and timeout; redis-py's are {', '.join(sorted(set(parsers) - {'timeout'}))}")
+        try: parsers[k](v) if k in parsers else None
+        except (ValueError, TypeError) as e: raise InvalidValueError(f"bad value {v!r} for {k} in Redis URL {where!r}: {e}") from None
+    return u._replace(query=urlencode(opts)).geturl(),prefix,timeout
+
 class RedisSessionManager(SessionManager):
     "A store of sessions in a Redis server"
     def __init__(self,
                  url:str='redis://127.0.0.1:6379/0', # The server: redis://[[user]:password@]host:port/db, or rediss:// for TLS
                  prefix:str='chatstate:', # Prefix of every key this store uses
-                 client=None): # A `redis.Redis` to use instead of opening one from `url`
+                 client=None, # A `redis.Redis` to use instead of opening one from `url`
+                 timeout:float=30): # Seconds a call waits for the server before it fails with `StoreTimeoutError`
         redis = _driver()
         if not isinstance(prefix, str): raise InvalidTypeError(f"prefix must be a str, not {type(prefix).__name__}")
-        self.url,self.prefix = url,prefix
+        if not isinstance(url, str): raise InvalidTypeError(f"url must be a str, not {type(url).__name__}")
+        self.url,self.prefix,self._where,self._redis,self._closed = url,prefix,mask_url(url),redis,False
+        self.timeout = _seconds(timeout, 'timeout', self._where)
         if client is None:
             from redis.retry import Retry
             from redis.backoff import NoBackoff
-            client = redis.Redis.from_url(url, decode_responses=False, retry=Retry(NoBackoff(), 0), socket_timeout=30)
+            try: client = redis.Redis.from_url(url, decode_responses=False, retry=Retry(NoBackoff(), 0),
+                                               socket_timeout=self.timeout, socket_connect_timeout=self.timeout)
+            except (ValueError, TypeError) as e: raise InvalidValueError(f"bad Redis URL {self._where!r}: {e}") from None
         self.r = client
-        self._errs = (redis.ConnectionError, redis.TimeoutError)
-        self._idx = [f'{prefix}{k}' for k in ('by_created', 'by_updated', 'by_expiry', 'counter')]
+        self._lost = (redis.ConnectionError, redis.TimeoutError)
+        self._idx = [f'{prefix}{k}' for k in ('by_created', 'by_updated', 'by_expiry', 'counter', 'unlisted')]
         self._scripts = {k: self.r.register_script(v) for k,v in dict(create=_CREATE, append=_APPEND, update=_UPDATE, remove=_REMOVE,
             set_info=_SET_INFO, drop=_DROP, range=_RANGE, get=_GET, one=_ONE, list=_LIST, count=_COUNT, purge=_PURGE).items()}
 
-    def __repr__(self): return f'RedisSessionManager({self.url!r}, prefix={self.prefix!r})'
-    def close(self): self.r.close()
+    def __repr__(self): return f'RedisSessionManager({self._where!r}, prefix={self.prefix!r})'
+    def close(self): self._closed = True; self.r.close()
+    def _after_fork(self): self.r.connection_pool.reset()
 
     @classmethod
     def from_url(cls, url:str)->'RedisSessionManager':
-        "Open 'redis://host:port/db'; `?prefix=myapp:` sets the key prefix"
-        u = urlsplit(url)
-        opts = dict(parse_qsl(u.query))
-        prefix = opts.pop('prefix', 'chatstate:')
-        q = '&'.join(f'{k}={v}' for k,v in opts.items())
-        return cls(u._replace(query=q).geturl(), prefix=prefix)
+        "Open 'redis://host:port/db'; `?prefix=myapp:` sets the key prefix, `?timeout=5` the seconds a call may wait"
+        url,prefix,timeout = _client_url(url, _driver())
+        return cls(url, prefix=prefix, timeout=timeout)
 
     def _keys(self, sid):
         s = _key(self.prefix, sid)
         return [s, s+':z', s+':m', s+':d', *self._idx]
 
+    def _error(self, e, write=False):
+        "A `StoreError` for driver error `e`, saying what is known of a write it interrupted"
+        if isinstance(e, self._redis.TimeoutError): return StoreTimeoutError(f"Redis at {self._where} did not answer within {self.timeout:g} s{'; the write may or may not have been applied' if write else ''}")
+        if isinstance(e, self._lost): return StoreError(f"Redis at {self._where} is unreachable ({e}){'; the write may or may not have been applied' if write else ''}")
+        return StoreError(f"Redis at {self._where}: {e}")
+
     def _run(self, name, keys, args, write=True):
         "Run a script: a lost connection is a `StoreError`; a read is tried once more on a fresh connection"
+        if self._closed: raise StoreClosedError(f"{self!r} is closed: open the store again to use it")
         for attempt in (0, 1):
             try: return self._scripts[name](keys=keys, args=args)
-            except self._errs as e:
-                if write or attempt: raise StoreError(f"Redis at {self.url} is unreachable ({e}){'; the write may or may not have been applied' if write else ''}") from e
-
-    def _create(self, sid, metadata, created, updated, expires_at, msgs):
-        args = [sid, _dumps(metadata), _f(created), _f(updated), _f(expires_at), len(msgs)]
-        for m in msgs: args.extend(_fields(m))
-        return bool(self._run('create', self._keys(sid), args))
+            except self._lost as e:
+                if write or attempt: raise self._error(e, write) from e
+            except self._redis.RedisError as e: raise self._error(e) from e
 
     def _cmd(self, f, *args):
-        "A plain (read) command, its lost connection a `StoreError`"
+        "A plain (read) command, its errors `StoreError`s"
+        if self._closed: raise StoreClosedError(f"{self!r} is closed: open the store again to use it")
         try: return f(*args)
-        except self._errs as e: raise StoreError(f"Redis at {self.url} is unreachable ({e})") from e
+        except self._redis.RedisError as e: raise self._error(e) from e
+
+    def _create(self, sid, metadata, created, updated, expires_at, msgs, replace=False):
+        args = [sid, _dumps(metadata), _f(created), _f(updated), _f(expires_at), len(msgs), '1' if replace else '0']
+        for m in msgs: args.extend(_fields(m))
+        return bool(self._run('create', self._keys(sid), args))
 
     def _exists(self, sid): return bool(self._cmd(self.r.exists, _key(self.prefix, sid)))
 
@@ -328,21 +463,23 @@ class RedisSessionManager(SessionManager):
         f = self._run('one', [_key(self.prefix, sid)], [4*PREVIEW_LEN], write=False)
         return _info(f) if f else None
 
-    def _set_info(self, sid, metadata=None, expires_at=False):
-        args = [sid, _f(time.time()), '0' if metadata is None else '1', '' if metadata is None else _dumps(metadata),
-                '0' if expires_at is False else '1', '' if expires_at is False else _f(expires_at)]
-        if not self._run('set_info', self._keys(sid), args): raise _nosession(sid)
+    def _set_info(self, sid, merge=None, expires_at=False):
+        args = [sid, _f(time.time()), '0' if merge is None else '1', '0' if expires_at is False else '1', '' if expires_at is False else _f(expires_at)]
+        md = self._run('set_info', self._keys(sid), args + _patch_args(merge or {}))
+        if md is None: raise _nosession(sid)
+        return json.loads(md)
 
     def _drop(self, sid): return bool(self._run('drop', self._keys(sid), [sid]))
 
     def _list(self, order, limit, offset, summaries):
-        idx = self._idx[1 if order == 'updated' else 0]
-        r = self._run('list', [idx], ['1' if order == 'updated' else '0', offset, -1 if limit is None else limit, '1' if summaries else '0', 4*PREVIEW_LEN], write=False)
+        if limit == 0: return []
+        args = [order, min(offset, _MAXPOS), -1 if limit is None else min(limit, _MAXPOS), '1' if summaries else '0', 4*PREVIEW_LEN]
+        r = self._run('list', [self._idx[i] for i in (0, 1, 2, 4)], args, write=False)
         return [_info(f) for f in r] if summaries else [o.decode() for o in r]
 
-    def _session_count(self): return self._run('count', [self._idx[0]], [], write=False)
+    def _session_count(self): return self._run('count', [self._idx[0], self._idx[2]], [], write=False)
 
-    def _purge(self, now): return self._run('purge', self._idx[:3], [_f(now)])
+    def _purge(self, now, before=None): return self._run('purge', [self._idx[i] for i in (0, 1, 2, 4)], [_f(now), _f(before)])
 
     def _append(self, sid, msgs):
         args = [sid, _f(time.time()), len(msgs)]
@@ -357,7 +494,7 @@ class RedisSessionManager(SessionManager):
         return int(n)
 
     def _range(self, sid, a, b, before=''):
-        r = self._run('range', self._keys(sid), [a, b, before], write=False)
+        r = self._run('range', self._keys(sid), [max(-_MAXPOS, min(a, _MAXPOS)), max(-_MAXPOS, min(b, _MAXPOS)), before], write=False)
         if r[0] == 0: raise _nosession(sid)
         if r[0] == 3: raise _nomessage(sid, before)
         return _msgs(r[1])
@@ -375,9 +512,10 @@ class RedisSessionManager(SessionManager):
         if r[0] == 0: raise _nosession(sid)
         return _msgs([[_b(mid)], [r[1]], r[2:]])[0] if len(r) > 1 else None
 
-    def _update(self, sid, mid, content=None, chunk=None, pending=None, metadata=None):
+    def _update(self, sid, mid, content=None, chunk=None, pending=None, metadata=None, merge=None):
         args = [sid, _f(time.time()), mid, '0' if chunk is None else '1', chunk or '', '0' if content is None else '1', content or '',
-                '' if pending is None else ('1' if pending else '0'), '0' if metadata is None else '1', _dumps(metadata) if metadata else '']
+                '' if pending is None else ('1' if pending else '0'), '0' if metadata is None else '1', _dumps(metadata) if metadata else '',
+                '0' if merge is None else '1', *_patch_args(merge or {})]
         r = self._run('update', self._keys(sid), args)
         if r[0] == 0: raise _nosession(sid)
         if r[0] == 3: raise _nomessage(sid, mid)
@@ -391,4 +529,8 @@ class RedisSessionManager(SessionManager):
         return _msgs(r[1])
 
     def _delete(self, sid, mids): return self._remove(sid, 'ids', mids)
+    def _pop(self, sid): return next(iter(self._remove(sid, 'last', [])), None)
     def _truncate(self, sid, after): return self._remove(sid, 'after', [after or ''])
+
+_MAXPOS = 10**15 # positions beyond are cut to it: Lua passes larger numbers to Redis in a form it refuses
+

@@ -14,7 +14,7 @@ from typing import Optional
 from urllib.parse import urlsplit, parse_qsl, unquote
 from fastcore.basics import patch
 from .core import *
-from .core import _dumps, _slots, _nosession, _nomessage, _notpending, _check_id, PREVIEW_LEN
+from .core import _dumps, _slots, _nosession, _nomessage, _notpending, _merged, _short, PREVIEW_LEN
 
 # %% ../nbs/01_sqlite.ipynb #d3ac373c
 SCHEMA_VERSION = 1
@@ -49,30 +49,41 @@ class _SQLiteBase(SessionManager):
                  path:str, # A file path, or ':memory:'
                  synchronous:str='normal', # 'normal': survives a killed process; 'full': also survives power loss
                  timeout:float=30.0): # Seconds a write waits for other writers before it fails
-        if not isinstance(path, (str, os.PathLike)): raise InvalidTypeError(f"path must be a str or path, not {type(path).__name__} ({path!r:.60})")
-        if synchronous not in ('normal', 'full'): raise InvalidValueError(f"synchronous must be 'normal' or 'full', got {synchronous!r}")
-        self.path,self.synchronous,self.timeout = os.fspath(path),synchronous,float(timeout)
-        self._lock,self._c,self._pid = threading.RLock(),None,None
+        if not isinstance(path, (str, os.PathLike)): raise InvalidTypeError(f"path must be a str or path, not {type(path).__name__} ({_short(path)})")
+        path = os.fspath(path)
+        if not isinstance(path, str) or '\x00' in path: raise InvalidValueError(f"path must be a file name without NUL characters, got {_short(path)}")
+        if synchronous not in ('normal', 'full'): raise InvalidValueError(f"synchronous must be 'normal' or 'full', got {_short(synchronous)}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout <= 86400:
+            raise InvalidValueError(f"timeout must be a number of seconds from 0 to 86400, got {_short(timeout)}")
+        self.path,self.synchronous,self.timeout = path,synchronous,float(timeout)
+        self._lock,self._c,self._pid,self._closed,self._inherited = threading.RLock(),None,None,False,[]
         with self._lock: self._con()
 
     def __repr__(self): return f'{type(self).__name__}({self.path!r})'
 
     def _con(self)->sqlite3.Connection:
         "This process's connection, opened (again, after a fork) when needed"
+        if self._closed: raise StoreClosedError(f"{self!r} is closed: open the store again to use it")
         if self._pid != os.getpid(): self._c,self._pid = self._open(),os.getpid()
         return self._c
 
     def close(self):
         with self._lock:
             if self._c is not None and self._pid == os.getpid(): self._c.close()
-            self._c,self._pid = None,None
+            self._c,self._pid,self._closed = None,None,True
+
+    def _after_fork(self):
+        "The parent's connection is kept, unused, so the child never closes what the parent still uses"
+        self._lock = threading.RLock()
+        if self._c is not None: self._inherited.append(self._c)
+        self._c,self._pid = None,None
 
 # %% ../nbs/01_sqlite.ipynb #629caf3f
 @contextmanager
 def _errors(path):
     "Turn sqlite3's errors about the file into `StoreError`s that name it"
     try: yield
-    except sqlite3.DatabaseError as e:
+    except sqlite3.Error as e:
         if isinstance(e, sqlite3.IntegrityError): raise
         msg = str(e)
         if 'not a database' in msg: raise StoreError(f"{path!r} is not a SQLite database") from e
@@ -153,20 +164,23 @@ def _pk(self:_SQLiteBase, c, sid, now)->int:
     return r[0]
 
 # %% ../nbs/01_sqlite.ipynb #5bb41f93
-_INFO = f'''SELECT s.id, s.metadata, s.created, s.updated, s.expires_at, s.n, substr(m.content, 1, {PREVIEW_LEN}), m.role
+_INFO = f'''SELECT s.id, s.metadata, s.created, s.updated, s.expires_at, s.n, substr(CAST(m.content AS BLOB), 1, {4*PREVIEW_LEN}), m.role
   FROM chatstate_sessions s LEFT JOIN chatstate_messages m
     ON m.session = s.pk AND m.seq = (SELECT max(seq) FROM chatstate_messages WHERE session = s.pk)'''
 
-def _info(r): return SessionInfo(r[0], json.loads(r[1]), *r[2:])
+def _info(r):
+    "A `SessionInfo` from a row of `_INFO`: the preview is cut from the content's first bytes (text functions stop at a NUL)"
+    pre = None if r[6] is None else r[6].decode('utf-8', 'ignore')[:PREVIEW_LEN]
+    return SessionInfo(r[0], json.loads(r[1]), r[2], r[3], r[4], r[5], pre, r[7])
 
 class _SQLiteSessions(_SQLiteBase):
     "The session primitives"
-    def _create(self, sid, metadata, created, updated, expires_at, msgs):
+    def _create(self, sid, metadata, created, updated, expires_at, msgs, replace=False):
         now = time.time()
         with self._tx() as c:
             old = c.execute('SELECT pk, expires_at FROM chatstate_sessions WHERE id=?', (sid,)).fetchone()
             if old:
-                if old[1] is None or old[1] > now: return False
+                if (old[1] is None or old[1] > now) and not replace: return False
                 c.execute('DELETE FROM chatstate_sessions WHERE pk=?', (old[0],))
             pk = c.execute('INSERT INTO chatstate_sessions(id, metadata, created, updated, expires_at) VALUES (?,?,?,?,?)',
                            (sid, _dumps(metadata), created, updated, expires_at)).lastrowid
@@ -183,14 +197,15 @@ class _SQLiteSessions(_SQLiteBase):
         r = self._q(f'{_INFO} WHERE s.id=? AND {_LIVE}', sid, time.time())
         return _info(r[0]) if r else None
 
-    def _set_info(self, sid, metadata=None, expires_at=False):
+    def _set_info(self, sid, merge=None, expires_at=False):
         now = time.time()
-        sets,args = ['updated=?'],[now]
-        if metadata is not None: sets.append('metadata=?'); args.append(_dumps(metadata))
-        if expires_at is not False: sets.append('expires_at=?'); args.append(expires_at)
         with self._tx() as c:
-            if not c.execute(f"UPDATE chatstate_sessions SET {', '.join(sets)} WHERE id=? AND {_LIVE}", (*args, sid, now)).rowcount:
-                raise _nosession(sid)
+            r = c.execute(f'SELECT pk, metadata FROM chatstate_sessions WHERE id=? AND {_LIVE}', (sid, now)).fetchone()
+            if r is None: raise _nosession(sid)
+            md = json.loads(r[1]) if merge is None else _merged(json.loads(r[1]), merge)
+            c.execute('UPDATE chatstate_sessions SET updated=?, metadata=?, expires_at=CASE WHEN ? THEN ? ELSE expires_at END WHERE pk=?',
+                      (now, _dumps(md), expires_at is not False, None if expires_at is False else expires_at, r[0]))
+        return md
 
     def _drop(self, sid):
         r = self._q('DELETE FROM chatstate_sessions WHERE id=? RETURNING expires_at', sid)
@@ -198,15 +213,15 @@ class _SQLiteSessions(_SQLiteBase):
 
     def _list(self, order, limit, offset, summaries):
         lim,now = -1 if limit is None else limit,time.time()
-        if not summaries:
-            return [r[0] for r in self._q(f'SELECT id FROM chatstate_sessions WHERE {_LIVE} ORDER BY pk LIMIT ? OFFSET ?', now, lim, offset)]
         by = 's.updated DESC, s.pk' if order == 'updated' else 's.pk'
+        if not summaries:
+            return [r[0] for r in self._q(f'SELECT id FROM chatstate_sessions s WHERE {_LIVE} ORDER BY {by} LIMIT ? OFFSET ?', now, lim, offset)]
         return [_info(r) for r in self._q(f'{_INFO} WHERE {_LIVE} ORDER BY {by} LIMIT ? OFFSET ?', now, lim, offset)]
 
     def _session_count(self): return self._q(f'SELECT count(*) FROM chatstate_sessions WHERE {_LIVE}', time.time())[0][0]
 
-    def _purge(self, now):
-        with self._tx() as c: return c.execute('DELETE FROM chatstate_sessions WHERE expires_at <= ?', (now,)).rowcount
+    def _purge(self, now, before=None):
+        with self._tx() as c: return c.execute('DELETE FROM chatstate_sessions WHERE expires_at <= ? OR updated < ?', (now, before)).rowcount
 
 # %% ../nbs/01_sqlite.ipynb #84d7b6de
 _COLS = 'role, content, id, pending, metadata'
@@ -278,7 +293,7 @@ class _SQLiteMessages(_SQLiteBase):
 # %% ../nbs/01_sqlite.ipynb #2ab6450f
 class SQLiteSessionManager(_SQLiteSessions, _SQLiteMessages):
     "A durable store of sessions in one SQLite file"
-    def _update(self, sid, mid, content=None, chunk=None, pending=None, metadata=None):
+    def _update(self, sid, mid, content=None, chunk=None, pending=None, metadata=None, merge=None):
         now = time.time()
         sets,args = [],[]
         if chunk is not None: sets.append('content = content || ?'); args.append(chunk)
@@ -287,6 +302,11 @@ class SQLiteSessionManager(_SQLiteSessions, _SQLiteMessages):
         if metadata is not None: sets.append('metadata = ?'); args.append(_dumps(metadata) if metadata else None)
         with self._tx() as c:
             pk = self._pk(c, sid, now)
+            if merge is not None:
+                old = c.execute('SELECT metadata FROM chatstate_messages WHERE session=? AND id=?', (pk, mid)).fetchone()
+                if old is None: raise _nomessage(sid, mid)
+                md = _merged(json.loads(old[0]) if old[0] else {}, merge)
+                sets.append('metadata = ?'); args.append(_dumps(md) if md else None)
             cond = ' AND pending = 1' if chunk is not None else ''
             r = c.execute(f"UPDATE chatstate_messages SET {', '.join(sets) or 'id = id'} WHERE session=? AND id=?{cond} RETURNING {_COLS}",
                           (*args, pk, mid)).fetchall()
@@ -308,6 +328,15 @@ class SQLiteSessionManager(_SQLiteSessions, _SQLiteMessages):
             c.execute(f'DELETE FROM chatstate_messages WHERE session=? AND id IN ({qs})', (pk, *mids))
             c.execute('UPDATE chatstate_sessions SET n = n - ?, updated=? WHERE pk=?', (len(rows), now, pk))
         return [_row(r) for r in rows]
+
+    def _pop(self, sid):
+        now = time.time()
+        with self._tx() as c:
+            pk = self._pk(c, sid, now)
+            r = c.execute(f'''DELETE FROM chatstate_messages WHERE session=? AND seq = (SELECT max(seq) FROM chatstate_messages WHERE session=?)
+                              RETURNING {_COLS}''', (pk, pk)).fetchone()
+            if r: c.execute('UPDATE chatstate_sessions SET n = n - 1, updated=? WHERE pk=?', (now, pk))
+        return r and _row(r)
 
     def _truncate(self, sid, after):
         now = time.time()
@@ -334,4 +363,5 @@ class SQLiteSessionManager(_SQLiteSessions, _SQLiteMessages):
         if bad: raise InvalidValueError(f"unknown SQLite URL option {sorted(bad)[0]!r} in {url!r}: the options are synchronous and timeout")
         try: timeout = float(opts.get('timeout', 30))
         except ValueError: raise InvalidValueError(f"timeout must be a number of seconds, got {opts['timeout']!r} in {url!r}") from None
+        if not 0 <= timeout <= 86400: raise InvalidValueError(f"timeout must be a number of seconds from 0 to 86400, got {opts['timeout']!r} in {url!r}")
         return cls(path, synchronous=opts.get('synchronous', 'normal').lower(), timeout=timeout)
