@@ -9,7 +9,7 @@ __all__ = ['DEFAULT_URL', 'EXIT_CODES', 'COMMANDS', 'BadData', 'exit_code', 'ope
            'cmd_export', 'cmd_import', 'copy_sessions', 'cmd_copy', 'cmd_delete', 'cmd_prune', 'usage', 'main']
 
 # %% ../nbs/05_cli.ipynb #269e0a61
-import json as _json, os, sys, time
+import json as _json, os, re, sys, tempfile, time
 from datetime import datetime, timezone
 from typing import Optional
 from fastcore.script import anno_parser, store_true
@@ -44,6 +44,17 @@ def _now_iso()->str: return datetime.now(timezone.utc).isoformat(timespec='secon
 
 def _out(s=''): print(s, file=sys.stdout)
 
+_UNSAFE = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]') # controls, but tab and newline
+_UNSAFE_LINE = re.compile('[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]')
+
+def _esc(m): c = m[0]; return f'\\x{ord(c):02x}' if ord(c) < 0x100 else f'\\u{ord(c):04x}'
+
+def _plain(s, lines:bool=False)->str:
+    "`s` with control characters written as escapes (`\\x1b`), so stored text cannot drive the terminal; `lines` keeps tabs and newlines"
+    return (_UNSAFE if lines else _UNSAFE_LINE).sub(_esc, '' if s is None else str(s))
+
+def _n(k:int, what:str)->str: return f"{k} {what}{'' if k == 1 else 's'}"
+
 # %% ../nbs/05_cli.ipynb #99df1003
 def cmd_list(store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:///chatstate.db)
              limit:int=20, # How many sessions to show
@@ -52,16 +63,17 @@ def cmd_list(store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:/
              json:store_true=False): # Print one JSON object a line instead of a table
     "List sessions, newest first, with title, message count, last update and expiry"
     m = open_store(store)
-    rows = m.sessions(limit=limit, offset=offset, order=order)
+    rows = m.sessions(limit=limit+1, offset=offset, order=order)
+    more,rows = len(rows) > limit,rows[:limit]
     if json:
         for r in rows: _out(_json.dumps(dict(id=r.session_id, title=r.title, messages=r.message_count, created=r.created,
                                              updated=r.updated, expires_at=r.expires_at, preview=r.preview), ensure_ascii=False))
         return
     table = [('ID', 'TITLE', 'MESSAGES', 'UPDATED', 'EXPIRES')] + [
-        (r.session_id, (r.title or '')[:40], str(r.message_count), _when(r.updated), _when(r.expires_at)) for r in rows]
+        (_plain(r.session_id), _plain(r.title)[:40], str(r.message_count), _when(r.updated), _when(r.expires_at)) for r in rows]
     w = [max(len(row[i]) for row in table) for i in range(5)]
     for row in table: _out('  '.join(c.ljust(w[i]) if i != 2 else c.rjust(w[i]) for i,c in enumerate(row)).rstrip())
-    if len(rows) == limit: _out(f'(more: --offset {offset+limit})')
+    if more: _out(f'(more: --offset {offset+limit})')
 
 # %% ../nbs/05_cli.ipynb #6482cca8
 def cmd_show(session:str, # The session's id
@@ -73,11 +85,11 @@ def cmd_show(session:str, # The session's id
     if json: return _out(s.to_json())
     msgs = s.tail(tail) if tail is not None else s.messages
     info = s.info
-    _out(f"{session}{f' - {info.title}' if info.title else ''} ({info.message_count} messages, updated {_when(info.updated)})")
+    _out(f"{_plain(session)}{f' - {_plain(info.title)}' if info.title else ''} ({_n(info.message_count, 'message')}, updated {_when(info.updated)})")
     for m in msgs:
-        when = str(m.metadata.get('timestamp', ''))
-        head = f"{when + '  ' if when else ''}{m.role}{' [pending]' if m.pending else ''}: "
-        _out(head + m.content.replace('\n', '\n' + ' ' * len(head)))
+        when = _plain(m.metadata.get('timestamp', ''))
+        head = f"{when + '  ' if when else ''}{_plain(m.role)}{' [pending]' if m.pending else ''}: "
+        _out(head + _plain(m.content, lines=True).replace('\n', '\n' + ' ' * len(head)))
 
 # %% ../nbs/05_cli.ipynb #ae958226
 def cmd_add(session:str, # The session's id (created if it does not exist)
@@ -93,8 +105,14 @@ def cmd_add(session:str, # The session's id (created if it does not exist)
     except ValueError as e: raise InvalidValueError(f"--meta is not JSON: {e}") from None
     if not isinstance(md, dict): raise InvalidValueError(f"--meta must be a JSON object, got {meta!r}")
     md.setdefault('timestamp', _now_iso())
-    s = open_store(store).get_or_create(session, metadata={'title': title} if title else None)
-    _out(s.add_message(role, content, metadata=md, pending=pending).id)
+    msg,m = Message(role, content, metadata=md, pending=pending),open_store(store)
+    s = m.get_session(session)
+    if s is None: # a new session and its first message are stored in one step, so a refused message leaves no session behind
+        s = m.import_session(dict(session_id=session, metadata={'title': title} if title else {}, messages=[msg]), on_conflict='skip')
+        if s is not None: return _out(msg.id)
+        s = m[session]
+    s.add_messages([msg])
+    _out(msg.id)
 
 # %% ../nbs/05_cli.ipynb #47a03431
 def cmd_export(*sessions:str, # Ids of the sessions to export (default: all of them)
@@ -102,27 +120,36 @@ def cmd_export(*sessions:str, # Ids of the sessions to export (default: all of t
                out:str='-'): # File to write; '-' for stdout
     "Export sessions as JSON Lines: one session (details and messages) a line"
     m = open_store(store)
-    f = sys.stdout if out == '-' else open(out, 'w', encoding='utf-8')
-    try:
-        ids = sessions or _all_ids(m)
-        for sid in ids: f.write(m[sid].to_json() + '\n')
-    finally:
-        if f is not sys.stdout: f.close()
+    handles = [m[sid] for sid in sessions] if sessions else (m[sid] for sid in _all_ids(m))
+    if out == '-':
+        for s in handles: sys.stdout.write(s.to_json() + '\n')
+        return
+    d = os.path.dirname(os.path.abspath(out))
+    fd,tmp = tempfile.mkstemp(prefix='.chatstate-export-', dir=d)
+    try: # written beside OUT and renamed over it at the end: OUT is never left half-written, nor truncated by a failed export
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            for s in handles: f.write(s.to_json() + '\n')
+        os.replace(tmp, out)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
-def _all_ids(m, batch=1000):
-    "Every session id, in creation order, read a page at a time"
+def _paged(read, batch=1000):
+    "Every item of a listing read a page at a time, `read(limit, offset)`"
     off = 0
     while True:
-        page = m.list_sessions(limit=batch, offset=off)
+        page = read(batch, off)
         yield from page
         if len(page) < batch: return
         off += batch
+
+def _all_ids(m): return _paged(lambda limit, offset: m.list_sessions(limit=limit, offset=offset))
 
 # %% ../nbs/05_cli.ipynb #e4b50bcb
 def _read_jsonl(path:str)->list:
     "Session dicts from a JSON Lines file, each checked before any is stored"
     f = sys.stdin if path == '-' else open(path, encoding='utf-8')
-    res = []
+    res,seen = [],{}
     try:
         for n,line in enumerate(f, 1):
             if not line.strip(): continue
@@ -130,9 +157,11 @@ def _read_jsonl(path:str)->list:
                 d = _json.loads(line)
                 if not isinstance(d, dict) or 'session_id' not in d: raise InvalidValueError("not a session object (no 'session_id')")
                 ChatSession.from_dict(d)
-            except (ValueError, TypeError) as e: raise BadData(f"{path}: line {n}: {e}") from None
+            except (ValueError, TypeError, RecursionError) as e: raise BadData(f"{path}: line {n}: {e}") from None
+            if d['session_id'] in seen: raise BadData(f"{path}: line {n}: session {d['session_id']!r} is also on line {seen[d['session_id']]}")
+            seen[d['session_id']] = n
             res.append(d)
-    except OSError as e: raise BadData(f"cannot read {path}: {e}") from None
+    except (OSError, UnicodeDecodeError) as e: raise BadData(f"cannot read {path}: {e}") from None
     finally:
         if f is not sys.stdin: f.close()
     return res
@@ -146,8 +175,16 @@ def cmd_import(file:str, # JSON Lines file from `chatstate export`; '-' reads st
     if on_conflict == 'fail':
         taken = next((d['session_id'] for d in ds if d['session_id'] in m), None)
         if taken: raise DuplicateSessionError(f"session {taken!r} already exists in the store: nothing imported (use --on-conflict skip or replace)")
-    done = sum(m.import_session(d, on_conflict=on_conflict) is not None for d in ds)
-    print(f'imported {done} sessions' + (f', skipped {len(ds)-done}' if len(ds) > done else ''), file=sys.stderr)
+    done = []
+    try:
+        for d in ds:
+            if m.import_session(d, on_conflict=on_conflict) is not None: done.append(d['session_id'])
+    except BaseException as e:
+        if on_conflict == 'fail': # another writer created one of the ids meanwhile: take back what this import added
+            for sid in done: m.delete_session(sid)
+            if isinstance(e, DuplicateSessionError): raise DuplicateSessionError(f"{e}: it was created while importing; nothing imported") from None
+        raise
+    print(f'imported {_n(len(done), "session")}' + (f', skipped {len(ds)-len(done)}' if len(ds) > len(done) else ''), file=sys.stderr)
 
 # %% ../nbs/05_cli.ipynb #6293a599
 def _progress(done, total, start):
@@ -176,28 +213,29 @@ def cmd_copy(src:str, # Store URL to copy from
     _check_conflict(on_conflict)
     if batch < 1: raise InvalidValueError(f"--batch must be at least 1, got {batch}")
     n = copy_sessions(connect(src), connect(dst), batch, on_conflict, _progress)
-    print(f'copied {n} sessions', file=sys.stderr)
+    print(f'copied {_n(n, "session")}', file=sys.stderr)
 
 # %% ../nbs/05_cli.ipynb #abe19452
 def cmd_delete(session:str, # The session's id
                store:str=None): # Store URL (default: $CHATSTATE_URL, else sqlite:///chatstate.db)
     "Delete a session and its messages"
     del open_store(store)[session]
-    print(f'deleted {session}', file=sys.stderr)
+    print(f'deleted {_plain(session)}', file=sys.stderr)
 
 def cmd_prune(store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:///chatstate.db)
               before:str=None, # Also delete sessions not updated since this date or time (ISO 8601, e.g. 2026-01-31)
               dry_run:store_true=False): # Say what would be deleted, delete nothing
     "Delete expired sessions, and optionally those not updated since a date"
-    m = open_store(store)
-    old = []
+    cut = None
     if before:
         try: cut = datetime.fromisoformat(before).timestamp()
-        except ValueError: raise InvalidValueError(f"--before is not an ISO 8601 date or time: {before!r}") from None
-        old = [i.session_id for i in m.sessions(order='created') if i.updated < cut]
-    if dry_run: return print(f'would delete {len(old)} sessions not updated since {before} (and any expired ones)', file=sys.stderr)
-    n = m.purge_expired() + sum(m.delete_session(sid) for sid in old)
-    print(f'deleted {n} sessions', file=sys.stderr)
+        except (ValueError, OverflowError, OSError): raise InvalidValueError(f"--before is not an ISO 8601 date or time: {before!r}") from None
+    m = open_store(store)
+    if dry_run:
+        old = sum(1 for i in _paged(lambda limit, offset: m.sessions(limit=limit, offset=offset, order='created')) if i.updated < cut) if cut is not None else 0
+        return print(f'would delete {_n(old, "session")} not updated since {before} (and any expired ones)', file=sys.stderr)
+    n = m.purge_expired(updated_before=cut) # the store checks each session's time as it deletes: one written to meanwhile stays
+    print(f'deleted {_n(n, "session")}', file=sys.stderr)
 
 # %% ../nbs/05_cli.ipynb #c67795b2
 COMMANDS = dict(list=(cmd_list, []), show=(cmd_show, ['session']), add=(cmd_add, ['session', 'content']),

@@ -9,7 +9,7 @@ __all__ = ['ROLES', 'FormatError', 'to_openai', 'from_openai', 'to_anthropic', '
            'to_lisette', 'from_lisette', 'estimate_tokens', 'window']
 
 # %% ../nbs/04_formats.ipynb #80d5097e
-import json
+import functools, json
 from typing import Callable, Iterable, List, Optional, Union
 from fastcore.basics import patch
 from .core import *
@@ -21,6 +21,16 @@ _API_KEYS = ('tool_calls', 'tool_call_id', 'name', 'is_error', 'openai', 'anthro
 
 class FormatError(InvalidValueError):
     "A message list that cannot be converted: names the message's index and the problem"
+
+def _guard(f):
+    "`f`, with any error a hostile payload could still raise inside it turned into a `FormatError` that names `f`"
+    @functools.wraps(f)
+    def _f(*args, **kwargs):
+        try: return f(*args, **kwargs)
+        except ChatStateError: raise
+        except (TypeError, KeyError, AttributeError, ValueError, IndexError, RecursionError) as e:
+            raise FormatError(f"{f.__name__} cannot convert this input: {type(e).__name__}: {str(e)[:200]}") from None
+    return _f
 
 def _role(role, i, api):
     r = ROLES.get(role.lower()) if isinstance(role, str) else None
@@ -57,6 +67,7 @@ def _openai_msg(i, m:Message)->dict:
         for k in o.get('drop', []): d.pop(k, None)
     return d
 
+@_guard
 def to_openai(msgs, # A `ChatSession`, or a list of `Message`s
               include_pending:bool=False # Send pending (still streaming) messages too
              )->List[dict]:
@@ -68,6 +79,7 @@ def _text(c)->str:
     "The text of an API content value: a str, None, or a list of parts/blocks"
     if c is None: return ''
     if isinstance(c, str): return c
+    if not isinstance(c, list): raise FormatError(f"content of type {type(c).__name__} is neither text nor a list of blocks: {c!r:.80}")
     return ''.join(p.get('text', '') for p in c if isinstance(p, dict) and p.get('type') in ('text', 'input_text', 'output_text') and isinstance(p.get('text', ''), str))
 
 def _check_calls(i, calls, api):
@@ -85,6 +97,7 @@ def _dictify(o, i):
             if isinstance(d, dict): return d
     raise FormatError(f"message {i} is a {type(o).__name__}, not a message dict: {o!r:.80}")
 
+@_guard
 def from_openai(msgs:Iterable, # OpenAI chat messages (dicts, or SDK message objects)
                 known_calls:Iterable=() # Tool call ids made by earlier messages, for tool results that answer them
                )->List[Message]:
@@ -133,6 +146,7 @@ def _anthropic_canon(i, m:Message, role:str):
 
 def _blocks(c): return c if isinstance(c, list) else [c] if isinstance(c, dict) else [{'type': 'text', 'text': c}]
 
+@_guard
 def to_anthropic(msgs, # A `ChatSession`, or a list of `Message`s
                  include_pending:bool=False # Send pending (still streaming) messages too
                 )->dict:
@@ -159,6 +173,11 @@ def _from_anthropic_turn(i, d, calls):
     if isinstance(c, str): return [Message(d['role'], c)]
     if not isinstance(c, list): raise FormatError(f"message {i} has content of type {type(c).__name__}: {c!r:.80}")
     c = [b if isinstance(b, dict) else _dictify(b, i) for b in c]
+    for b in c:
+        if b.get('type') == 'tool_use' and not (isinstance(b.get('id'), str) and isinstance(b.get('name'), str)):
+            raise FormatError(f"message {i} has a tool_use block without a str 'id' and 'name': {b!r:.80}")
+        if b.get('type') == 'tool_result' and not isinstance(b.get('tool_use_id'), str):
+            raise FormatError(f"message {i} has a tool_result block without a str 'tool_use_id': {b!r:.80}")
     if role == 'assistant':
         tcs = [{'id': b['id'], 'type': 'function', 'function': {'name': b['name'], 'arguments': json.dumps(b.get('input', {}), ensure_ascii=False)}}
                for b in c if b.get('type') == 'tool_use']
@@ -186,6 +205,7 @@ def _from_anthropic_turn(i, d, calls):
         res.append(m)
     return res
 
+@_guard
 def from_anthropic(messages:Iterable, # Anthropic messages (dicts, or SDK objects)
                    system=None, # The `system` argument: a str or a list of blocks
                    known_calls:Iterable=() # Tool call ids made by earlier messages
@@ -234,24 +254,29 @@ def _alternate(hist):
     "A history's plain strings as messages, alternating user and assistant as the libraries read them"
     return [{'role': 'user' if i % 2 == 0 else 'assistant', 'content': o} if isinstance(o, str) else o for i,o in enumerate(hist)]
 
+@_guard
 def to_claudette(msgs, include_pending:bool=False)->tuple:
     "`(hist, sp)` for claudette's `Chat(hist=hist, sp=sp)`"
     r = to_anthropic(msgs, include_pending)
     return r['messages'], _sp(msgs, include_pending)
 
+@_guard
 def from_claudette(hist:Iterable, sp:str='')->List[Message]:
     "`Message`s from a claudette `Chat`'s `h` (and `sp`); plain strings alternate user and assistant"
     return from_anthropic(_alternate(hist), system=sp or None)
 
+@_guard
 def to_lisette(msgs, include_pending:bool=False)->tuple:
     "`(hist, sp)` for lisette's `Chat(hist=hist, sp=sp)`"
     return [d for d in to_openai(msgs, include_pending) if d['role'] not in ('system', 'developer')], _sp(msgs, include_pending)
 
+@_guard
 def from_lisette(hist:Iterable, sp:str='')->List[Message]:
     "`Message`s from a lisette `Chat`'s `hist` (and `sp`); plain strings alternate user and assistant"
     return ([Message('system', sp)] if sp else []) + from_openai(_alternate(hist))
 
 # %% ../nbs/04_formats.ipynb #b44c9501
+@_guard
 def estimate_tokens(s:str)->int:
     "A cheap token estimate: about four characters a token"
     return (len(s) + 3) // 4
@@ -260,6 +285,7 @@ def _tokens(m:Message, count):
     calls = m.metadata.get('tool_calls')
     return count(m.content) + (count(json.dumps(calls, ensure_ascii=False)) if calls else 0)
 
+@_guard
 def window(msgs, # A `ChatSession`, or a list of `Message`s
            max_messages:Optional[int]=None, # Most messages to send, the system prompt included
            max_tokens:Optional[int]=None, # Most tokens to send, the system prompt included

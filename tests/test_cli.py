@@ -118,8 +118,8 @@ def test_delete_prune(tmp_path):
     m.create_session('old'); m.create_session('gone', expires_at=1); m.create_session('new')
     assert cs('delete', 'nope', '--store', url).returncode == 1
     assert cs('delete', 'new', '--store', url).returncode == 0 and 'new' not in m
-    assert cs('prune', '--before', '2000-01-01', '--store', url).stderr == 'deleted 1 sessions\n'
-    assert cs('prune', '--before', '2999-01-01', '--dry-run', '--store', url).stderr.startswith('would delete 1 sessions')
+    assert cs('prune', '--before', '2000-01-01', '--store', url).stderr == 'deleted 1 session\n'
+    assert cs('prune', '--before', '2999-01-01', '--dry-run', '--store', url).stderr.startswith('would delete 1 session not')
     assert m.list_sessions() == ['old']
     assert cs('prune', '--before', '2999-01-01', '--store', url).returncode == 0 and m.list_sessions() == []
 

@@ -169,8 +169,7 @@ def conversation(n_turns, with_tools=True):
 def test_window_properties(turns, max_messages, max_tokens):
     s = conversation(turns)
     all_msgs = s.messages
-    try: w = window(s, max_messages=max_messages, max_tokens=max_tokens)
-    except InvalidValueError: return
+    w = window(s, max_messages=max_messages, max_tokens=max_tokens) # the system prompt (1 message, 1 token) always fits these budgets
     assert w[0].content == 'sys' and not any(m.pending for m in w)
     pos = [all_msgs.index(m) for m in w]
     assert pos == sorted(pos)
@@ -181,3 +180,8 @@ def test_window_properties(turns, max_messages, max_tokens):
     assert called == answered
     if w[1:]: assert w[1:] == [m for m in all_msgs if not m.pending][-len(w[1:]):]
     send_openai(to_openai(w))
+
+def test_window_refuses_a_budget_the_system_prompt_alone_exceeds():
+    s = conversation(2)
+    for kw in (dict(max_messages=0), dict(max_tokens=0)):
+        with pytest.raises(InvalidValueError, match='the system prompt alone is over the budget'): window(s, **kw)
