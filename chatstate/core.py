@@ -239,14 +239,25 @@ class SessionManager(ABC):
         "Delete sessions expired at `now`, and if `before` is given those not updated since then; return how many"
     def close(self):
         "Release the store's connections: any later call raises `StoreClosedError`"
+    def _fork_lock(self):
+        "A lock every call holds while it is inside the store's driver, or None: `os.fork()` waits for it, so no thread is mid-call when the process forks"
     def _after_fork(self):
         "In a child process just forked: drop what the parent's threads may have held (locks, connections)"
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
 
+_held = []
+def _before_fork():
+    for m in list(_managers):
+        l = m._fork_lock()
+        if l is not None: l.acquire(); _held.append(l)
+def _after_fork_in_parent():
+    while _held: _held.pop().release()
 def _after_fork_in_child():
+    _held.clear()
     for m in list(_managers): m._after_fork()
-if hasattr(os, 'register_at_fork'): os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child)
 
 # %% ../nbs/00_core.ipynb #f525dd01
 def _merged(md:dict, patch:dict)->dict:
@@ -318,6 +329,7 @@ class InMemorySessionManager(SessionManager):
     "In-memory implementation of SessionManager."
     def __init__(self): self._s,self._lock = {},threading.RLock()
     def close(self): self._lock = _Closed('this in-memory store')
+    def _fork_lock(self): return None if isinstance(self._lock, _Closed) else self._lock
     def _after_fork(self):
         if not isinstance(self._lock, _Closed): self._lock = threading.RLock()
 

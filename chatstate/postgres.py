@@ -202,6 +202,7 @@ class PostgresSessionManager(SessionManager):
 
     def __repr__(self): return f'PostgresSessionManager({self._where!r}, schema={self.schema!r}, prefix={self.prefix!r})'
     def close(self): self.pool.close()
+    def _fork_lock(self): return self.pool.cv
     def _after_fork(self): self.pool.after_fork()
 
     def _setup(self):

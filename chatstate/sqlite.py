@@ -72,6 +72,7 @@ class _SQLiteBase(SessionManager):
             if self._c is not None and self._pid == os.getpid(): self._c.close()
             self._c,self._pid,self._closed = None,None,True
 
+    def _fork_lock(self): return self._lock
     def _after_fork(self):
         "The parent's connection is kept, unused, so the child never closes what the parent still uses"
         self._lock = threading.RLock()

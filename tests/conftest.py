@@ -35,12 +35,15 @@ class Store:
         return m
 
     def close(self):
-        if self.kind == 'redis' and self.mgrs:
-            r = self.mgrs[0].r
-            keys = list(r.scan_iter(match=self.prefix.replace('*', r'\*') + '*', count=1000))
-            if keys: r.delete(*keys)
-        if self.kind == 'postgres' and self.mgrs:
-            with self.mgrs[0]._conn() as c: c.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        "Drop what the test stored, through a manager of its own (the test may have closed its managers)"
+        if self.mgrs and self.kind in ('redis', 'postgres'):
+            from chatstate import connect
+            self.mgrs.append(m := connect(self.url))
+            if self.kind == 'redis':
+                keys = list(m.r.scan_iter(match=self.prefix.replace('*', r'\*') + '*', count=1000))
+                if keys: m.r.delete(*keys)
+            else:
+                with m._conn() as c: c.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
         for m in self.mgrs: m.close()
 
 KINDS = ['memory', 'sqlite', 'redis', 'postgres']
