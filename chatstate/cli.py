@@ -62,6 +62,7 @@ def cmd_list(store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:/
              order:str='updated', # 'updated': most recently active first; 'created': oldest first
              json:store_true=False): # Print one JSON object a line instead of a table
     "List sessions, newest first, with title, message count, last update and expiry"
+    if limit < 0: raise InvalidValueError(f"--limit must be >= 0, got {limit}")
     m = open_store(store)
     rows = m.sessions(limit=limit+1, offset=offset, order=order)
     more,rows = len(rows) > limit,rows[:limit]
@@ -102,7 +103,7 @@ def cmd_add(session:str, # The session's id (created if it does not exist)
     "Add a message to a session, creating the session if needed; print the message's id"
     if content == '-': content = sys.stdin.read()
     try: md = _json.loads(meta) if meta else {}
-    except ValueError as e: raise InvalidValueError(f"--meta is not JSON: {e}") from None
+    except (ValueError, RecursionError) as e: raise InvalidValueError(f"--meta is not JSON: {e}") from None
     if not isinstance(md, dict): raise InvalidValueError(f"--meta must be a JSON object, got {meta!r}")
     md.setdefault('timestamp', _now_iso())
     msg,m = Message(role, content, metadata=md, pending=pending),open_store(store)
@@ -124,12 +125,13 @@ def cmd_export(*sessions:str, # Ids of the sessions to export (default: all of t
     if out == '-':
         for s in handles: sys.stdout.write(s.to_json() + '\n')
         return
-    d = os.path.dirname(os.path.abspath(out))
-    fd,tmp = tempfile.mkstemp(prefix='.chatstate-export-', dir=d)
+    try: fd,tmp = tempfile.mkstemp(prefix='.chatstate-export-', dir=os.path.dirname(os.path.abspath(out)))
+    except OSError as e: raise InvalidValueError(f"cannot write {out!r}: {e.strerror}") from None
     try: # written beside OUT and renamed over it at the end: OUT is never left half-written, nor truncated by a failed export
         with os.fdopen(fd, 'w', encoding='utf-8') as f:
             for s in handles: f.write(s.to_json() + '\n')
-        os.replace(tmp, out)
+        try: os.replace(tmp, out)
+        except OSError as e: raise InvalidValueError(f"cannot write {out!r}: {e.strerror}") from None
     except BaseException:
         os.unlink(tmp)
         raise
@@ -148,7 +150,8 @@ def _all_ids(m): return _paged(lambda limit, offset: m.list_sessions(limit=limit
 # %% ../nbs/05_cli.ipynb #e4b50bcb
 def _read_jsonl(path:str)->list:
     "Session dicts from a JSON Lines file, each checked before any is stored"
-    f = sys.stdin if path == '-' else open(path, encoding='utf-8')
+    try: f = sys.stdin if path == '-' else open(path, encoding='utf-8')
+    except OSError as e: raise BadData(f"cannot read {path}: {e.strerror}") from None
     res,seen = [],{}
     try:
         for n,line in enumerate(f, 1):

@@ -12,7 +12,7 @@ __all__ = ['MAX_DEPTH', 'MAX_INT_BITS', 'MAX_ID_LEN', 'PREVIEW_LEN', 'MAX_TIME',
            'Message', 'SessionInfo', 'SessionManager', 'InMemorySessionManager', 'ChatSession', 'connect', 'mask_url']
 
 # %% ../nbs/00_core.ipynb #2af54ddb
-import json, math, os, re, threading, time, uuid, weakref
+import json, math, os, re, reprlib, threading, time, uuid, weakref
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Union
@@ -62,7 +62,7 @@ def _text(s, where):
     "`s` as a plain str, refused if it holds a lone surrogate (no store could encode it)"
     if not s.isascii():
         try: s.encode('utf-8')
-        except UnicodeEncodeError as e: raise InvalidValueError(f"{where} is not valid text: {e.reason} at position {e.start} ({s!r:.60})") from None
+        except UnicodeEncodeError as e: raise InvalidValueError(f"{where} is not valid text: {e.reason} at position {e.start} ({_short(s)})") from None
     return str.__str__(s)
 
 def check_json(v, where='metadata', _depth=0):
@@ -80,7 +80,7 @@ def check_json(v, where='metadata', _depth=0):
     if isinstance(v, dict):
         res = {}
         for k,o in v.items():
-            if not isinstance(k, str): raise InvalidTypeError(f"{where} has key {k!r:.60} of type {_tname(k)}: keys must be str")
+            if not isinstance(k, str): raise InvalidTypeError(f"{where} has key {_short(k)} of type {_tname(k)}: keys must be str")
             res[_text(k, f'{where} key')] = check_json(o, f'{where}[{k!r}]', _depth+1)
         return res
     if isinstance(v, (list, tuple)): return [check_json(o, f'{where}[{i}]', _depth+1) for i,o in enumerate(v)]
@@ -90,12 +90,15 @@ def _check_id(v, what='session id'):
     "`v` checked to be an id: a non-empty str of valid text, at most `MAX_ID_LEN` characters"
     if not isinstance(v, str): raise InvalidTypeError(f"{what} must be a str, not {_tname(v)} ({_short(v)})")
     if not v: raise InvalidValueError(f"{what} must be a non-empty str, got ''")
-    if len(v) > MAX_ID_LEN: raise InvalidValueError(f"{what} is longer than {MAX_ID_LEN} characters ({len(v)}: {v!r:.40}...)")
+    if len(v) > MAX_ID_LEN: raise InvalidValueError(f"{what} is longer than {MAX_ID_LEN} characters ({len(v)}: {_short(v)}...)")
     return _text(v, what)
 
+_repr = reprlib.Repr()
+_repr.maxstring,_repr.maxother,_repr.maxlong,_repr.maxlevel = 60,60,40,3
+
 def _short(v)->str:
-    "`repr(v)` cut to 60 characters, or the type's name if even `repr` fails"
-    try: return f'{v!r:.60}'
+    "A short `repr(v)` for an error message, whatever `v` is: deep, huge, or with a `repr` that fails"
+    try: return _repr.repr(v)
     except Exception: return f'a {_tname(v)}'
 
 # %% ../nbs/00_core.ipynb #167c777a
@@ -152,11 +155,11 @@ def to_dict(self:Message, nested:bool=False)->dict:
 @patch(cls_method=True)
 def from_dict(cls:Message, d:dict)->Message:
     "A `Message` from either dict form: metadata under 'metadata', or spread beside the core fields"
-    if not isinstance(d, dict): raise InvalidTypeError(f"a message dict must be a dict, not {_tname(d)} ({d!r:.60})")
+    if not isinstance(d, dict): raise InvalidTypeError(f"a message dict must be a dict, not {_tname(d)} ({_short(d)})")
     for k in ('role', 'content'):
-        if k not in d: raise InvalidValueError(f"message dict has no {k!r}: {d!r:.80}")
+        if k not in d: raise InvalidValueError(f"message dict has no {k!r}: {_short(d)}")
     md,extra = d.get('metadata'), {k:v for k,v in d.items() if k not in _RESERVED}
-    if md is not None and not isinstance(md, dict): raise InvalidTypeError(f"'metadata' must be a dict, not {_tname(md)} ({md!r:.60})")
+    if md is not None and not isinstance(md, dict): raise InvalidTypeError(f"'metadata' must be a dict, not {_tname(md)} ({_short(md)})")
     if extra:
         both = [k for k in extra if md and k in md]
         if both: raise InvalidValueError(f"message dict has {both[0]!r} both beside the core fields and under 'metadata'")
@@ -576,8 +579,10 @@ def __getitem__(self:ChatSession, i:Union[int,slice,str]):
         return m
     if isinstance(i, slice):
         start,stop,step = (_index(o, 'a slice bound') for o in (i.start, i.stop, i.step))
+        if step == 0: raise InvalidValueError("a slice step cannot be zero")
         if step not in (None, 1) or (start or 0) < 0 or (stop or 0) < 0: return mgr._slice(sid, 0, None)[start:stop:step]
         return mgr._slice(sid, min(start or 0, _BIG), None if stop is None else min(stop, _BIG))
+    if i is None: raise InvalidTypeError("a session index must be an int (or a message id), not None")
     i = _index(i, 'a session index')
     if abs(i) > _BIG: raise PositionError(f"session {sid!r} has no message at position {i}")
     res = mgr._tail(sid, -i) if i < 0 else mgr._slice(sid, i, i+1)
@@ -588,7 +593,7 @@ def __getitem__(self:ChatSession, i:Union[int,slice,str]):
 def tail(self:ChatSession, n:int, before:Optional[str]=None)->List[Message]:
     "The last `n` messages, or the `n` before message id `before`, in order"
     if isinstance(n, bool) or not isinstance(n, int): raise InvalidTypeError(f"n must be an int >= 0, not {_tname(n)} ({_short(n)})")
-    if n < 0: raise InvalidValueError(f"n must be an int >= 0, got {n!r}")
+    if n < 0: raise InvalidValueError(f"n must be an int >= 0, got {_short(n)}")
     if before is not None: before = _check_id(before, 'before')
     return self.manager._tail(self.session_id, min(n, _BIG), before) if n else []
 
@@ -720,10 +725,10 @@ def _time(v, what, kind='a time in seconds')->Optional[float]:
 
 def _expiry(ttl=None, expires_at=None, now=None)->Optional[float]:
     "An absolute expiry time from a `ttl` in seconds or an `expires_at` time, or None"
-    if ttl is not None and expires_at is not None: raise InvalidValueError(f"give ttl or expires_at, not both (ttl={ttl!r}, expires_at={expires_at!r})")
+    if ttl is not None and expires_at is not None: raise InvalidValueError(f"give ttl or expires_at, not both (ttl={_short(ttl)}, expires_at={_short(expires_at)})")
     ttl,expires_at = _time(ttl, 'ttl', 'a number of seconds'),_time(expires_at, 'expires_at', 'a number of seconds')
     if ttl is not None:
-        if ttl <= 0: raise InvalidValueError(f"ttl must be > 0 seconds, got {ttl!r}")
+        if ttl <= 0: raise InvalidValueError(f"ttl must be > 0 seconds, got {_short(ttl)}")
         return _time((now or time.time()) + ttl, 'now + ttl')
     return None if expires_at is None else float(expires_at)
 
@@ -815,7 +820,7 @@ def sessions(self:SessionManager,
              order:str='updated' # 'updated': most recently active first; 'created': oldest first
             )->List[SessionInfo]:
     "Session summaries (title, times, message count, last message preview) without loading messages, for a sidebar"
-    if order not in ('updated', 'created'): raise InvalidValueError(f"order must be 'updated' or 'created', got {order!r}")
+    if order not in ('updated', 'created'): raise InvalidValueError(f"order must be 'updated' or 'created', got {_short(order)}")
     return self._list(order, *_page(limit, offset), True)
 
 def _page(limit, offset):
@@ -824,7 +829,7 @@ def _page(limit, offset):
     for k,v in (('limit', limit), ('offset', offset)):
         if v is None and k == 'limit': res.append(None); continue
         if isinstance(v, bool) or not isinstance(v, int): raise InvalidTypeError(f"{k} must be an int, not {_tname(v)} ({_short(v)})")
-        if v < 0: raise InvalidValueError(f"{k} must be >= 0, got {v!r}")
+        if v < 0: raise InvalidValueError(f"{k} must be >= 0, got {_short(v)}")
         res.append(min(int.__int__(v), _BIG))
     return res
 
@@ -842,14 +847,14 @@ def purge_expired(self:SessionManager,
     return self._purge(time.time(), _time(updated_before, 'updated_before'))
 
 def _check_conflict(on_conflict):
-    if on_conflict not in ('fail', 'skip', 'replace'): raise InvalidValueError(f"on_conflict must be 'fail', 'skip' or 'replace', got {on_conflict!r}")
+    if on_conflict not in ('fail', 'skip', 'replace'): raise InvalidValueError(f"on_conflict must be 'fail', 'skip' or 'replace', got {_short(on_conflict)}")
 
 @patch
 def import_session(self:SessionManager, d:dict, on_conflict:str='fail')->Optional[ChatSession]:
     "Store a session from a `ChatSession.to_dict` dict, atomically; an existing id: 'fail', 'skip' (None) or 'replace'"
     _check_conflict(on_conflict)
-    if not isinstance(d, dict): raise InvalidTypeError(f"a session dict must be a dict, not {_tname(d)} ({d!r:.60})")
-    if 'session_id' not in d: raise InvalidValueError(f"session dict has no 'session_id': {d!r:.80}")
+    if not isinstance(d, dict): raise InvalidTypeError(f"a session dict must be a dict, not {_tname(d)} ({_short(d)})")
+    if 'session_id' not in d: raise InvalidValueError(f"session dict has no 'session_id': {_short(d)}")
     sid,md = _check_id(d['session_id']),_check_md(d.get('metadata'))
     msgs = _distinct(_as_messages(d.get('messages') or []), sid)
     now = time.time()

@@ -13,6 +13,7 @@ import functools, json
 from typing import Callable, Iterable, List, Optional, Union
 from fastcore.basics import patch
 from .core import *
+from .core import _short
 
 # %% ../nbs/04_formats.ipynb #7e7d3cd0
 ROLES = {'user': 'user', 'human': 'user', 'assistant': 'assistant', 'ai': 'assistant', 'model': 'assistant',
@@ -34,7 +35,7 @@ def _guard(f):
 
 def _role(role, i, api):
     r = ROLES.get(role.lower()) if isinstance(role, str) else None
-    if r is None: raise FormatError(f"message {i} has role {role!r}, which the {api} API does not take")
+    if r is None: raise FormatError(f"message {i} has role {_short(role)}, which the {api} API does not take")
     return r
 
 def _as_msgs(o)->List[Message]:
@@ -79,13 +80,13 @@ def _text(c)->str:
     "The text of an API content value: a str, None, or a list of parts/blocks"
     if c is None: return ''
     if isinstance(c, str): return c
-    if not isinstance(c, list): raise FormatError(f"content of type {type(c).__name__} is neither text nor a list of blocks: {c!r:.80}")
+    if not isinstance(c, list): raise FormatError(f"content of type {type(c).__name__} is neither text nor a list of blocks: {_short(c)}")
     return ''.join(p.get('text', '') for p in c if isinstance(p, dict) and p.get('type') in ('text', 'input_text', 'output_text') and isinstance(p.get('text', ''), str))
 
 def _check_calls(i, calls, api):
-    if not isinstance(calls, list): raise FormatError(f"message {i} has tool calls that are not a list: {calls!r:.80}")
+    if not isinstance(calls, list): raise FormatError(f"message {i} has tool calls that are not a list: {_short(calls)}")
     for c in calls:
-        if not isinstance(c, dict) or not isinstance(c.get('id'), str): raise FormatError(f"message {i} has a tool call with no id: {c!r:.80}")
+        if not isinstance(c, dict) or not isinstance(c.get('id'), str): raise FormatError(f"message {i} has a tool call with no id: {_short(c)}")
 
 def _dictify(o, i):
     "A message given as a dict, or an SDK object that can dump itself to one (leaving out fields that are None)"
@@ -95,7 +96,7 @@ def _dictify(o, i):
         if callable(getattr(o, f, None)):
             d = getattr(o, f)()
             if isinstance(d, dict): return d
-    raise FormatError(f"message {i} is a {type(o).__name__}, not a message dict: {o!r:.80}")
+    raise FormatError(f"message {i} is a {type(o).__name__}, not a message dict: {_short(o)}")
 
 @_guard
 def from_openai(msgs:Iterable, # OpenAI chat messages (dicts, or SDK message objects)
@@ -106,10 +107,10 @@ def from_openai(msgs:Iterable, # OpenAI chat messages (dicts, or SDK message obj
     res,calls = [],set(known_calls)
     for i,o in enumerate(msgs):
         d = _dictify(o, i)
-        if 'role' not in d: raise FormatError(f"message {i} has no 'role': {d!r:.80}")
+        if 'role' not in d: raise FormatError(f"message {i} has no 'role': {_short(d)}")
         role = _role(d['role'], i, 'OpenAI')
         c = d.get('content')
-        if not (c is None or isinstance(c, (str, list))): raise FormatError(f"message {i} has content of type {type(c).__name__}: {c!r:.80}")
+        if not (c is None or isinstance(c, (str, list))): raise FormatError(f"message {i} has content of type {type(c).__name__}: {_short(c)}")
         md = {k: d[k] for k in ('tool_calls', 'tool_call_id', 'name') if k in d and d[k] is not None}
         if 'tool_calls' in md:
             _check_calls(i, md['tool_calls'], 'OpenAI')
@@ -117,7 +118,7 @@ def from_openai(msgs:Iterable, # OpenAI chat messages (dicts, or SDK message obj
         if role == 'tool':
             tid = md.get('tool_call_id')
             if tid is None: raise FormatError(f"message {i} is a tool result with no 'tool_call_id'")
-            if tid not in calls: raise FormatError(f"message {i} is the result of tool call {tid!r}, which no earlier message made")
+            if tid not in calls: raise FormatError(f"message {i} is the result of tool call {_short(tid)}, which no earlier message made")
         canon = _openai_canon(Message(d['role'], _text(c), metadata=md), role)
         extra = dict(set={k:v for k,v in d.items() if k not in canon or canon[k] != v}, drop=[k for k in canon if k not in d])
         extra = {k:v for k,v in extra.items() if v}
@@ -129,7 +130,7 @@ def from_openai(msgs:Iterable, # OpenAI chat messages (dicts, or SDK message obj
 # %% ../nbs/04_formats.ipynb #ad727434
 def _tool_use(c, i):
     try: inp = json.loads(c['function']['arguments'] or '{}')
-    except (KeyError, TypeError, ValueError): raise FormatError(f"message {i} has a tool call whose arguments are not JSON: {c!r:.80}") from None
+    except (KeyError, TypeError, ValueError): raise FormatError(f"message {i} has a tool call whose arguments are not JSON: {_short(c)}") from None
     return {'type': 'tool_use', 'id': c['id'], 'name': c['function']['name'], 'input': inp}
 
 def _anthropic_canon(i, m:Message, role:str):
@@ -168,16 +169,16 @@ def to_anthropic(msgs, # A `ChatSession`, or a list of `Message`s
 # %% ../nbs/04_formats.ipynb #33cb2c15
 def _from_anthropic_turn(i, d, calls):
     role = d.get('role')
-    if not isinstance(role, str) or role.lower() not in ('user', 'assistant'): raise FormatError(f"message {i} has role {role!r}: Anthropic messages are 'user' or 'assistant'")
+    if not isinstance(role, str) or role.lower() not in ('user', 'assistant'): raise FormatError(f"message {i} has role {_short(role)}: Anthropic messages are 'user' or 'assistant'")
     role,c = role.lower(),d.get('content')
     if isinstance(c, str): return [Message(d['role'], c)]
-    if not isinstance(c, list): raise FormatError(f"message {i} has content of type {type(c).__name__}: {c!r:.80}")
+    if not isinstance(c, list): raise FormatError(f"message {i} has content of type {type(c).__name__}: {_short(c)}")
     c = [b if isinstance(b, dict) else _dictify(b, i) for b in c]
     for b in c:
         if b.get('type') == 'tool_use' and not (isinstance(b.get('id'), str) and isinstance(b.get('name'), str)):
-            raise FormatError(f"message {i} has a tool_use block without a str 'id' and 'name': {b!r:.80}")
+            raise FormatError(f"message {i} has a tool_use block without a str 'id' and 'name': {_short(b)}")
         if b.get('type') == 'tool_result' and not isinstance(b.get('tool_use_id'), str):
-            raise FormatError(f"message {i} has a tool_result block without a str 'tool_use_id': {b!r:.80}")
+            raise FormatError(f"message {i} has a tool_result block without a str 'tool_use_id': {_short(b)}")
     if role == 'assistant':
         tcs = [{'id': b['id'], 'type': 'function', 'function': {'name': b['name'], 'arguments': json.dumps(b.get('input', {}), ensure_ascii=False)}}
                for b in c if b.get('type') == 'tool_use']
@@ -293,7 +294,7 @@ def window(msgs, # A `ChatSession`, or a list of `Message`s
           )->List[Message]:
     "The system prompt and the newest messages that fit the budget, never splitting a tool call from its results"
     for k,v in (('max_messages', max_messages), ('max_tokens', max_tokens)):
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0): raise InvalidValueError(f"{k} must be an int >= 0, got {v!r}")
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0): raise InvalidValueError(f"{k} must be an int >= 0, got {_short(v)}")
     msgs = [m for m in _as_msgs(msgs) if not m.pending]
     is_sys = lambda m: ROLES.get(m.role.lower()) in ('system', 'developer')
     sys,units = [m for m in msgs if is_sys(m)],[]
