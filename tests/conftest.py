@@ -36,15 +36,15 @@ class Store:
 
     def close(self):
         "Drop what the test stored, through a manager of its own (the test may have closed its managers)"
-        if self.mgrs and self.kind in ('redis', 'postgres'):
-            from chatstate import connect
-            self.mgrs.append(m := connect(self.url))
-            if self.kind == 'redis':
-                keys = list(m.r.scan_iter(match=self.prefix.replace('*', r'\*') + '*', count=1000))
-                if keys: m.r.delete(*keys)
-            else:
-                with m._conn() as c: c.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
         for m in self.mgrs: m.close()
+        if self.mgrs and self.kind == 'redis':
+            import redis
+            with redis.Redis.from_url(self.url.split('?')[0]) as r:
+                keys = list(r.scan_iter(match=self.prefix.replace('*', r'\*') + '*', count=1000))
+                if keys: r.delete(*keys)
+        if self.mgrs and self.kind == 'postgres':
+            import psycopg
+            with psycopg.connect(self.url.split('?')[0], autocommit=True) as c: c.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
 
 KINDS = ['memory', 'sqlite', 'redis', 'postgres']
 

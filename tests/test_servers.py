@@ -148,3 +148,129 @@ def test_postgres_restart_keeps_acknowledged_messages(tmp_path):
     finally:
         pg('pg_ctl', '-D', str(data), '-w', '-m', 'immediate', 'stop')
         shutil.rmtree(data, ignore_errors=True)
+
+# --- Redis: a key of the wrong type is refused before a script writes anything
+
+def redis_snapshot(r, prefix):
+    return {k: (r.type(k), r.dump(k)) for k in r.scan_iter(match=prefix + '*', count=1000)}
+
+def test_redis_wrong_type_keys_change_nothing(tmp_path):
+    st = Store('redis', tmp_path)
+    try:
+        m = st.open()
+        s = m.create_session('s', metadata={'t': 1}, ttl=3600)
+        s.add_messages([Message('user', 'q', id='q', metadata={'k': 1}), Message('assistant', '', id='p', pending=True)])
+        r,keys = m.r,m._keys('s')
+        ops = [lambda: m.create_session('new'), lambda: m.create_session('s2', ttl=5), lambda: s.add_message('user', 'x'),
+               lambda: s.add_messages([Message('user', 'a'), Message('user', 'b')]), lambda: s.append_chunk('p', 'x'),
+               lambda: s.update('q', content='c'), lambda: s.update_message_metadata('q', z=1), lambda: s.finalize('p', metadata={'u': 1}),
+               lambda: s.delete('q'), lambda: s.pop(), lambda: s.truncate_after('q'), lambda: s.update_metadata(x=1),
+               lambda: s.expire(ttl=10), lambda: m.delete_session('s'), lambda: m.import_session({'session_id': 's'}, on_conflict='replace'),
+               lambda: m.purge_expired(), lambda: m.sessions(), lambda: len(m), lambda: s.messages]
+        refused = 0
+        for key in keys:
+            saved = r.dump(key) if r.exists(key) else None
+            ttl = r.pttl(key)
+            r.delete(key); r.set(key, 'not-chatstate') if key != keys[7] else r.rpush(key, 'x')
+            for op in ops:
+                before = redis_snapshot(r, st.prefix)
+                try: op()
+                except ChatStateError as e:
+                    assert isinstance(e, (StoreError, NotFoundError)), e
+                    assert redis_snapshot(r, st.prefix) == before, (key, e)
+                    refused += 1
+                    continue
+                # the op did not touch that key: undo it, so the next op starts from the same store
+                for k in r.scan_iter(match=st.prefix + '*'): r.delete(k)
+                for k,(t,v) in before.items(): r.restore(k, 0, v, replace=True)
+            r.delete(key)
+            if saved is not None: r.restore(key, max(ttl, 0), saved, replace=True)
+        assert refused >= len(keys)
+        assert 'new' not in m and m['s'].metadata == {'t': 1} and [x.id for x in m['s']] == ['q', 'p']
+    finally: st.close()
+
+def test_redis_unlists_an_expired_session_once(tmp_path):
+    st = Store('redis', tmp_path)
+    try:
+        m = st.open()
+        for i in range(20): m.create_session(f'e{i}', ttl=0.1)
+        m.create_session('live')
+        time.sleep(0.2)
+        assert m.r.zcard(m._idx[0]) == 21 and len(m) == 1
+        assert [i.session_id for i in m.sessions(limit=5)] == ['live']
+        assert m.r.zcard(m._idx[0]) == 1 and m.r.zcard(m._idx[1]) == 1 and len(m) == 1
+        assert m.purge_expired() == 20 and m.r.exists(m._idx[4]) == 0
+    finally: st.close()
+
+# --- no call hangs: a server that accepts and never answers ends in StoreTimeoutError
+
+import threading as _threading
+
+class BlackHole:
+    "A TCP server on loopback that accepts connections and never says a word"
+    def __enter__(self):
+        self.s = socket.socket(); self.s.bind(('127.0.0.1', 0)); self.s.listen(16); self.port = self.s.getsockname()[1]
+        self.conns,self.stop = [],_threading.Event()
+        def accept():
+            self.s.settimeout(0.1)
+            while not self.stop.is_set():
+                try: self.conns.append(self.s.accept()[0])
+                except OSError: pass
+        self.t = _threading.Thread(target=accept, daemon=True); self.t.start()
+        return self
+    def __exit__(self, *a):
+        self.stop.set(); self.t.join()
+        for c in self.conns: c.close()
+        self.s.close()
+
+@pytest.mark.parametrize('kind', ['redis', 'postgres'])
+def test_a_silent_server_times_out(kind):
+    with BlackHole() as bh:
+        url = f'redis://127.0.0.1:{bh.port}/0?timeout=1' if kind == 'redis' else f'postgresql://u@127.0.0.1:{bh.port}/db?timeout=1'
+        t0 = time.monotonic()
+        with pytest.raises(StoreTimeoutError) as e: connect(url).create_session('x')
+        assert isinstance(e.value, TimeoutError) and time.monotonic() - t0 < 8
+
+def test_postgres_frozen_backend_and_held_lock_time_out(tmp_path):
+    import signal, psycopg
+    st = Store('postgres', tmp_path)
+    try:
+        m = connect(st.url + '&timeout=1')
+        st.mgrs.append(m)
+        s = m.create_session('s')
+        with psycopg.connect(server_url('postgres')) as other: # holds the session's row lock in an open transaction
+            other.execute(f'SELECT 1 FROM "{st.schema}".chatstate_sessions WHERE id = %s FOR UPDATE', ('s',))
+            t0 = time.monotonic()
+            with pytest.raises(StoreTimeoutError): s.add_message('user', 'waits for the lock')
+            assert time.monotonic() - t0 < 5
+        assert s.add_message('user', 'after').content == 'after'
+        with m._conn() as c: pid = c.execute('SELECT pg_backend_pid()').fetchone()[0]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            with pytest.raises(StoreTimeoutError): len(s)
+            assert time.monotonic() - t0 < 8
+        finally: os.kill(pid, signal.SIGCONT)
+        assert len(s) == 1
+    finally: st.close()
+
+# --- PostgreSQL: tables changed underneath are a StoreError that says so
+
+def test_postgres_schema_changed_underneath(tmp_path):
+    st = Store('postgres', tmp_path)
+    try:
+        m = st.open()
+        m.create_session('s').add_message('user', 'x')
+        T = f'"{st.schema}".chatstate'
+        with m._conn() as c: c.execute(f"COMMENT ON TABLE {T}_sessions IS 'chatstate schema 7'")
+        with pytest.raises(StoreError, match='schema version 7, newer than this chatstate knows'): connect(st.url)
+        with m._conn() as c: c.execute(f"COMMENT ON TABLE {T}_sessions IS 'a table of my own'")
+        with pytest.raises(StoreError, match='is not a chatstate table'): connect(st.url)
+        with m._conn() as c: c.execute(f"COMMENT ON TABLE {T}_sessions IS 'chatstate schema 1'")
+        with m._conn() as c: c.execute(f'ALTER TABLE {T}_messages DROP COLUMN pending')
+        with pytest.raises(StoreError, match="has no column 'pending'"): connect(st.url)
+        with pytest.raises(StoreError, match='changed outside chatstate'): m['s'].messages
+        with m._conn() as c: c.execute(f'DROP TABLE {T}_messages')
+        with pytest.raises(StoreError, match='is missing'): connect(st.url)
+        with pytest.raises(StoreError, match='changed outside chatstate'): m['s'].add_message('user', 'y')
+    finally: st.close()
