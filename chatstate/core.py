@@ -242,6 +242,10 @@ class SessionManager(ABC):
         "Delete sessions expired at `now`, and if `before` is given those not updated since then; return how many"
     def close(self):
         "Release the store's connections: any later call raises `StoreClosedError`"
+    def _message_dicts(self, sid:str)->list:
+        "All the messages of `sid` as nested dicts: a store may override it to skip making `Message`s"
+        return [m.to_dict(nested=True) if m.pending or m.metadata else {'role': m.role, 'content': m.content, 'id': m.id}
+                for m in self._slice(sid, 0, None)]
     def _fork_lock(self):
         "A lock every call holds while it is inside the store's driver, or None: `os.fork()` waits for it, so no thread is mid-call when the process forks"
     def _after_fork(self):
@@ -411,6 +415,12 @@ class InMemorySessionManager(SessionManager):
     def _slice(self, sid, start, stop):
         with self._lock: rows = self._rec(sid).msgs[start:stop]
         return _out(rows)
+
+    def _message_dicts(self, sid):
+        with self._lock: rows = self._rec(sid).msgs[:]
+        return [{'role': r, 'content': c, 'id': i} if md is None and not p else
+                {'role': r, 'content': c, 'id': i, **({'pending': True} if p else {}), **({'metadata': _copy(md)} if md else {})}
+                for r,c,i,p,md in rows]
 
     def _tail(self, sid, n, before=None):
         with self._lock:
@@ -610,8 +620,7 @@ def _index(i, what):
 @patch
 def get_message_dicts(self:ChatSession)->List[dict]:
     "All the messages as dicts, metadata nested under 'metadata' (see `Message.to_dict`)"
-    return [m.to_dict(nested=True) if m.pending or m.metadata else {'role': m.role, 'content': m.content, 'id': m.id}
-            for m in self.messages]
+    return self.manager._message_dicts(self.session_id)
 
 # %% ../nbs/00_core.ipynb #6cfbce33
 @patch

@@ -168,9 +168,15 @@ def run_cli(*args):
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err): code = main(list(args))
     return code, out.getvalue(), err.getvalue()
 
-def test_cli_hostile_arguments(store, mgr, tmp_path):
-    if store.kind == 'memory': pytest.skip('a memory:// URL opens a new, empty store each time')
-    fill(mgr)
+@pytest.mark.parametrize('kind', ['sqlite', 'redis', 'postgres']) # a memory:// URL opens a new, empty store each time
+def test_cli_hostile_arguments(kind, tmp_path):
+    from conftest import Store
+    store = Store(kind, tmp_path)
+    try: cli_hostile(store, tmp_path)
+    finally: store.close()
+
+def cli_hostile(store, tmp_path):
+    fill(store.open())
     u,seer = store.url,store.open()
     bad = tmp_path/'bad.jsonl'; bad.write_bytes(b'\xff\xfe not text\n')
     deepf = tmp_path/'deep.jsonl'; deepf.write_text('[' * 100_000 + '\n')

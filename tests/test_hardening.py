@@ -225,3 +225,14 @@ def test_fork_while_another_thread_is_inside_a_call(mgr):
             time.sleep(0.01)
     assert codes == [0] * 10
     if mgr.__class__.__name__ != 'InMemorySessionManager': assert len(mgr['child']) == 10
+
+# --- the longest ids every store takes, of the widest characters
+
+def test_longest_ids_work_on_every_store(store, mgr):
+    for ch in ('🙂', '\x00', '\ue000', 'a'):
+        sid = mid = ch * MAX_ID_LEN
+        s = mgr.create_session(sid, metadata={'k': ch})
+        s.add_message('user', 'x', id=mid)
+        assert store.open()[sid][mid].id == mid and mgr.delete_session(sid)
+    with pytest.raises(InvalidValueError, match=f'longer than {MAX_ID_LEN} characters'): mgr.create_session('a' * (MAX_ID_LEN + 1))
+    assert mgr.list_sessions() == []
