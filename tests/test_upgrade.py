@@ -35,11 +35,13 @@ def test_redis_v1_keys():
     import redis
     r,prefix = redis.Redis.from_url(url),f'v1-{uuid.uuid4().hex[:8]}:'
     data,b = json.loads((V1/'redis.json').read_text()),base64.b64decode
+    old = data['prefix'].encode()
     try:
         for k,o in data['keys'].items():
             key = prefix.encode() + b(k)
             if o['type'] == 'hash': r.hset(key, mapping={b(f): b(v) for f,v in o['value'].items()})
-            elif o['type'] == 'zset': r.zadd(key, {b(f): s for f,s in o['value']})
+            elif o['type'] == 'zset': # the session indexes' members are session keys, which take the new prefix
+                r.zadd(key, {prefix.encode() + b(f)[len(old):] if b(k).startswith(b'by_') else b(f): s for f,s in o['value']})
             else: r.set(key, b(o['value']))
             if o['pttl'] > 0: r.pexpire(key, o['pttl'])
         check(f'{url}?prefix={prefix}')
