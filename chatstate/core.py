@@ -133,13 +133,7 @@ class Message:
     def __hash__(self): return hash((self.id, self.role, self.content, self.pending))
 
 # %% ../nbs/00_core.ipynb #1327183f
-_slots = tuple(Message.__dict__[k].__set__ for k in ('role', 'content', 'id', 'pending', 'metadata'))
-
-def _msg(role, content, id, pending, metadata, _new=object.__new__, _s=_slots)->Message:
-    "A `Message` from fields a store kept, which were checked when the message was made"
-    m = _new(Message)
-    _s[0](m, role); _s[1](m, content); _s[2](m, id); _s[3](m, pending); _s[4](m, metadata)
-    return m
+_slots = tuple(Message.__dict__[k].__set__ for k in ('role', 'content', 'id', 'pending', 'metadata')) # stores build `Message`s through these, skipping the checks
 
 # %% ../nbs/00_core.ipynb #87bc1e13
 @patch
