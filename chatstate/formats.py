@@ -13,7 +13,7 @@ import functools, json
 from typing import Callable, Iterable, List, Optional, Union
 from fastcore.basics import patch
 from .core import *
-from .core import _short
+from .core import _short, _twin, _add_messages, P
 
 # %% ../nbs/04_formats.ipynb #7e7d3cd0
 ROLES = {'user': 'user', 'human': 'user', 'assistant': 'assistant', 'ai': 'assistant', 'model': 'assistant',
@@ -41,6 +41,7 @@ def _role(role, i, api):
 def _as_msgs(o)->List[Message]:
     "The messages of a `ChatSession`, or a list of `Message`s (or message dicts)"
     if isinstance(o, ChatSession): return o.messages
+    if isinstance(o, AsyncChatSession): raise InvalidTypeError("an AsyncChatSession's messages must be awaited: pass `await s.messages`, or call `await s.to_openai()`")
     return [m if isinstance(m, Message) else Message.from_dict(m) for m in o]
 
 def _live(msgs, include_pending):
@@ -223,28 +224,30 @@ def from_anthropic(messages:Iterable, # Anthropic messages (dicts, or SDK object
     return res
 
 # %% ../nbs/04_formats.ipynb #3bcfd56a
-def _stored_calls(s:ChatSession):
-    return [c['id'] for m in s.messages for c in (m.metadata.get('tool_calls') or []) if isinstance(c, dict) and 'id' in c]
+def _stored_calls(msgs):
+    return [c['id'] for m in msgs for c in (m.metadata.get('tool_calls') or []) if isinstance(c, dict) and 'id' in c]
 
-@patch
-def to_openai(self:ChatSession, include_pending:bool=False)->List[dict]:
+@_twin('session')
+def _to_openai(self, include_pending:bool=False)->List[dict]:
     "The OpenAI `messages` for this session"
-    return to_openai(self.messages, include_pending)
+    return to_openai((yield P._slice(self.session_id, 0, None)), include_pending)
 
-@patch
-def to_anthropic(self:ChatSession, include_pending:bool=False)->dict:
+@_twin('session')
+def _to_anthropic(self, include_pending:bool=False)->dict:
     "The Anthropic `system` and `messages` for this session"
-    return to_anthropic(self.messages, include_pending)
+    return to_anthropic((yield P._slice(self.session_id, 0, None)), include_pending)
 
-@patch
-def add_openai(self:ChatSession, msgs:Iterable)->List[Message]:
+@_twin('session')
+def _add_openai(self, msgs:Iterable)->List[Message]:
     "Convert OpenAI messages (a model's reply, tool results, ...) and append them all, or none"
-    return self.add_messages(from_openai(msgs, known_calls=_stored_calls(self)))
+    new = from_openai(msgs, known_calls=_stored_calls((yield P._slice(self.session_id, 0, None))))
+    return (yield from _add_messages(self, new))
 
-@patch
-def add_anthropic(self:ChatSession, messages:Iterable, system=None)->List[Message]:
+@_twin('session')
+def _add_anthropic(self, messages:Iterable, system=None)->List[Message]:
     "Convert Anthropic messages (and a system prompt) and append them all, or none"
-    return self.add_messages(from_anthropic(messages, system=system, known_calls=_stored_calls(self)))
+    new = from_anthropic(messages, system=system, known_calls=_stored_calls((yield P._slice(self.session_id, 0, None))))
+    return (yield from _add_messages(self, new))
 
 # %% ../nbs/04_formats.ipynb #44246d26
 def _sp(msgs, include_pending):

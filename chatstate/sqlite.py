@@ -45,6 +45,7 @@ def _check_file(path):
 
 class _SQLiteBase(SessionManager):
     "Opening, checking and migrating the file; one connection per process, shared by threads under a lock"
+    _threads = 1 # the async API runs every call on one thread of the store's own, so its writes stay in order
     def __init__(self,
                  path:str, # A file path, or ':memory:'
                  synchronous:str='normal', # 'normal': survives a killed process; 'full': also survives power loss

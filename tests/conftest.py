@@ -1,5 +1,5 @@
-"Stores for the conformance suite, and the rule for tests that need a server."
-import os, uuid, pytest
+"Stores for the conformance suite, on the sync and the async API, and the rule for tests that need a server."
+import asyncio, inspect, os, threading, uuid, pytest
 from chatstate import *
 
 IN_CI = os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
@@ -14,10 +14,50 @@ def server_url(name):
     if IN_CI: pytest.fail(f"CI requires the {name} server. {msg}")
     pytest.skip(msg)
 
+class _Loop:
+    "One event loop on a thread of its own: the async API's calls made from the sync suites run on it"
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True, name='test-loop').start()
+    def run(self, coro): return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+_loop = None
+def run_async(coro):
+    "Run `coro` on the tests' event loop, from any thread, and return its result"
+    global _loop
+    if _loop is None: _loop = _Loop()
+    return _loop.run(coro)
+
+def _sync(v):
+    return Sync(v) if isinstance(v, (AsyncChatSession, AsyncSessionManager)) else v
+
+class Sync:
+    "The async API in the sync API's shape, so that every shared suite runs on it unchanged: each call is awaited on the tests' loop"
+    def __init__(self, o): object.__setattr__(self, '_o', o)
+    def __getattr__(self, name):
+        v = getattr(self._o, name)
+        if inspect.iscoroutine(v): return _sync(run_async(v)) # an async property
+        if inspect.iscoroutinefunction(v): return lambda *a, **k: _sync(run_async(v(*a, **k)))
+        return _sync(v)
+    def __setattr__(self, name, v):
+        if name != 'title': raise AttributeError(name)
+        run_async(self._o.set_title(v))
+    def __len__(self): return run_async(self._o.count())
+    def __contains__(self, x): return run_async(self._o.contains(x))
+    def __getitem__(self, i): return _sync(run_async(self._o[i]))
+    def __iter__(self):
+        o = self._o
+        return iter(run_async(o.messages if isinstance(o, AsyncChatSession) else o.list_sessions()))
+    def __delitem__(self, sid):
+        if not run_async(self._o.delete_session(sid)): raise SessionNotFoundError(f"no session {sid!r}")
+    def __eq__(self, x): return isinstance(x, Sync) and self._o == x._o
+    __hash__ = None
+    def __repr__(self): return f'Sync({self._o!r})'
+
 class Store:
-    "A store under test: `open()` gives a new manager on the same data, as another worker would"
-    def __init__(self, kind, tmp_path):
-        self.kind,self.tmp_path,self.mgrs = kind,tmp_path,[]
+    "A store under test: `open()` gives a new manager on the same data, as another worker would, on the `api` under test"
+    def __init__(self, kind, tmp_path, api='sync'):
+        self.kind,self.tmp_path,self.mgrs,self.api = kind,tmp_path,[],api
         self.url = {'memory': None, 'sqlite': f'sqlite:///{tmp_path}/chats.db'}.get(kind) or (kind != 'memory' and server_url(kind))
         if kind == 'redis':
             self.prefix = f'test-{uuid.uuid4().hex[:12]}:'
@@ -28,11 +68,14 @@ class Store:
         if kind == 'memory': self._mem = InMemorySessionManager()
 
     def open(self):
-        if self.kind == 'memory': return self._mem
-        from chatstate import connect
-        m = connect(self.url)
+        if self.kind == 'memory': return self._mem if self.api == 'sync' else Sync(AsyncSessionManager(self._mem))
+        m = connect(self.url) if self.api == 'sync' else Sync(run_async(aconnect(self.url)._open()))
         self.mgrs.append(m)
         return m
+
+    def fresh(self):
+        "A new, empty in-memory manager on the API under test"
+        return InMemorySessionManager() if self.api == 'sync' else Sync(AsyncSessionManager(InMemorySessionManager()))
 
     def close(self):
         "Drop what the test stored, through a manager of its own (the test may have closed its managers)"
@@ -48,9 +91,12 @@ class Store:
 
 KINDS = ['memory', 'sqlite', 'redis', 'postgres']
 
-@pytest.fixture(params=KINDS)
+APIS = ['sync', 'async']
+
+@pytest.fixture(params=[(k, a) for a in APIS for k in KINDS], ids=lambda p: f'{p[0]}-{p[1]}')
 def store(request, tmp_path):
-    s = Store(request.param, tmp_path)
+    kind,api = request.param
+    s = Store(kind, tmp_path, api)
     yield s
     s.close()
 
