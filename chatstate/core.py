@@ -333,6 +333,7 @@ class InMemorySessionManager(SessionManager):
     "In-memory implementation of SessionManager."
     _threads = 0
     def __init__(self): self._s,self._lock = {},threading.RLock()
+    def __repr__(self): return 'InMemorySessionManager()'
     def close(self): self._lock = _Closed('this in-memory store')
     def _fork_lock(self): return None if isinstance(self._lock, _Closed) else self._lock
     def _after_fork(self):
@@ -624,7 +625,7 @@ class AsyncSessionManager:
     "The async twin of `SessionManager`: the same calls, awaited. It runs the store's primitives inline if they never block, else on threads of its own"
     def __init__(self,
                  store:SessionManager): # The store, as a sync manager
-        if not isinstance(store, SessionManager): raise InvalidTypeError(f"store must be a SessionManager, not {_tname(store)} ({_short(store)})")
+        if not all(callable(getattr(store, p, None)) for p in _PRIMITIVES): raise InvalidTypeError(f"store must be a SessionManager, not {_tname(store)} ({_short(store)})")
         self.store,self._run = store,_Threads(store._threads) if store._threads else _inline
         _managers.add(self)
 

@@ -1,0 +1,91 @@
+"""What only the async API has: protocols that cannot await, calls kept off the event loop's thread, cancellation that
+leaves the store as it was before a call or after it, and a write in `finally` that lands after a cancellation.
+(Everything else the async API does is proven by the shared suites, which run on it unchanged through `conftest.Sync`.)"""
+import asyncio, random, threading, time, pytest
+from chatstate import *
+from conftest import Store, KINDS, run_async
+
+@pytest.fixture(params=KINDS)
+def astore(request, tmp_path):
+    st = Store(request.param, tmp_path, 'async')
+    yield st
+    st.close()
+
+def amgr(st): return st.open()._o
+
+def test_protocols_name_the_coroutine_to_await(astore):
+    async def go(m):
+        s = await m.create_session('p')
+        checks = [(lambda: len(s), 'await s.count()'), (lambda: bool(s), 'await s.count()'), (lambda: 'x' in s, 'await s.contains(message_id)'),
+                  (lambda: list(s), 'async for m in s'), (lambda: setattr(s, 'title', 'T'), 'await s.set_title(title)'),
+                  (lambda: len(m), 'await m.count()'), (lambda: 'p' in m, 'await m.contains(session_id)'),
+                  (lambda: list(m), 'async for session_id in m'), (lambda: m.__delitem__('p'), 'await m.delete_session(session_id)')]
+        for f,use in checks:
+            with pytest.raises(TypeError, match=f'use `{use}`'.replace('(', r'\(').replace(')', r'\)')): f()
+        await s.set_title('T')
+        assert (await s.title, await s.count(), await m.count(), await m.contains('p'), await s.contains('x')) == ('T', 0, 1, True, False)
+        assert [sid async for sid in m] == ['p'] and [x async for x in s] == []
+    run_async(go(amgr(astore)))
+
+def test_calls_never_run_on_the_event_loop_thread(astore, monkeypatch):
+    "Every store call made through the async API runs on a thread of the store's own, except the in-memory store's, which never blocks"
+    m = amgr(astore)
+    seen = []
+    for name in ('_append', '_slice', '_update', '_list', '_create', '_info'):
+        f = getattr(m.store, name)
+        monkeypatch.setattr(m.store, name, lambda *a, _f=f: (seen.append(threading.current_thread().name), _f(*a))[1])
+    async def go():
+        loop_thread = threading.current_thread().name
+        s = await m.create_session('t')
+        r = await s.add_message('assistant', '', pending=True)
+        await s.append_chunk(r.id, 'x'); await s.messages; await m.sessions(); await s.info
+        return loop_thread
+    loop_thread = run_async(go())
+    assert len(seen) == 6
+    if astore.kind == 'memory': assert set(seen) == {loop_thread}
+    else: assert loop_thread not in seen and all(t.startswith('chatstate') for t in seen)
+
+def test_a_write_in_finally_lands_after_a_cancellation(astore):
+    import anyio
+    m = amgr(astore)
+    async def reply(s, ids):
+        r = await s.add_message('assistant', '', pending=True)
+        ids.append(r.id)
+        try:
+            while True: await s.append_chunk(r.id, 'x'); await asyncio.sleep(0) # a model's next chunk
+        finally: await s.finalize(r.id, metadata={'interrupted': True}) # cancelled again by the scope: the write must land all the same
+    async def go():
+        s,ids = await m.create_session('c'),[]
+        with anyio.move_on_after(0.05): await reply(s, ids)
+        for _ in range(200): # the write was handed to the store before the await was cancelled: wait until it is seen
+            done = await s.get(ids[0])
+            if not done.pending: break
+            await asyncio.sleep(0.01)
+        assert not done.pending and done.metadata == {'interrupted': True} and set(done.content) <= {'x'}
+    run_async(go())
+
+def test_random_cancellation_leaves_no_half_call(astore):
+    "Tasks cancelled at random points: each message is absent or whole, chunks are an unbroken prefix, counters agree"
+    m,rnd = amgr(astore),random.Random(7)
+    async def one(s, i):
+        await s.add_messages([Message('user', f'q{i}', id=f'q{i}'), Message('assistant', f'a{i}', id=f'a{i}')])
+        r = await s.add_message('assistant', '', pending=True, id=f'r{i}')
+        for k in range(5): await s.append_chunk(r.id, str(k))
+        await s.update_metadata(**{f'k{i}': i})
+    async def go():
+        s = await m.create_session('rc')
+        for i in range(60):
+            t = asyncio.ensure_future(one(s, i))
+            await asyncio.sleep(rnd.random() * 0.003)
+            t.cancel()
+            try: await t
+            except asyncio.CancelledError: pass
+        await asyncio.sleep(0.3) # calls already handed to the store's threads finish there
+        msgs = await s.messages
+        ids = {x.id for x in msgs}
+        for i in range(60):
+            assert (f'q{i}' in ids) == (f'a{i}' in ids) # a batch is all or nothing
+            r = await s.get(f'r{i}')
+            if r is not None: assert '01234'.startswith(r.content)
+        assert await s.count() == len(msgs) and len(ids) == len(msgs)
+    run_async(go())
