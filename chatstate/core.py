@@ -188,6 +188,7 @@ _managers = weakref.WeakSet() # every manager made, for `_after_fork`
 class SessionManager(ABC):
     "Abstract base class for managing multiple chat sessions."
     _threads = 8 # How many threads of its own the async API runs this store's calls on; 0: they never block, so they run inline
+    _native = False # True for a store whose `@_primitive`s the async API can await through its `_aexec` (and close with `_aclose`)
     def __new__(cls, *args, **kwargs):
         self = super().__new__(cls)
         _managers.add(self)
@@ -610,6 +611,25 @@ def _twin(kind:str, prop:bool=False, name:Optional[str]=None):
 _PRIMITIVES = ('_create', '_exists', '_info', '_set_info', '_drop', '_list', '_session_count', '_append', '_count', '_slice',
                '_tail', '_get', '_update', '_delete', '_pop', '_truncate', '_purge', '_message_dicts')
 
+def _primitive(body):
+    "A store primitive written once, as a generator of the store's I/O ops: the sync method runs each with `_exec`, the async API awaits `_aexec`"
+    @functools.wraps(body)
+    def f(self, *args):
+        gen = body(self, *args)
+        try:
+            op = next(gen)
+            while True: op = gen.send(self._exec(op))
+        except StopIteration as e: return e.value
+    f.body = body
+    return f
+
+async def _aops(store, gen):
+    "Run primitive body `gen` on a store's async driver"
+    try:
+        op = next(gen)
+        while True: op = gen.send(await store._aexec(op))
+    except StopIteration as e: return e.value
+
 async def _inline(f, *args): return f(*args)
 
 class _Threads:
@@ -627,12 +647,14 @@ class AsyncSessionManager:
                  store:SessionManager): # The store, as a sync manager
         if not all(callable(getattr(store, p, None)) for p in _PRIMITIVES): raise InvalidTypeError(f"store must be a SessionManager, not {_tname(store)} ({_short(store)})")
         self.store,self._run = store,_Threads(store._threads) if store._threads else _inline
+        self._native = getattr(store, '_native', False) # a store with an async driver of its own: its I/O is awaited, not threaded
         _managers.add(self)
 
     def _handle(self, sid): return AsyncChatSession(sid, self)
     def __repr__(self): return f'Async{self.store!r}'
     async def close(self):
         "Release the store's connections and threads: any later call raises `StoreClosedError`"
+        if self._native: await self.store._aclose()
         if not isinstance(self._run, _Threads): return self.store.close()
         if not self._run.closed: await self._run(self.store.close)
         self._run.close()
@@ -650,7 +672,11 @@ class AsyncSessionManager:
         for sid in await self.list_sessions(): yield sid
 
 for _n in _PRIMITIVES:
-    async def _prim(self, *args, _n=_n): return await self._run(getattr(self.store, _n), *args)
+    async def _prim(self, *args, _n=_n):
+        body = getattr(getattr(type(self.store), _n), 'body', None)
+        if self._native and body: # shielded: a primitive once started runs to its end, whatever happens to the task awaiting it
+            return await asyncio.shield(asyncio.ensure_future(_aops(self.store, body(self.store, *args))))
+        return await self._run(getattr(self.store, _n), *args)
     _prim.__name__ = _prim.__qualname__ = _n
     setattr(AsyncSessionManager, _n, _prim)
 

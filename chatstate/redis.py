@@ -12,7 +12,7 @@ import json, math, re, time
 from typing import Optional
 from urllib.parse import quote, urlsplit, parse_qsl, urlencode
 from .core import *
-from .core import _dumps, _slots, _nosession, _nomessage, _notpending, _short, _seconds, _BIG, PREVIEW_LEN
+from .core import _dumps, _slots, _nosession, _nomessage, _notpending, _short, _seconds, _primitive, PREVIEW_LEN
 
 # %% ../nbs/02_redis.ipynb #79f4e4fc
 def _driver():
@@ -405,13 +405,14 @@ class RedisSessionManager(SessionManager):
         if not isinstance(url, str): raise InvalidTypeError(f"url must be a str, not {type(url).__name__}")
         self.url,self.prefix,self._where,self._redis,self._closed = url,prefix,mask_url(url),redis,False
         self.timeout = _seconds(timeout, 'timeout', self._where)
+        self._native = client is None # the async API opens its own redis.asyncio client from `url`; with a client given, it runs this one on threads
         if client is None:
             from redis.retry import Retry
             from redis.backoff import NoBackoff
             try: client = redis.Redis.from_url(url, decode_responses=False, retry=Retry(NoBackoff(), 0),
                                                socket_timeout=self.timeout, socket_connect_timeout=self.timeout)
             except (ValueError, TypeError) as e: raise InvalidValueError(f"bad Redis URL {self._where!r}: {e}") from None
-        self.r = client
+        self.r,self._ar = client,None
         self._lost = (redis.ConnectionError, redis.TimeoutError)
         self._idx = [f'{prefix}{k}' for k in ('by_created', 'by_updated', 'by_expiry', 'counter', 'unlisted')]
         self._scripts = {k: self.r.register_script(v) for k,v in dict(create=_CREATE, append=_APPEND, update=_UPDATE, remove=_REMOVE,
@@ -419,7 +420,7 @@ class RedisSessionManager(SessionManager):
 
     def __repr__(self): return f'RedisSessionManager({self._where!r}, prefix={self.prefix!r})'
     def close(self): self._closed = True; self.r.close()
-    def _after_fork(self): self.r.connection_pool.reset()
+    def _after_fork(self): self.r.connection_pool.reset(); self._ar = None
 
     @classmethod
     def from_url(cls, url:str)->'RedisSessionManager':
@@ -437,100 +438,135 @@ class RedisSessionManager(SessionManager):
         if isinstance(e, self._lost): return StoreError(f"Redis at {self._where} is unreachable ({e}){'; the write may or may not have been applied' if write else ''}")
         return StoreError(f"Redis at {self._where}: {e}")
 
-    def _run(self, name, keys, args, write=True):
-        "Run a script: a lost connection is a `StoreError`; a read is tried once more on a fresh connection"
+    def _exec(self, op:tuple):
+        "Run one I/O op of a primitive, `(script, keys, args, write)` or `(command, args)`: a lost connection is a `StoreError`; a read is tried once more"
         if self._closed: raise StoreClosedError(f"{self!r} is closed: open the store again to use it")
+        write = len(op) == 4 and op[3]
         for attempt in (0, 1):
-            try: return self._scripts[name](keys=keys, args=args)
+            try: return self._scripts[op[0]](keys=op[1], args=op[2]) if len(op) == 4 else getattr(self.r, op[0])(*op[1])
             except self._lost as e:
                 if write or attempt: raise self._error(e, write) from e
             except self._redis.RedisError as e: raise self._error(e) from e
 
-    def _cmd(self, f, *args):
-        "A plain (read) command, its errors `StoreError`s"
+    async def _aexec(self, op:tuple):
+        "`_exec` on the `redis.asyncio` client"
         if self._closed: raise StoreClosedError(f"{self!r} is closed: open the store again to use it")
-        try: return f(*args)
-        except self._redis.RedisError as e: raise self._error(e) from e
+        if self._ar is None: self._open_async()
+        write = len(op) == 4 and op[3]
+        for attempt in (0, 1):
+            try: return await (self._ascripts[op[0]](keys=op[1], args=op[2]) if len(op) == 4 else getattr(self._ar, op[0])(*op[1]))
+            except self._lost as e:
+                if write or attempt: raise self._error(e, write) from e
+            except self._redis.RedisError as e: raise self._error(e) from e
 
+    def _open_async(self):
+        "The `redis.asyncio` client of the async API, made on first use (in the event loop that uses it)"
+        import redis.asyncio as ar
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+        self._ar = ar.Redis.from_url(self.url, decode_responses=False, retry=Retry(NoBackoff(), 0), socket_timeout=self.timeout, socket_connect_timeout=self.timeout)
+        self._ascripts = {k: self._ar.register_script(s.script) for k,s in self._scripts.items()}
+
+    async def _aclose(self):
+        if self._ar is not None: await self._ar.aclose()
+        self._ar = None
+
+    @_primitive
     def _create(self, sid, metadata, created, updated, expires_at, msgs, replace=False):
         args = [sid, _dumps(metadata), _f(created), _f(updated), _f(expires_at), len(msgs), '1' if replace else '0']
         for m in msgs: args.extend(_fields(m))
-        return bool(self._run('create', self._keys(sid), args))
+        return bool((yield ('create', self._keys(sid), args, True)))
 
-    def _exists(self, sid): return bool(self._cmd(self.r.exists, _key(self.prefix, sid)))
+    @_primitive
+    def _exists(self, sid): return bool((yield ('exists', [_key(self.prefix, sid)])))
 
+    @_primitive
     def _info(self, sid):
-        f = self._run('one', [_key(self.prefix, sid)], [4*PREVIEW_LEN], write=False)
+        f = (yield ('one', [_key(self.prefix, sid)], [4*PREVIEW_LEN], False))
         return _info(f) if f else None
 
+    @_primitive
     def _set_info(self, sid, merge=None, expires_at=False):
         args = [sid, _f(time.time()), '0' if merge is None else '1', '0' if expires_at is False else '1', '' if expires_at is False else _f(expires_at)]
-        md = self._run('set_info', self._keys(sid), args + _patch_args(merge or {}))
+        md = (yield ('set_info', self._keys(sid), args + _patch_args(merge or {}), True))
         if md is None: raise _nosession(sid)
         return json.loads(md)
 
-    def _drop(self, sid): return bool(self._run('drop', self._keys(sid), [sid]))
+    @_primitive
+    def _drop(self, sid): return bool((yield ('drop', self._keys(sid), [sid], True)))
 
+    @_primitive
     def _list(self, order, limit, offset, summaries):
         if limit == 0: return []
         args = [order, min(offset, _MAXPOS), -1 if limit is None else min(limit, _MAXPOS), '1' if summaries else '0', 4*PREVIEW_LEN]
-        r = self._run('list', [self._idx[i] for i in (0, 1, 2, 4)], args, write=False)
+        r = (yield ('list', [self._idx[i] for i in (0, 1, 2, 4)], args, False))
         return [_info(f) for f in r] if summaries else [o.decode() for o in r]
 
-    def _session_count(self): return self._run('count', [self._idx[0], self._idx[2]], [], write=False)
+    @_primitive
+    def _session_count(self): return (yield ('count', [self._idx[0], self._idx[2]], [], False))
 
-    def _purge(self, now, before=None): return self._run('purge', [self._idx[i] for i in (0, 1, 2, 4)], [_f(now), _f(before)])
+    @_primitive
+    def _purge(self, now, before=None): return (yield ('purge', [self._idx[i] for i in (0, 1, 2, 4)], [_f(now), _f(before)], True))
 
+    @_primitive
     def _append(self, sid, msgs):
         args = [sid, _f(time.time()), len(msgs)]
         for m in msgs: args.extend(_fields(m))
-        r = self._run('append', self._keys(sid), args)
+        r = (yield ('append', self._keys(sid), args, True))
         if r[0] == 0: raise _nosession(sid)
         if r[0] == 2: raise DuplicateMessageError(f"session {sid!r} already has a message {r[1].decode()!r}")
 
+    @_primitive
     def _count(self, sid):
-        n = self._cmd(self.r.hget, _key(self.prefix, sid), 'n')
+        n = (yield ('hget', [_key(self.prefix, sid), 'n']))
         if n is None: raise _nosession(sid)
         return int(n)
 
     def _range(self, sid, a, b, before=''):
-        r = self._run('range', self._keys(sid), [max(-_MAXPOS, min(a, _MAXPOS)), max(-_MAXPOS, min(b, _MAXPOS)), before], write=False)
+        r = (yield ('range', self._keys(sid), [max(-_MAXPOS, min(a, _MAXPOS)), max(-_MAXPOS, min(b, _MAXPOS)), before], False))
         if r[0] == 0: raise _nosession(sid)
         if r[0] == 3: raise _nomessage(sid, before)
         return _msgs(r[1])
 
+    @_primitive
     def _slice(self, sid, start, stop):
-        if stop is not None and stop <= start: return self._range(sid, 1, 0)
-        return self._range(sid, start, -1 if stop is None else stop-1)
+        if stop is not None and stop <= start: return (yield from self._range(sid, 1, 0))
+        return (yield from self._range(sid, start, -1 if stop is None else stop-1))
 
+    @_primitive
     def _tail(self, sid, n, before=None):
-        if before is None: return self._range(sid, -n, -1)
-        return self._range(sid, n, 0, before)
+        if before is None: return (yield from self._range(sid, -n, -1))
+        return (yield from self._range(sid, n, 0, before))
 
+    @_primitive
     def _get(self, sid, mid):
-        r = self._run('get', self._keys(sid), [mid], write=False)
+        r = (yield ('get', self._keys(sid), [mid], False))
         if r[0] == 0: raise _nosession(sid)
         return _msgs([[_b(mid)], [r[1]], r[2:]])[0] if len(r) > 1 else None
 
+    @_primitive
     def _update(self, sid, mid, content=None, chunk=None, pending=None, metadata=None, merge=None):
         args = [sid, _f(time.time()), mid, '0' if chunk is None else '1', chunk or '', '0' if content is None else '1', content or '',
                 '' if pending is None else ('1' if pending else '0'), '0' if metadata is None else '1', _dumps(metadata) if metadata else '',
                 '0' if merge is None else '1', *_patch_args(merge or {})]
-        r = self._run('update', self._keys(sid), args)
+        r = (yield ('update', self._keys(sid), args, True))
         if r[0] == 0: raise _nosession(sid)
         if r[0] == 3: raise _nomessage(sid, mid)
         if r[0] == 4: raise _notpending(mid)
         return _msgs([[_b(mid)], [r[1]], r[2:]])[0]
 
     def _remove(self, sid, how, ids):
-        r = self._run('remove', self._keys(sid), [sid, _f(time.time()), how, *ids])
+        r = (yield ('remove', self._keys(sid), [sid, _f(time.time()), how, *ids], True))
         if r[0] == 0: raise _nosession(sid)
         if r[0] == 3: raise _nomessage(sid, r[1].decode())
         return _msgs(r[1])
 
-    def _delete(self, sid, mids): return self._remove(sid, 'ids', mids)
-    def _pop(self, sid): return next(iter(self._remove(sid, 'last', [])), None)
-    def _truncate(self, sid, after): return self._remove(sid, 'after', [after or ''])
+    @_primitive
+    def _delete(self, sid, mids): return (yield from self._remove(sid, 'ids', mids))
+    @_primitive
+    def _pop(self, sid): return next(iter((yield from self._remove(sid, 'last', []))), None)
+    @_primitive
+    def _truncate(self, sid, after): return (yield from self._remove(sid, 'after', [after or '']))
 
 _MAXPOS = 10**15 # positions beyond are cut to it: Lua passes larger numbers to Redis in a form it refuses
 

@@ -27,23 +27,27 @@ def test_protocols_name_the_coroutine_to_await(astore):
         assert [sid async for sid in m] == ['p'] and [x async for x in s] == []
     run_async(go(amgr(astore)))
 
-def test_calls_never_run_on_the_event_loop_thread(astore, monkeypatch):
-    "Every store call made through the async API runs on a thread of the store's own, except the in-memory store's, which never blocks"
-    m = amgr(astore)
-    seen = []
-    for name in ('_append', '_slice', '_update', '_list', '_create', '_info'):
+def test_calls_never_block_the_event_loop(astore, monkeypatch):
+    """A store with an async driver (Redis) awaits its I/O on the loop and never makes a blocking call there; any other runs every
+    call on a thread of its own (SQLite: one; PostgreSQL: a pool, until its async driver), except the in-memory store, which never blocks"""
+    m,seen = amgr(astore),[]
+    names = ('_exec', '_aexec') if m._native else ('_append', '_slice', '_update', '_list', '_create', '_info')
+    for name in names:
         f = getattr(m.store, name)
-        monkeypatch.setattr(m.store, name, lambda *a, _f=f: (seen.append(threading.current_thread().name), _f(*a))[1])
+        if name == '_aexec':
+            async def rec(*a, _f=f): seen.append(('async', threading.current_thread().name)); return await _f(*a)
+        else: rec = lambda *a, _f=f, _n=name: (seen.append((_n, threading.current_thread().name)), _f(*a))[1]
+        monkeypatch.setattr(m.store, name, rec)
     async def go():
-        loop_thread = threading.current_thread().name
         s = await m.create_session('t')
         r = await s.add_message('assistant', '', pending=True)
         await s.append_chunk(r.id, 'x'); await s.messages; await m.sessions(); await s.info
-        return loop_thread
+        return threading.current_thread().name
     loop_thread = run_async(go())
-    assert len(seen) == 6
-    if astore.kind == 'memory': assert set(seen) == {loop_thread}
-    else: assert loop_thread not in seen and all(t.startswith('chatstate') for t in seen)
+    threads = {t for _,t in seen}
+    if m._native: assert {k for k,_ in seen} == {'async'} and threads == {loop_thread} and len(seen) == 6
+    elif astore.kind == 'memory': assert threads == {loop_thread} and len(seen) == 6
+    else: assert loop_thread not in threads and all(t.startswith('chatstate') for t in threads) and len(seen) == 6
 
 def test_a_write_in_finally_lands_after_a_cancellation(astore):
     import anyio
