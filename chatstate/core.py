@@ -724,10 +724,16 @@ async def messages(self:AsyncChatSession)->List[Message]:
     "All the messages, in order"
     return await self.manager._slice(self.session_id, 0, None)
 
-@_twin('session')
-def _get(self, mid:str, default=None)->Optional[Message]:
+@patch
+def get(self:ChatSession, mid:str, default=None)->Optional[Message]:
     "Message `mid`, or `default` if the session has none with that id"
-    m = yield P._get(self.session_id, _check_id(mid, 'message id'))
+    m = self.manager._get(self.session_id, _check_id(mid, 'message id'))
+    return default if m is None else m
+
+@patch
+async def get(self:AsyncChatSession, mid:str, default=None)->Optional[Message]:
+    "Message `mid`, or `default` if the session has none with that id"
+    m = await self.manager._get(self.session_id, _check_id(mid, 'message id'))
     return default if m is None else m
 
 @_twin('session')
