@@ -242,14 +242,18 @@ class SessionManager(ABC):
         "Release the store's connections: any later call raises `StoreClosedError`"
     def _message_dicts(self, sid:str)->list:
         "All the messages of `sid` as nested dicts: a store may override it to skip making `Message`s"
-        return [m.to_dict(nested=True) if m.pending or m.metadata else {'role': m.role, 'content': m.content, 'id': m.id}
-                for m in self._slice(sid, 0, None)]
+        return [_nested(m) for m in self._slice(sid, 0, None)]
+    def _finish(self, ctx:dict, error): "End a `@_primitive`'s run: `error` is what it raised, or None"
+    async def _afinish(self, ctx:dict, error): "`_finish` for the async driver"
     def _fork_lock(self):
         "A lock every call holds while it is inside the store's driver, or None: `os.fork()` waits for it, so no thread is mid-call when the process forks"
     def _after_fork(self):
         "In a child process just forked: drop what the parent's threads may have held (locks, connections)"
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
+
+def _nested(m:Message)->dict:
+    return m.to_dict(nested=True) if m.pending or m.metadata else {'role': m.role, 'content': m.content, 'id': m.id}
 
 _held = []
 def _before_fork():
@@ -612,23 +616,41 @@ _PRIMITIVES = ('_create', '_exists', '_info', '_set_info', '_drop', '_list', '_s
                '_tail', '_get', '_update', '_delete', '_pop', '_truncate', '_purge', '_message_dicts')
 
 def _primitive(body):
-    "A store primitive written once, as a generator of the store's I/O ops: the sync method runs each with `_exec`, the async API awaits `_aexec`"
+    """A store primitive written once, as a generator of the store's I/O ops: the sync method runs each with `_exec(op, ctx)`, the async API
+    awaits `_aexec(op, ctx)`; an op's error is thrown back into the body, and `_finish(ctx, error)` ends the run (a transaction, say)"""
     @functools.wraps(body)
     def f(self, *args):
-        gen = body(self, *args)
+        gen,ctx = body(self, *args),{}
         try:
             op = next(gen)
-            while True: op = gen.send(self._exec(op))
-        except StopIteration as e: return e.value
+            while True:
+                try: r = self._exec(op, ctx)
+                except Exception as e: op = gen.throw(e)
+                else: op = gen.send(r)
+        except StopIteration as e:
+            self._finish(ctx, None)
+            return e.value
+        except BaseException as e:
+            self._finish(ctx, e)
+            raise
     f.body = body
     return f
 
 async def _aops(store, gen):
     "Run primitive body `gen` on a store's async driver"
+    ctx = {}
     try:
         op = next(gen)
-        while True: op = gen.send(await store._aexec(op))
-    except StopIteration as e: return e.value
+        while True:
+            try: r = await store._aexec(op, ctx)
+            except Exception as e: op = gen.throw(e)
+            else: op = gen.send(r)
+    except StopIteration as e:
+        await store._afinish(ctx, None)
+        return e.value
+    except BaseException as e:
+        await store._afinish(ctx, e)
+        raise
 
 async def _inline(f, *args): return f(*args)
 
@@ -679,6 +701,11 @@ for _n in _PRIMITIVES:
         return await self._run(getattr(self.store, _n), *args)
     _prim.__name__ = _prim.__qualname__ = _n
     setattr(AsyncSessionManager, _n, _prim)
+
+@patch
+async def _message_dicts(self:AsyncSessionManager, sid:str)->list:
+    if type(self.store)._message_dicts is SessionManager._message_dicts: return [_nested(m) for m in await self._slice(sid, 0, None)]
+    return await self._run(self.store._message_dicts, sid)
 
 # %% ../nbs/00_core.ipynb #b87f47bf
 @patch

@@ -8,13 +8,13 @@ Docs: https://chatstate.github.io/chatstate/postgres.html.md"""
 __all__ = ['SCHEMA_VERSION', 'enc', 'dec', 'PostgresSessionManager']
 
 # %% ../nbs/03_postgres.ipynb #1ee36943
-import json, math, os, re, select, threading, time
+import asyncio, json, math, os, re, select, threading, time
 from contextlib import contextmanager
 from typing import Optional
 from urllib.parse import urlsplit, parse_qsl, urlencode
 from fastcore.basics import patch
 from .core import *
-from .core import _dumps as _json, _slots, _nosession, _nomessage, _notpending, _merged, _short, _seconds, PREVIEW_LEN
+from .core import _dumps as _json, _slots, _nosession, _nomessage, _notpending, _merged, _short, _seconds, _primitive, PREVIEW_LEN
 
 # %% ../nbs/03_postgres.ipynb #3acce66d
 _E = '\ue000'
@@ -57,6 +57,15 @@ def _conn_class(psycopg):
             def wait(self, gen, interval=0.1, timeout=None): return super().wait(gen, interval=interval, timeout=self.deadline if timeout is None else timeout)
         _conn_classes[psycopg] = _Conn
     return _conn_classes[psycopg]
+
+def _aconn_class(psycopg):
+    "`_conn_class` for psycopg's `AsyncConnection`"
+    if (psycopg, 'async') not in _conn_classes:
+        class _AConn(psycopg.AsyncConnection):
+            deadline = 30.0
+            async def wait(self, gen, interval=0.1, timeout=None): return await super().wait(gen, interval=interval, timeout=self.deadline if timeout is None else timeout)
+        _conn_classes[psycopg, 'async'] = _AConn
+    return _conn_classes[psycopg, 'async']
 
 # %% ../nbs/03_postgres.ipynb #6dfeea59
 _LIVE = '(s.expires_at IS NULL OR s.expires_at > %(now)s)'
@@ -169,6 +178,7 @@ class _Pool:
 # %% ../nbs/03_postgres.ipynb #4868bf09
 class PostgresSessionManager(SessionManager):
     "A store of sessions in PostgreSQL"
+    _native = True # the async API awaits its primitives on psycopg's AsyncConnection
     def __init__(self,
                  url:str='postgresql://localhost/postgres', # A libpq URL or conninfo string
                  schema:str='public', # The schema the tables live in (created if absent)
@@ -189,7 +199,7 @@ class PostgresSessionManager(SessionManager):
         self._psycopg,self._lost = psycopg,(psycopg.OperationalError, psycopg.InterfaceError)
         S,M = f'"{schema}"."{prefix}sessions"',f'"{schema}"."{prefix}messages"'
         self._S,self._M,self._sql = S,M,_statements(S, M)
-        self.pool = _Pool(self._connect, pool_size, self.timeout)
+        self.pool,self._ap = _Pool(self._connect, pool_size, self.timeout),None
         self._setup()
 
     def _connect(self):
@@ -203,7 +213,7 @@ class PostgresSessionManager(SessionManager):
     def __repr__(self): return f'PostgresSessionManager({self._where!r}, schema={self.schema!r}, prefix={self.prefix!r})'
     def close(self): self.pool.close()
     def _fork_lock(self): return self.pool.cv
-    def _after_fork(self): self.pool.after_fork()
+    def _after_fork(self): self.pool.after_fork(); self._ap = None
 
     def _setup(self):
         "Create the tables, or check the ones there: their schema version and columns"
@@ -239,148 +249,162 @@ class PostgresSessionManager(SessionManager):
         if 'timeout' in kw: kw['timeout'] = _seconds(kw['timeout'], 'timeout', where)
         return cls(u._replace(scheme='postgresql', query=urlencode(opts)).geturl(), **kw)
 
+    @_primitive
     def _create(self, sid, metadata, created, updated, expires_at, msgs, replace=False):
         S,M,now = self._S,self._M,time.time()
-        with self._tx() as c:
-            if replace: # one replacer at a time per id; readers see the old session until the new one is committed
-                c.execute('SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))', (f'{S} {sid}',))
-                c.execute(f'DELETE FROM {S} WHERE id = %s', (enc(sid),))
-            else: c.execute(f'DELETE FROM {S} WHERE id = %s AND expires_at <= %s', (enc(sid), now))
-            r = c.execute(f'''INSERT INTO {S}(id, metadata, created, updated, expires_at, next_seq, n) VALUES (%s, %s, %s, %s, %s, %s, %s)
-                              ON CONFLICT (id) DO NOTHING RETURNING pk''', (enc(sid), _dumps(metadata), created, updated, expires_at, len(msgs), len(msgs))).fetchone()
-            if r is None: return False
-            if msgs:
-                with c.cursor() as cur:
-                    with cur.copy(f'COPY {M}(session, seq, id, role, content, pending, metadata) FROM STDIN') as cp:
-                        for i,m in enumerate(msgs, 1):
-                            cp.write_row((r[0], i, enc(m.id), enc(m.role), enc(m.content), m.pending, _dumps(m.metadata) if m.metadata else None))
-            return True
+        yield ('begin',)
+        if replace: # one replacer at a time per id; readers see the old session until the new one is committed
+            yield ('q', 'SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))', (f'{S} {sid}',))
+            yield ('n', f'DELETE FROM {S} WHERE id = %s', (enc(sid),))
+        else: yield ('n', f'DELETE FROM {S} WHERE id = %s AND expires_at <= %s', (enc(sid), now))
+        r = yield ('q', f'''INSERT INTO {S}(id, metadata, created, updated, expires_at, next_seq, n) VALUES (%s, %s, %s, %s, %s, %s, %s)
+                           ON CONFLICT (id) DO NOTHING RETURNING pk''', (enc(sid), _dumps(metadata), created, updated, expires_at, len(msgs), len(msgs)))
+        if not r: return False
+        if msgs:
+            yield ('copy', f'COPY {M}(session, seq, id, role, content, pending, metadata) FROM STDIN',
+                   [(r[0][0], i, enc(m.id), enc(m.role), enc(m.content), m.pending, _dumps(m.metadata) if m.metadata else None) for i,m in enumerate(msgs, 1)])
+        return True
 
+    @_primitive
     def _exists(self, sid):
-        with self._conn() as c: return c.execute(f'SELECT 1 FROM {self._S} s WHERE s.id = %(sid)s AND {_LIVE}', dict(sid=enc(sid), now=time.time())).fetchone() is not None
+        return bool((yield ('q', f'SELECT 1 FROM {self._S} s WHERE s.id = %(sid)s AND {_LIVE}', dict(sid=enc(sid), now=time.time()))))
 
+    @_primitive
     def _info(self, sid):
-        with self._conn() as c:
-            r = c.execute(self._sql['info'] + f' WHERE s.id = %(sid)s AND {_LIVE}', dict(sid=enc(sid), now=time.time())).fetchone()
-        return None if r is None else _info(r)
+        r = yield ('q', self._sql['info'] + f' WHERE s.id = %(sid)s AND {_LIVE}', dict(sid=enc(sid), now=time.time()))
+        return _info(r[0]) if r else None
 
+    @_primitive
     def _set_info(self, sid, merge=None, expires_at=False):
         now = time.time()
-        with self._tx() as c:
-            r = c.execute(f'SELECT pk, metadata FROM {self._S} s WHERE s.id = %(sid)s AND {_LIVE} FOR UPDATE', dict(sid=enc(sid), now=now)).fetchone()
-            if r is None: raise _nosession(sid)
-            md = json.loads(dec(r[1]))
-            if merge is not None: md = _merged(md, merge)
-            c.execute(f'UPDATE {self._S} SET updated = %s, metadata = %s, expires_at = CASE WHEN %s THEN %s ELSE expires_at END WHERE pk = %s',
-                      (now, _dumps(md), expires_at is not False, None if expires_at is False else expires_at, r[0]))
+        yield ('begin',)
+        r = yield ('q', f'SELECT pk, metadata FROM {self._S} s WHERE s.id = %(sid)s AND {_LIVE} FOR UPDATE', dict(sid=enc(sid), now=now))
+        if not r: raise _nosession(sid)
+        md = json.loads(dec(r[0][1]))
+        if merge is not None: md = _merged(md, merge)
+        yield ('n', f'UPDATE {self._S} SET updated = %s, metadata = %s, expires_at = CASE WHEN %s THEN %s ELSE expires_at END WHERE pk = %s',
+               (now, _dumps(md), expires_at is not False, None if expires_at is False else expires_at, r[0][0]))
         return md
 
+    @_primitive
     def _drop(self, sid):
-        with self._conn() as c: r = c.execute(f'DELETE FROM {self._S} WHERE id = %s RETURNING expires_at', (enc(sid),)).fetchone()
-        return r is not None and (r[0] is None or r[0] > time.time())
+        r = yield ('q', f'DELETE FROM {self._S} WHERE id = %s RETURNING expires_at', (enc(sid),))
+        return bool(r) and (r[0][0] is None or r[0][0] > time.time())
 
+    @_primitive
     def _list(self, order, limit, offset, summaries):
         p = dict(now=time.time(), lim=limit, off=offset)
         by = 's.updated DESC, s.pk' if order == 'updated' else 's.pk'
-        with self._conn() as c:
-            if not summaries:
-                return [dec(r[0]) for r in c.execute(f'SELECT s.id FROM {self._S} s WHERE {_LIVE} ORDER BY {by} LIMIT %(lim)s OFFSET %(off)s', p)]
-            return [_info(r) for r in c.execute(self._sql['info'] + f' WHERE {_LIVE} ORDER BY {by} LIMIT %(lim)s OFFSET %(off)s', p)]
+        if not summaries:
+            return [dec(r[0]) for r in (yield ('q', f'SELECT s.id FROM {self._S} s WHERE {_LIVE} ORDER BY {by} LIMIT %(lim)s OFFSET %(off)s', p))]
+        return [_info(r) for r in (yield ('q', self._sql['info'] + f' WHERE {_LIVE} ORDER BY {by} LIMIT %(lim)s OFFSET %(off)s', p))]
 
+    @_primitive
     def _session_count(self):
-        with self._conn() as c: return c.execute(f'SELECT count(*) FROM {self._S} s WHERE {_LIVE}', dict(now=time.time())).fetchone()[0]
+        return (yield ('q', f'SELECT count(*) FROM {self._S} s WHERE {_LIVE}', dict(now=time.time())))[0][0]
 
+    @_primitive
     def _purge(self, now, before=None):
-        with self._conn() as c: return c.execute(f'DELETE FROM {self._S} WHERE expires_at <= %s OR updated < %s', (now, before)).rowcount
+        return (yield ('n', f'DELETE FROM {self._S} WHERE expires_at <= %s OR updated < %s', (now, before)))
 
+    @_primitive
     def _append(self, sid, msgs):
-        now,pg = time.time(),self._psycopg
+        now = time.time()
         try:
             if len(msgs) == 1:
                 m = msgs[0]
-                r = self._q('append1', sid=enc(sid), now=now, id=enc(m.id), role=enc(m.role), content=enc(m.content), pending=m.pending,
-                            md=_dumps(m.metadata) if m.metadata else None)
+                r = yield ('q', self._sql['append1'], dict(sid=enc(sid), now=now, id=enc(m.id), role=enc(m.role), content=enc(m.content),
+                                                          pending=m.pending, md=_dumps(m.metadata) if m.metadata else None))
             else:
-                r = self._q('append', sid=enc(sid), now=now, k=len(msgs), ids=[enc(m.id) for m in msgs], roles=[enc(m.role) for m in msgs],
-                            contents=[enc(m.content) for m in msgs], pend=[m.pending for m in msgs],
-                            mds=[_dumps(m.metadata) if m.metadata else None for m in msgs])
-        except pg.errors.UniqueViolation:
-            taken = {dec(o[0]) for o in self._q('taken', sid=enc(sid), ids=[enc(m.id) for m in msgs])}
+                r = yield ('q', self._sql['append'], dict(sid=enc(sid), now=now, k=len(msgs), ids=[enc(m.id) for m in msgs], roles=[enc(m.role) for m in msgs],
+                                                         contents=[enc(m.content) for m in msgs], pend=[m.pending for m in msgs],
+                                                         mds=[_dumps(m.metadata) if m.metadata else None for m in msgs]))
+        except self._psycopg.errors.UniqueViolation:
+            taken = {dec(o[0]) for o in (yield ('q', self._sql['taken'], dict(sid=enc(sid), ids=[enc(m.id) for m in msgs])))}
             raise DuplicateMessageError(f"session {sid!r} already has a message {next((m.id for m in msgs if m.id in taken), msgs[0].id)!r}") from None
         if not r: raise _nosession(sid)
 
+    @_primitive
     def _count(self, sid):
-        with self._conn() as c: r = c.execute(f'SELECT n FROM {self._S} s WHERE s.id = %(sid)s AND {_LIVE}', dict(sid=enc(sid), now=time.time())).fetchone()
-        if r is None: raise _nosession(sid)
-        return r[0]
+        r = yield ('q', f'SELECT n FROM {self._S} s WHERE s.id = %(sid)s AND {_LIVE}', dict(sid=enc(sid), now=time.time()))
+        if not r: raise _nosession(sid)
+        return r[0][0]
 
+    @_primitive
     def _slice(self, sid, start, stop):
-        rows = self._q('slice', sid=enc(sid), off=start, lim=None if stop is None else max(0, stop-start))
+        rows = yield ('q', self._sql['slice'], dict(sid=enc(sid), now=time.time(), off=start, lim=None if stop is None else max(0, stop-start)))
         if not rows: raise _nosession(sid)
         return _rows(rows)
 
+    @_primitive
     def _tail(self, sid, n, before=None):
-        rows = self._q('tail', sid=enc(sid), n=n, before=None if before is None else enc(before))
+        rows = yield ('q', self._sql['tail'], dict(sid=enc(sid), now=time.time(), n=n, before=None if before is None else enc(before)))
         if not rows: raise _nosession(sid)
         if before is not None and rows[0][0] is None: raise _nomessage(sid, before)
         return _rows(r[1:6] for r in sorted(rows, key=lambda r: r[6] or 0))
 
+    @_primitive
     def _get(self, sid, mid):
-        rows = self._q('get', sid=enc(sid), mid=enc(mid))
+        rows = yield ('q', self._sql['get'], dict(sid=enc(sid), now=time.time(), mid=enc(mid)))
         if not rows: raise _nosession(sid)
         return _row(rows[0]) if rows[0][2] is not None else None
 
+    @_primitive
     def _update(self, sid, mid, content=None, chunk=None, pending=None, metadata=None, merge=None):
         p = dict(sid=enc(sid), mid=enc(mid), chunk=None if chunk is None else enc(chunk), content=None if content is None else enc(content),
-                 pending=pending, setmd=metadata is not None or merge is not None, md=_dumps(metadata) if metadata else None)
-        if merge is None: r = self._q('update', **p)
-        else: # a merge reads the old metadata under the session's lock, then writes, in one transaction
-            with self._tx() as c:
-                pk = self._pk(c, sid)
-                old = c.execute(f'SELECT metadata FROM {self._M} WHERE session = %s AND id = %s', (pk, p['mid'])).fetchone()
-                if old is None: raise _nomessage(sid, mid)
-                md = _merged(metadata if metadata is not None else json.loads(dec(old[0])) if old[0] else {}, merge)
-                r = c.execute(self._sql['update'], {**p, 'md': _dumps(md) if md else None, 'now': time.time()}).fetchall()
+                 pending=pending, setmd=metadata is not None or merge is not None, md=_dumps(metadata) if metadata else None, now=time.time())
+        if merge is not None: # a merge reads the old metadata under the session's lock, then writes, in one transaction
+            yield ('begin',)
+            pk = yield from self._pk(sid)
+            old = yield ('q', f'SELECT metadata FROM {self._M} WHERE session = %s AND id = %s', (pk, p['mid']))
+            if not old: raise _nomessage(sid, mid)
+            md = _merged(metadata if metadata is not None else json.loads(dec(old[0][0])) if old[0][0] else {}, merge)
+            p['md'] = _dumps(md) if md else None
+        r = yield ('q', self._sql['update'], p)
         if r: return _row(r[0])
-        why = self._q('why', sid=p['sid'], mid=p['mid'])
+        why = yield ('q', self._sql['why'], dict(sid=p['sid'], mid=p['mid'], now=p['now']))
         if not why: raise _nosession(sid)
         if why[0][0] is None: raise _nomessage(sid, mid)
         raise _notpending(mid)
 
+    @_primitive
     def _delete(self, sid, mids):
-        with self._tx() as c:
-            pk = self._pk(c, sid)
-            rows = c.execute(f'DELETE FROM {self._M} m WHERE session = %s AND id = ANY(%s) RETURNING m.seq, {_COLS}', (pk, [enc(o) for o in mids])).fetchall()
-            found = {dec(r[3]) for r in rows}
-            missing = next((o for o in mids if o not in found), None)
-            if missing is not None: raise _nomessage(sid, missing)
-            c.execute(f'UPDATE {self._S} SET n = n - %s, updated = %s WHERE pk = %s', (len(rows), time.time(), pk))
+        yield ('begin',)
+        pk = yield from self._pk(sid)
+        rows = yield ('q', f'DELETE FROM {self._M} m WHERE session = %s AND id = ANY(%s) RETURNING m.seq, {_COLS}', (pk, [enc(o) for o in mids]))
+        found = {dec(r[3]) for r in rows}
+        missing = next((o for o in mids if o not in found), None)
+        if missing is not None: raise _nomessage(sid, missing)
+        yield ('n', f'UPDATE {self._S} SET n = n - %s, updated = %s WHERE pk = %s', (len(rows), time.time(), pk))
         return [_row(r[1:]) for r in sorted(rows)]
 
+    @_primitive
     def _pop(self, sid):
-        with self._tx() as c:
-            pk = self._pk(c, sid)
-            r = c.execute(f'''DELETE FROM {self._M} m WHERE session = %(pk)s AND seq = (SELECT max(seq) FROM {self._M} WHERE session = %(pk)s)
-                              RETURNING {_COLS}''', dict(pk=pk)).fetchone()
-            if r: c.execute(f'UPDATE {self._S} SET n = n - 1, updated = %s WHERE pk = %s', (time.time(), pk))
-        return r and _row(r)
+        yield ('begin',)
+        pk = yield from self._pk(sid)
+        r = yield ('q', f'''DELETE FROM {self._M} m WHERE session = %(pk)s AND seq = (SELECT max(seq) FROM {self._M} WHERE session = %(pk)s)
+                           RETURNING {_COLS}''', dict(pk=pk))
+        if not r: return None
+        yield ('n', f'UPDATE {self._S} SET n = n - 1, updated = %s WHERE pk = %s', (time.time(), pk))
+        return _row(r[0])
 
+    @_primitive
     def _truncate(self, sid, after):
-        with self._tx() as c:
-            pk,seq = self._pk(c, sid),0
-            if after is not None:
-                r = c.execute(f'SELECT seq FROM {self._M} WHERE session = %s AND id = %s', (pk, enc(after))).fetchone()
-                if r is None: raise _nomessage(sid, after)
-                seq = r[0]
-            rows = c.execute(f'DELETE FROM {self._M} m WHERE session = %s AND seq > %s RETURNING m.seq, {_COLS}', (pk, seq)).fetchall()
-            if rows: c.execute(f'UPDATE {self._S} SET n = n - %s, updated = %s WHERE pk = %s', (len(rows), time.time(), pk))
+        yield ('begin',)
+        pk,seq = (yield from self._pk(sid)),0
+        if after is not None:
+            r = yield ('q', f'SELECT seq FROM {self._M} WHERE session = %s AND id = %s', (pk, enc(after)))
+            if not r: raise _nomessage(sid, after)
+            seq = r[0][0]
+        rows = yield ('q', f'DELETE FROM {self._M} m WHERE session = %s AND seq > %s RETURNING m.seq, {_COLS}', (pk, seq))
+        if rows: yield ('n', f'UPDATE {self._S} SET n = n - %s, updated = %s WHERE pk = %s', (len(rows), time.time(), pk))
         return [_row(r[1:]) for r in sorted(rows)]
 
-    def _pk(self, c, sid):
+    def _pk(self, sid):
         "The row key of live session `sid`, its row locked until the transaction ends: every write locks the session first, then its messages"
-        r = c.execute(f'SELECT pk FROM {self._S} s WHERE s.id = %(sid)s AND {_LIVE} FOR UPDATE', dict(sid=enc(sid), now=time.time())).fetchone()
-        if r is None: raise _nosession(sid)
-        return r[0]
+        r = yield ('q', f'SELECT pk FROM {self._S} s WHERE s.id = %(sid)s AND {_LIVE} FOR UPDATE', dict(sid=enc(sid), now=time.time()))
+        if not r: raise _nosession(sid)
+        return r[0][0]
 
 # %% ../nbs/03_postgres.ipynb #56bbf41b
 @patch
@@ -399,14 +423,6 @@ def _tx(self:PostgresSessionManager):
     with self._conn() as c, c.transaction(): yield c
 
 @patch
-def _q(self:PostgresSessionManager, name, **params):
-    "Rows of the named statement, one round trip"
-    params.setdefault('now', time.time())
-    try: return self.pool.run(self._sql[name], params)
-    except self._psycopg.IntegrityError: raise
-    except self._psycopg.Error as e: raise self._error(e) from e
-
-@patch
 def _error(self:PostgresSessionManager, e)->StoreError:
     "The `StoreError` for driver error `e`: a timeout, a server that cannot be reached, tables changed underneath, or what the server said"
     pg,msg = self._psycopg,str(e).strip()
@@ -417,3 +433,118 @@ def _error(self:PostgresSessionManager, e)->StoreError:
     if isinstance(e, pg.InterfaceError) or (isinstance(e, pg.OperationalError) and (e.sqlstate is None or e.sqlstate.startswith('08'))):
         return StoreError(f"cannot reach PostgreSQL at {self._where}: {msg}")
     return StoreError(f"PostgreSQL at {self._where}: {msg}")
+
+# %% ../nbs/03_postgres.ipynb #159f9191
+@patch
+def _exec(self:PostgresSessionManager, op:tuple, ctx:dict):
+    "Run one op of a primitive: `('begin',)` starts its transaction on a connection of its own; `('q', sql, params)` gives rows, `('n', ...)` a row count, `('copy', sql, rows)` copies rows in"
+    try:
+        if op[0] == 'begin':
+            ctx['c'] = c = self.pool._get()
+            c.execute('BEGIN')
+            return None
+        c = ctx.get('c')
+        if c is not None: return _run_op(c, op)
+        with self.pool.connection() as c: return _run_op(c, op)
+    except self._psycopg.IntegrityError: raise
+    except self._psycopg.Error as e: raise self._error(e) from e
+
+def _run_op(c, op):
+    kind,sql,params = op
+    if kind == 'copy':
+        with c.cursor() as cur, cur.copy(sql) as cp:
+            for row in params: cp.write_row(row)
+        return None
+    cur = c.execute(sql, params)
+    return cur.rowcount if kind == 'n' else cur.fetchall() if cur.description else []
+
+@patch
+def _finish(self:PostgresSessionManager, ctx:dict, error):
+    "Commit the primitive's transaction if it returned, roll it back if it raised; the connection goes back to the pool (or is closed, if it broke)"
+    c = ctx.pop('c', None)
+    if c is None: return
+    try: c.execute('COMMIT' if error is None else 'ROLLBACK')
+    except self._psycopg.Error as e:
+        if error is None: raise self._error(e) from e
+    finally: self.pool._put(c)
+
+@patch
+async def _aexec(self:PostgresSessionManager, op:tuple, ctx:dict):
+    "`_exec` on psycopg's `AsyncConnection`s, from a pool of the async API's own"
+    try:
+        if op[0] == 'begin':
+            ctx['c'] = c = await self._apool().get()
+            await c.execute('BEGIN')
+            return None
+        c = ctx.get('c')
+        if c is not None: return await _arun_op(c, op)
+        pool = self._apool()
+        c = await pool.get()
+        try: return await _arun_op(c, op)
+        finally: await pool.put(c)
+    except self._psycopg.IntegrityError: raise
+    except self._psycopg.Error as e: raise self._error(e) from e
+
+async def _arun_op(c, op):
+    kind,sql,params = op
+    if kind == 'copy':
+        async with c.cursor() as cur, cur.copy(sql) as cp:
+            for row in params: await cp.write_row(row)
+        return None
+    cur = await c.execute(sql, params)
+    return cur.rowcount if kind == 'n' else await cur.fetchall() if cur.description else []
+
+@patch
+async def _afinish(self:PostgresSessionManager, ctx:dict, error):
+    c = ctx.pop('c', None)
+    if c is None: return
+    try: await c.execute('COMMIT' if error is None else 'ROLLBACK')
+    except self._psycopg.Error as e:
+        if error is None: raise self._error(e) from e
+    finally: await self._apool().put(c)
+
+class _APool:
+    "The async API's pool: at most `size` `AsyncConnection`s, made on demand, checked without a round trip when handed out"
+    def __init__(self, connect, size:int, timeout:float):
+        self.connect,self.size,self.timeout,self.idle,self.sem,self.closed = connect,size,timeout,[],asyncio.Semaphore(size),False
+
+    async def get(self):
+        if self.closed: raise StoreClosedError('the PostgreSQL store is closed: open it again to use it')
+        try: await asyncio.wait_for(self.sem.acquire(), self.timeout)
+        except asyncio.TimeoutError: raise StoreTimeoutError(f'all {self.size} PostgreSQL connections stayed busy for {self.timeout:g} s') from None
+        while self.idle:
+            c = self.idle.pop()
+            if _alive(c): return c
+            await c.close()
+        try: return await self.connect()
+        except BaseException: self.sem.release(); raise
+
+    async def put(self, c):
+        try:
+            if not self.closed and not c.closed and c.info.transaction_status == 0: self.idle.append(c)
+            else: c.pgconn.finish() # a connection left mid-answer is never reused
+        finally: self.sem.release()
+
+    async def close(self):
+        self.closed = True
+        for c in self.idle: await c.close()
+        self.idle = []
+
+@patch
+def _apool(self:PostgresSessionManager)->_APool:
+    if self._ap is None:
+        if self.pool.closed: raise StoreClosedError('the PostgreSQL store is closed: open it again to use it')
+        self._ap = _APool(self._aconnect, self.pool.size, self.timeout)
+    return self._ap
+
+@patch
+async def _aconnect(self:PostgresSessionManager):
+    kw = {} if 'connect_timeout' in self.url else dict(connect_timeout=max(2, math.ceil(self.timeout)))
+    c = await _aconn_class(self._psycopg).connect(self.url, autocommit=True, **kw)
+    c.deadline = self.timeout + 2
+    await c.execute("SELECT set_config('statement_timeout', %s, false)", (str(int(self.timeout * 1000)),))
+    return c
+
+@patch
+async def _aclose(self:PostgresSessionManager):
+    if self._ap is not None: await self._ap.close()

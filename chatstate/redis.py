@@ -438,7 +438,7 @@ class RedisSessionManager(SessionManager):
         if isinstance(e, self._lost): return StoreError(f"Redis at {self._where} is unreachable ({e}){'; the write may or may not have been applied' if write else ''}")
         return StoreError(f"Redis at {self._where}: {e}")
 
-    def _exec(self, op:tuple):
+    def _exec(self, op:tuple, ctx:dict):
         "Run one I/O op of a primitive, `(script, keys, args, write)` or `(command, args)`: a lost connection is a `StoreError`; a read is tried once more"
         if self._closed: raise StoreClosedError(f"{self!r} is closed: open the store again to use it")
         write = len(op) == 4 and op[3]
@@ -448,7 +448,7 @@ class RedisSessionManager(SessionManager):
                 if write or attempt: raise self._error(e, write) from e
             except self._redis.RedisError as e: raise self._error(e) from e
 
-    async def _aexec(self, op:tuple):
+    async def _aexec(self, op:tuple, ctx:dict):
         "`_exec` on the `redis.asyncio` client"
         if self._closed: raise StoreClosedError(f"{self!r} is closed: open the store again to use it")
         if self._ar is None: self._open_async()

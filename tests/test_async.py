@@ -28,8 +28,8 @@ def test_protocols_name_the_coroutine_to_await(astore):
     run_async(go(amgr(astore)))
 
 def test_calls_never_block_the_event_loop(astore, monkeypatch):
-    """A store with an async driver (Redis) awaits its I/O on the loop and never makes a blocking call there; any other runs every
-    call on a thread of its own (SQLite: one; PostgreSQL: a pool, until its async driver), except the in-memory store, which never blocks"""
+    """A store with an async driver (Redis, PostgreSQL) awaits its I/O on the loop and never makes a blocking call there; any other runs every
+    call on a thread of its own (SQLite: one), except the in-memory store, which never blocks"""
     m,seen = amgr(astore),[]
     names = ('_exec', '_aexec') if m._native else ('_append', '_slice', '_update', '_list', '_create', '_info')
     for name in names:
@@ -45,7 +45,7 @@ def test_calls_never_block_the_event_loop(astore, monkeypatch):
         return threading.current_thread().name
     loop_thread = run_async(go())
     threads = {t for _,t in seen}
-    if m._native: assert {k for k,_ in seen} == {'async'} and threads == {loop_thread} and len(seen) == 6
+    if m._native: assert {k for k,_ in seen} == {'async'} and threads == {loop_thread} and len(seen) >= 6
     elif astore.kind == 'memory': assert threads == {loop_thread} and len(seen) == 6
     else: assert loop_thread not in threads and all(t.startswith('chatstate') for t in threads) and len(seen) == 6
 
