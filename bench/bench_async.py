@@ -56,14 +56,14 @@ async def bench_postgres(rounds, n=1000, n_load=10_000):
         for _ in range(n):
             seq[0] += 1
             await raw.execute(f'INSERT INTO "{schema}".raw VALUES (%s, %s, %s, %s, %s)', ('s', seq[0], str(uuid.uuid4()), 'User', 'hello there'))
-    line(f'postgres (threads, not yet native): append x{n}, ms', *await paired(ours, base, rounds), 1.3)
+    line(f'psycopg async: append x{n}, ms', *await paired(ours, base, rounds), 1.3)
     big = await m.create_session('big')
     await big.add_messages(sample_messages(n_load))
     q = f'''SELECT m.role, m.content, m.id, m.pending, m.metadata FROM "{schema}".chatstate_messages m
             JOIN "{schema}".chatstate_sessions s ON m.session = s.pk WHERE s.id = %s ORDER BY m.seq'''
     async def load(): assert len(await big.messages) == n_load
     async def raw_load(): assert len([(a, b, c, d, json.loads(e) if e else {}) for a,b,c,d,e in await (await raw.execute(q, ('big',))).fetchall()]) == n_load
-    line(f'postgres (threads, not yet native): load {n_load:,}, ms', *await paired(load, raw_load, rounds), 1.3)
+    line(f'psycopg async: load {n_load:,} messages, ms', *await paired(load, raw_load, rounds), 1.3)
     await raw.execute(f'DROP SCHEMA "{schema}" CASCADE'); await raw.close(); await m.close()
 
 async def bench_sqlite(rounds, tasks=20, per=50):
