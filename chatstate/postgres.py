@@ -213,7 +213,10 @@ class PostgresSessionManager(SessionManager):
     def __repr__(self): return f'PostgresSessionManager({self._where!r}, schema={self.schema!r}, prefix={self.prefix!r})'
     def close(self): self.pool.close()
     def _fork_lock(self): return self.pool.cv
-    def _after_fork(self): self.pool.after_fork(); self._ap = None
+    def _after_fork(self):
+        self.pool.after_fork()
+        if self._ap is not None: self.pool.inherited.append(self._ap) # the parent's async connections: kept, never used nor closed
+        self._ap = None
 
     def _setup(self):
         "Create the tables, or check the ones there: their schema version and columns"

@@ -412,7 +412,7 @@ class RedisSessionManager(SessionManager):
             try: client = redis.Redis.from_url(url, decode_responses=False, retry=Retry(NoBackoff(), 0),
                                                socket_timeout=self.timeout, socket_connect_timeout=self.timeout)
             except (ValueError, TypeError) as e: raise InvalidValueError(f"bad Redis URL {self._where!r}: {e}") from None
-        self.r,self._ar = client,None
+        self.r,self._ar,self._inherited = client,None,[]
         self._lost = (redis.ConnectionError, redis.TimeoutError)
         self._idx = [f'{prefix}{k}' for k in ('by_created', 'by_updated', 'by_expiry', 'counter', 'unlisted')]
         self._scripts = {k: self.r.register_script(v) for k,v in dict(create=_CREATE, append=_APPEND, update=_UPDATE, remove=_REMOVE,
@@ -420,7 +420,11 @@ class RedisSessionManager(SessionManager):
 
     def __repr__(self): return f'RedisSessionManager({self._where!r}, prefix={self.prefix!r})'
     def close(self): self._closed = True; self.r.close()
-    def _after_fork(self): self.r.connection_pool.reset(); self._ar = None
+    def _after_fork(self):
+        "A new pool for the sync client; the parent's async client is kept, never used nor closed: closing its transports in the child would take the parent's sockets off their shared epoll"
+        self.r.connection_pool.reset()
+        if self._ar is not None: self._inherited.append((self._ar, self._ascripts))
+        self._ar = None
 
     @classmethod
     def from_url(cls, url:str)->'RedisSessionManager':
