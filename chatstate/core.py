@@ -653,6 +653,7 @@ async def _aops(store, gen):
         raise
 
 async def _inline(f, *args): return f(*args)
+def _seen(t): t.cancelled() or t.exception()
 
 class _Threads:
     "Runs a store's blocking calls on `n` threads of its own, never on the event loop's thread; a call once started always finishes"
@@ -697,7 +698,9 @@ for _n in _PRIMITIVES:
     async def _prim(self, *args, _n=_n):
         body = getattr(getattr(type(self.store), _n), 'body', None)
         if self._native and body: # shielded: a primitive once started runs to its end, whatever happens to the task awaiting it
-            return await asyncio.shield(asyncio.ensure_future(_aops(self.store, body(self.store, *args))))
+            t = asyncio.ensure_future(_aops(self.store, body(self.store, *args)))
+            t.add_done_callback(_seen) # its error is the awaiting task's; if that task was cancelled, nobody else is owed it
+            return await asyncio.shield(t)
         return await self._run(getattr(self.store, _n), *args)
     _prim.__name__ = _prim.__qualname__ = _n
     setattr(AsyncSessionManager, _n, _prim)
