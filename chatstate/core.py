@@ -571,27 +571,35 @@ class _Primitives:
     def __getattr__(self, name): return lambda *args: _Op(name, args)
 P = _Primitives()
 
-def _drive(mgr, gen):
-    "Run handle body `gen` against sync manager `mgr`: each primitive it yields is called, and its result (or error) sent back in"
+def _steps(gen, call):
+    "Run generator `gen` to its return value: each op it yields goes to `call`, whose result (or error) is sent back in"
     send,throw = gen.send,gen.throw
     try:
         op = next(gen)
         while True:
-            try: r = getattr(mgr, op.name)(*op.args)
+            try: r = call(op)
             except Exception as e: op = throw(e)
             else: op = send(r)
     except StopIteration as e: return e.value
 
-async def _adrive(mgr, gen):
-    "Run handle body `gen` against async manager `mgr`: the same, each primitive awaited"
+async def _asteps(gen, call):
+    "`_steps` with each op awaited"
     send,throw = gen.send,gen.throw
     try:
         op = next(gen)
         while True:
-            try: r = await getattr(mgr, op.name)(*op.args)
+            try: r = await call(op)
             except Exception as e: op = throw(e)
             else: op = send(r)
     except StopIteration as e: return e.value
+
+def _drive(mgr, gen):
+    "Run handle body `gen` against sync manager `mgr`: each primitive it yields is called"
+    return _steps(gen, lambda op: getattr(mgr, op.name)(*op.args))
+
+async def _adrive(mgr, gen):
+    "Run handle body `gen` against async manager `mgr`: each primitive it yields is awaited"
+    return await _asteps(gen, lambda op: getattr(mgr, op.name)(*op.args))
 
 def _twin(kind:str, prop:bool=False, name:Optional[str]=None):
     "Make generator `body` (named `_name`) the method `name` of the sync class and the coroutine `name` of its async twin; `kind`: 'session' or 'manager'"
@@ -620,37 +628,25 @@ def _primitive(body):
     awaits `_aexec(op, ctx)`; an op's error is thrown back into the body, and `_finish(ctx, error)` ends the run (a transaction, say)"""
     @functools.wraps(body)
     def f(self, *args):
-        gen,ctx = body(self, *args),{}
-        try:
-            op = next(gen)
-            while True:
-                try: r = self._exec(op, ctx)
-                except Exception as e: op = gen.throw(e)
-                else: op = gen.send(r)
-        except StopIteration as e:
-            self._finish(ctx, None)
-            return e.value
+        ctx = {}
+        try: res = _steps(body(self, *args), lambda op: self._exec(op, ctx))
         except BaseException as e:
             self._finish(ctx, e)
             raise
+        self._finish(ctx, None)
+        return res
     f.body = body
     return f
 
 async def _aops(store, gen):
     "Run primitive body `gen` on a store's async driver"
     ctx = {}
-    try:
-        op = next(gen)
-        while True:
-            try: r = await store._aexec(op, ctx)
-            except Exception as e: op = gen.throw(e)
-            else: op = gen.send(r)
-    except StopIteration as e:
-        await store._afinish(ctx, None)
-        return e.value
+    try: res = await _asteps(gen, lambda op: store._aexec(op, ctx))
     except BaseException as e:
         await store._afinish(ctx, e)
         raise
+    await store._afinish(ctx, None)
+    return res
 
 async def _inline(f, *args): return f(*args)
 def _seen(t): t.cancelled() or t.exception()

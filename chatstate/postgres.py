@@ -8,7 +8,7 @@ Docs: https://chatstate.github.io/chatstate/postgres.html.md"""
 __all__ = ['SCHEMA_VERSION', 'enc', 'dec', 'PostgresSessionManager']
 
 # %% ../nbs/03_postgres.ipynb #1ee36943
-import asyncio, json, math, os, re, select, threading, time
+import asyncio, functools, json, math, os, re, select, threading, time
 from contextlib import contextmanager
 from typing import Optional
 from urllib.parse import urlsplit, parse_qsl, urlencode
@@ -48,24 +48,12 @@ def _schema(S, M, p):
               id TEXT NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, pending BOOLEAN NOT NULL, metadata TEXT,
               PRIMARY KEY(session, seq), UNIQUE(session, id))''']
 
-_conn_classes = {}
-def _conn_class(psycopg):
-    "A psycopg connection whose every wait on the server ends after its `deadline` (seconds)"
-    if psycopg not in _conn_classes:
-        class _Conn(psycopg.Connection):
-            deadline = 30.0
-            def wait(self, gen, interval=0.1, timeout=None): return super().wait(gen, interval=interval, timeout=self.deadline if timeout is None else timeout)
-        _conn_classes[psycopg] = _Conn
-    return _conn_classes[psycopg]
-
-def _aconn_class(psycopg):
-    "`_conn_class` for psycopg's `AsyncConnection`"
-    if (psycopg, 'async') not in _conn_classes:
-        class _AConn(psycopg.AsyncConnection):
-            deadline = 30.0
-            async def wait(self, gen, interval=0.1, timeout=None): return await super().wait(gen, interval=interval, timeout=self.deadline if timeout is None else timeout)
-        _conn_classes[psycopg, 'async'] = _AConn
-    return _conn_classes[psycopg, 'async']
+@functools.cache
+def _conn_class(psycopg, is_async:bool=False):
+    "A psycopg `Connection` (or `AsyncConnection`) whose every wait on the server ends after its `deadline` (seconds)"
+    base = psycopg.AsyncConnection if is_async else psycopg.Connection
+    def wait(self, gen, interval=0.1, timeout=None): return base.wait(self, gen, interval=interval, timeout=self.deadline if timeout is None else timeout)
+    return type('_AConn' if is_async else '_Conn', (base,), dict(deadline=30.0, wait=wait))
 
 # %% ../nbs/03_postgres.ipynb #6dfeea59
 _LIVE = '(s.expires_at IS NULL OR s.expires_at > %(now)s)'
@@ -164,12 +152,6 @@ class _Pool:
         try: yield c
         finally: self._put(c)
 
-    def run(self, sql, params)->list:
-        "The rows of one statement, run on a pooled connection"
-        c = self._get()
-        try: return c.execute(sql, params).fetchall()
-        finally: self._put(c)
-
     def close(self):
         with self.cv:
             for c in self.idle: c.close()
@@ -202,12 +184,17 @@ class PostgresSessionManager(SessionManager):
         self.pool,self._ap = _Pool(self._connect, pool_size, self.timeout),None
         self._setup()
 
+    def _conn_setup(self)->tuple:
+        "What every new connection gets, sync or async: its connect keywords (autocommit, libpq's connect timeout) and the statement setting the server's timeout"
+        kw = dict(autocommit=True, **({} if 'connect_timeout' in self.url else dict(connect_timeout=max(2, math.ceil(self.timeout)))))
+        return kw,("SELECT set_config('statement_timeout', %s, false)", (str(int(self.timeout * 1000)),))
+
     def _connect(self):
-        "A new connection: autocommit, the timeout as libpq's connect timeout and the server's statement timeout, and a client deadline past it"
-        kw = {} if 'connect_timeout' in self.url else dict(connect_timeout=max(2, math.ceil(self.timeout)))
-        c = _conn_class(self._psycopg).connect(self.url, autocommit=True, **kw)
+        "A new connection, with a client deadline past the server's statement timeout"
+        kw,timeout_sql = self._conn_setup()
+        c = _conn_class(self._psycopg).connect(self.url, **kw)
         c.deadline = self.timeout + 2
-        c.execute("SELECT set_config('statement_timeout', %s, false)", (str(int(self.timeout * 1000)),))
+        c.execute(*timeout_sql)
         return c
 
     def __repr__(self): return f'PostgresSessionManager({self._where!r}, schema={self.schema!r}, prefix={self.prefix!r})'
@@ -542,10 +529,10 @@ def _apool(self:PostgresSessionManager)->_APool:
 
 @patch
 async def _aconnect(self:PostgresSessionManager):
-    kw = {} if 'connect_timeout' in self.url else dict(connect_timeout=max(2, math.ceil(self.timeout)))
-    c = await _aconn_class(self._psycopg).connect(self.url, autocommit=True, **kw)
+    kw,timeout_sql = self._conn_setup()
+    c = await _conn_class(self._psycopg, True).connect(self.url, **kw)
     c.deadline = self.timeout + 2
-    await c.execute("SELECT set_config('statement_timeout', %s, false)", (str(int(self.timeout * 1000)),))
+    await c.execute(*timeout_sql)
     return c
 
 @patch
