@@ -2,7 +2,7 @@
 import asyncio, os, signal, sys, threading, time, warnings, pytest
 from hypothesis import given, settings, HealthCheck, strategies as st
 from chatstate import *
-from chatstate.core import _merged
+from chatstate.core import merge_metadata
 from test_threads import run_threads
 
 # --- metadata merges are one atomic step
@@ -38,11 +38,11 @@ keys = st.sampled_from(['a', 'b', 'c', 'é', '"q"', 'x\\y', '🙂', ''])
 def test_merge_is_the_same_on_every_store(mgr, md, patch):
     sid = new_id()
     s = mgr.create_session(sid, metadata=md)
-    want = _merged(md, patch)
+    want = merge_metadata(md, patch)
     assert list(s.update_metadata(patch).items()) == list(want.items()) == list(mgr[sid].metadata.items())
     m = s.add_message('user', 'x', metadata={f'm{k}': v for k,v in md.items()})
     got = s.update_message_metadata(m.id, {f'm{k}': v for k,v in patch.items()}).metadata
-    assert list(got.items()) == list(_merged(m.metadata, {f'm{k}': v for k,v in patch.items()}).items()) == list(s[m.id].metadata.items())
+    assert list(got.items()) == list(merge_metadata(m.metadata, {f'm{k}': v for k,v in patch.items()}).items()) == list(s[m.id].metadata.items())
     mgr.delete_session(sid)
 
 def test_finalize_merges(mgr):

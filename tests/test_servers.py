@@ -266,7 +266,7 @@ def test_postgres_schema_changed_underneath(tmp_path):
         with pytest.raises(StoreError, match='schema version 7, newer than this chatstate knows'): connect(st.url)
         with m._conn() as c: c.execute(f"COMMENT ON TABLE {T}_sessions IS 'a table of my own'")
         with pytest.raises(StoreError, match='is not a chatstate table'): connect(st.url)
-        with m._conn() as c: c.execute(f"COMMENT ON TABLE {T}_sessions IS 'chatstate schema 1'")
+        with m._conn() as c: c.execute(f"COMMENT ON TABLE {T}_sessions IS 'chatstate schema 2'")
         with m._conn() as c: c.execute(f'ALTER TABLE {T}_messages DROP COLUMN pending')
         with pytest.raises(StoreError, match="has no column 'pending'"): connect(st.url)
         with pytest.raises(StoreError, match='changed outside chatstate'): m['s'].messages

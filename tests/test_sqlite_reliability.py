@@ -3,6 +3,7 @@ import os, signal, sqlite3, subprocess, sys, threading, time, pytest
 from concurrent.futures import ProcessPoolExecutor
 from chatstate import *
 from conftest import check_order
+from chatstate.sqlite import SCHEMA_VERSION
 
 def _writer(url, sid, tag, n):
     "Append `n` messages tagged `tag`, in order; return how many returned"
@@ -94,7 +95,7 @@ def test_migration_from_version_zero_keeps_other_tables(tmp_path):
     con = sqlite3.connect(p); con.execute('CREATE TABLE users(name)'); con.execute("INSERT INTO users VALUES ('ann')"); con.commit(); con.close()
     connect(f'sqlite:///{p}').create_session('s')
     con = sqlite3.connect(p)
-    assert con.execute('PRAGMA user_version').fetchone()[0] == 1 and con.execute('SELECT name FROM users').fetchall() == [('ann',)]
+    assert con.execute('PRAGMA user_version').fetchone()[0] == SCHEMA_VERSION and con.execute('SELECT name FROM users').fetchall() == [('ann',)]
 
 def test_fork_reopens_connection(tmp_path):
     m = connect(f'sqlite:///{tmp_path}/f.db')

@@ -5,6 +5,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from chatstate import *
 from conftest import server_url
+from chatstate.postgres import SCHEMA_VERSION
 
 V1 = Path(__file__).parent/'data'/'v1'
 EXPECTED = json.loads((V1/'expected.json').read_text())
@@ -24,6 +25,7 @@ def check(url):
     s = m['chat-1']
     s.add_message('user', 'after the upgrade')
     assert [x.content for x in s][-2:] == ['42', 'after the upgrade'] and m['gaps'].expires_at is not None
+    assert len(s) == len(list(s)) == len(EXPECTED['chat-1']['messages']) + 1 # the counter moved once, by the engine
     m.close()
 
 def test_sqlite_v1_file(tmp_path):
@@ -49,7 +51,9 @@ def test_redis_v1_keys():
         keys = list(r.scan_iter(match=prefix + '*'))
         if keys: r.delete(*keys)
 
-def test_postgres_v1_tables():
+@pytest.mark.parametrize('comment', [None, 'chatstate schema 1'], ids=['first-release', 'last-release'])
+def test_postgres_v1_tables(comment):
+    "Version-1 tables as the first release left them (no comment) and as the last one did (its comment), upgraded in place"
     url = server_url('postgres')
     import psycopg
     schema,data = f'v1_{uuid.uuid4().hex[:8]}',json.loads((V1/'postgres.json').read_text())
@@ -60,7 +64,10 @@ def test_postgres_v1_tables():
             for t,o in data['tables'].items():
                 cols = ', '.join(o['columns'])
                 for row in o['rows']: c.execute(f'INSERT INTO "{schema}".chatstate_{t}({cols}) VALUES ({", ".join(["%s"]*len(row))})', row)
-            assert c.execute(f"""SELECT obj_description('"{schema}".chatstate_sessions'::regclass, 'pg_class')""").fetchone()[0] is None
+            if comment: c.execute(f"""COMMENT ON TABLE "{schema}".chatstate_sessions IS '{comment}'""")
             check(f'{url}?schema={schema}')
-            assert c.execute(f"""SELECT obj_description('"{schema}".chatstate_sessions'::regclass, 'pg_class')""").fetchone()[0] == 'chatstate schema 1'
+            note = f"""SELECT obj_description('"{schema}".chatstate_sessions'::regclass, 'pg_class')"""
+            assert c.execute(note).fetchone()[0] == f'chatstate schema {SCHEMA_VERSION}'
+            cols = "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = 'chatstate_messages'"
+            assert 'at' in {r[0] for r in c.execute(cols, (schema,))}
         finally: c.execute(f'DROP SCHEMA "{schema}" CASCADE')
