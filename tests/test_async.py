@@ -27,27 +27,50 @@ def test_protocols_name_the_coroutine_to_await(astore):
         assert [sid async for sid in m] == ['p'] and [x async for x in s] == []
     run_async(go(amgr(astore)))
 
+class _Rec:
+    "A SQLite connection that records the thread of every call made on it"
+    def __init__(self, c, seen): self._c,self._seen = c,seen
+    def __getattr__(self, name):
+        v = getattr(self._c, name)
+        if name not in ('execute', 'executemany'): return v
+        def f(*a): self._seen.append((name, threading.current_thread())); return v(*a)
+        return f
+
 def test_calls_never_block_the_event_loop(astore, monkeypatch):
-    """A store with an async driver (Redis, PostgreSQL) awaits its I/O on the loop and never makes a blocking call there; any other runs every
-    call on a thread of its own (SQLite: one), except the in-memory store, which never blocks"""
+    """Every driver call the async API makes is recorded with its thread: SQLite's run on the store's own thread, never the loop's; on
+    Redis and PostgreSQL no blocking call is made on the loop's thread (no sync driver call, no blocking socket call); the in-memory
+    store never blocks, so it runs inline"""
+    import socket
     m,seen = amgr(astore),[]
-    names = ('_exec', '_aexec') if m._native else ('_append', '_slice', '_update', '_list', '_create', '_info')
-    for name in names:
-        f = getattr(m.store, name)
-        if name == '_aexec':
-            async def rec(*a, _f=f): seen.append(('async', threading.current_thread().name)); return await _f(*a)
-        else: rec = lambda *a, _f=f, _n=name: (seen.append((_n, threading.current_thread().name)), _f(*a))[1]
-        monkeypatch.setattr(m.store, name, rec)
+    if astore.kind == 'sqlite':
+        con = m.store._con
+        monkeypatch.setattr(m.store, '_con', lambda: _Rec(con(), seen))
+    def record(cls, name, when=lambda self: True):
+        f = getattr(cls, name)
+        def rec(self, *a, **k):
+            if when(self): seen.append((f'{cls.__name__}.{name}', threading.current_thread()))
+            return f(self, *a, **k)
+        monkeypatch.setattr(cls, name, rec)
+    for name in ('recv', 'recv_into', 'send', 'sendall', 'connect'): record(socket.socket, name, lambda sk: sk.gettimeout() != 0.0)
+    if astore.kind == 'redis':
+        import redis
+        record(redis.Redis, 'execute_command'); record(redis.connection.Connection, 'send_packed_command')
+    if astore.kind == 'postgres':
+        import psycopg
+        record(psycopg.Connection, 'execute'); record(psycopg.Cursor, 'execute')
+    calls = []
     async def go():
+        loop = threading.current_thread()
         s = await m.create_session('t')
         r = await s.add_message('assistant', '', pending=True)
         await s.append_chunk(r.id, 'x'); await s.messages; await m.sessions(); await s.info
-        return threading.current_thread().name
-    loop_thread = run_async(go())
-    threads = {t for _,t in seen}
-    if m._native: assert {k for k,_ in seen} == {'async'} and threads == {loop_thread} and len(seen) >= 6
-    elif astore.kind == 'memory': assert threads == {loop_thread} and len(seen) == 6
-    else: assert loop_thread not in threads and all(t.startswith('chatstate') for t in threads) and len(seen) == 6
+        await s.add_messages([Message('user', 'a'), Message('user', 'b')]); await s.update_metadata(k=1); await s.truncate_after(r.id)
+        return loop
+    loop = run_async(go())
+    on_loop = [n for n,t in seen if t is loop]
+    assert on_loop == [], f"blocking calls on the event loop's thread: {on_loop}"
+    if astore.kind == 'sqlite': assert len(seen) >= 20 and all(t.name.startswith('chatstate') for _,t in seen)
+    if astore.kind in ('redis', 'postgres'): assert m._native and not [n for n,_ in seen if not n.startswith('socket')] # nothing went through the sync driver
 
 def test_a_write_in_finally_lands_after_a_cancellation(astore):
     import anyio

@@ -1,0 +1,79 @@
+"""Cancellation at random points, thousands of times per store: after each cancelled call the store holds what it held
+before the call or what the call makes of it, never anything in between; and the next call on the same manager gets its
+own answer (a connection is never left mid-reply). `CHATSTATE_CANCEL_ROUNDS` sets how many calls are cancelled per store
+(2000 by default)."""
+import asyncio, os, random, pytest
+from chatstate import *
+from conftest import Store, KINDS, run_async
+
+ROUNDS = int(os.environ.get('CHATSTATE_CANCEL_ROUNDS', 2000))
+
+def state(d:dict)->tuple:
+    "What a session holds, from its `to_dict`, without its times"
+    return (d['metadata'], [(m['id'], m['role'], m['content'], m.get('pending', False), m.get('metadata', {})) for m in d['messages']])
+
+def pick(rnd, st, i):
+    "A random call (its name and arguments) that is valid on a session holding `st`"
+    msgs = st[1]
+    pend = [m[0] for m in msgs if m[3]]
+    ops = [('add_message', ('user', f'q{i}'), dict(id=f'm{i}')),
+           ('add_message', ('assistant', ''), dict(id=f'm{i}', pending=True)),
+           ('add_messages', ([Message('user', f'b{i}', id=f'b{i}'), Message('assistant', f'c{i}', id=f'c{i}', metadata={'n': i})],), {}),
+           ('update_metadata', (), {f'k{i % 7}': i}),
+           ('set_title', (f'T{i}',), {}),
+           ('tail', (3,), {}), ('count', (), {})]
+    if pend: ops += [('append_chunk', (rnd.choice(pend), f'x{i}'), {})] * 3 + [('finalize', (rnd.choice(pend),), dict(metadata={'done': i}))]
+    if msgs:
+        mid = rnd.choice(msgs)[0]
+        ops += [('update_message_metadata', (mid,), {f'r{i % 5}': i}), ('delete', (mid,), {}), ('truncate_after', (mid,), {}),
+                ('get', (mid,), {})]
+        if len(msgs) > 1: ops.append(('pop', (), {}))
+    if len(msgs) > 12: ops = [o for o in ops if o[0] in ('delete', 'pop', 'truncate_after')] # keep the session short
+    return rnd.choice(ops)
+
+def model(before:dict, op):
+    "What the call makes of the session: the same call on an in-memory copy"
+    m = InMemorySessionManager()
+    s = m.import_session(before)
+    name,args,kw = op
+    getattr(s, name)(*args, **kw)
+    return state(s.to_dict())
+
+async def quiet():
+    "Wait for every other task on the loop (a shielded call still running) to end"
+    while True:
+        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+        if not rest: return
+        await asyncio.wait(rest)
+
+@pytest.mark.parametrize('kind', KINDS)
+def test_cancelled_calls_leave_the_store_before_or_after(kind, tmp_path):
+    st = Store(kind, tmp_path, 'async')
+    m,rnd = st.open()._o,random.Random(kind)
+    async def go():
+        s = await m.create_session('cancel')
+        seen = {'before': 0, 'after': 0}
+        for i in range(ROUNDS):
+            d = await s.to_dict()
+            before,op = state(d),pick(rnd, state(d), i)
+            after = model(d, op)
+            name,args,kw = op
+            t = asyncio.ensure_future(getattr(s, name)(*args, **kw))
+            for _ in range(rnd.randrange(4)): await asyncio.sleep(0) # cancel after 0-3 turns of the loop, at whichever await the call is in
+            if rnd.random() < 0.5: await asyncio.sleep(rnd.random() * 0.0005)
+            t.cancel()
+            try: await t
+            except asyncio.CancelledError: pass
+            await quiet()
+            now = state(await s.to_dict())
+            assert await s.count() == len(now[1]), f"round {i}: {name}{args} left the message counter behind"
+            assert now in (before, after), f"round {i}: {name}{args} left the session in between:\n{before}\n{now}\n{after}"
+            seen['before' if now == before and now != after else 'after'] += 1
+            if i % 50 == 0: # the next call on the same manager gets its own answer
+                last = [Message(r, c, id=mid, pending=p, metadata=md) for mid,r,c,p,md in now[1][-1:]]
+                assert (await s.count(), await s.tail(1)) == (len(now[1]), last)
+        return seen
+    try:
+        seen = run_async(go())
+        assert seen['after'] > 0 and (kind == 'memory' or seen['before'] > 0), seen # both kinds of outcome happened
+    finally: st.close()
