@@ -7,13 +7,14 @@ Docs: https://chatstate.github.io/chatstate/redis.html.md"""
 # %% auto #0
 __all__ = ['RedisSessionManager']
 
-# %% ../nbs/04_redis.ipynb #bcef5337
+# %% ../nbs/04_redis.ipynb #a3aa3a92
 import json, math, re, time
 from typing import Optional
 from urllib.parse import quote, urlsplit, parse_qsl, urlencode
+from fastcore.basics import patch
 from .core import *
 
-# %% ../nbs/04_redis.ipynb #79f4e4fc
+# %% ../nbs/04_redis.ipynb #e955650c
 def _driver():
     try: import redis
     except ImportError: raise MissingDriverError('the Redis store needs the redis driver: pip install "chatstate[redis]"') from None
@@ -21,7 +22,47 @@ def _driver():
 
 def _key(prefix, sid): return f'{prefix}s:{quote(sid, safe="")}'
 
-# %% ../nbs/04_redis.ipynb #b609b4de
+# %% ../nbs/04_redis.ipynb #d372c5ad
+def _b(o): return o if isinstance(o, bytes) else str(o).encode()
+def _f(o): return '' if o is None else repr(float(o))
+
+def _head_end(v:bytes)->int:
+    "Where a stored message value's header (flag, role length, ':', role) ends and its content starts"
+    k = v.index(b':', 1)
+    return k + 1 + int(v[1:k])
+
+def _msgs(r, _m=unchecked_message, _loads=json.loads):
+    "`Message`s from a script's [ids, values, metadata of those that have some]"
+    ids,vals,mds = r
+    mdi,heads,res = iter(mds),{},[]
+    for i,v in zip(ids, vals):
+        e = _head_end(v)
+        h = heads.get(v[:e])
+        if h is None: h = heads[v[:e]] = (v[v.index(b':', 1)+1:e].decode(), v[0] - 48)
+        res.append(_m(h[0], v[e:].decode(), i.decode(), h[1] & 1 == 1, _loads(next(mdi)) if h[1] & 2 else {}))
+    return res
+
+def _val(m:Message)->bytes:
+    "A message's stored value: flag, role length, ':', role, content"
+    r = m.role.encode()
+    return b'%d%d:%s%s' % (m.pending + 2*bool(m.metadata), len(r), r, m.content.encode())
+
+def _fields(m:Message): return (m.id, _val(m), compact_json(m.metadata) if m.metadata else '')
+
+# %% ../nbs/04_redis.ipynb #4b77e37f
+def _summary(f, pre=PREVIEW_LEN):
+    sid,md,created,updated,exp,n = f[:6]
+    role = content = None
+    if len(f) > 6:
+        v = f[6]; e = _head_end(v)
+        role,content = v[v.index(b':', 1)+1:e].decode(),v[e:].decode('utf-8', 'ignore')[:pre]
+    return SessionInfo(sid.decode(), json.loads(md), float(created), float(updated), float(exp) if exp else None, int(n), content, role)
+
+def _patch_args(patch)->list:
+    "A metadata patch as the merge script takes it: key and value JSON in turn, '' for a key to remove"
+    return [x for k,v in patch.items() for x in (compact_json(k), '' if v is None else compact_json(v))]
+
+# %% ../nbs/04_redis.ipynb #893fdd31
 _LIB = r"""
 local S, Z, M, D = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local function check(spec)
@@ -59,6 +100,10 @@ local function touch(now)
   redis.call('HSET', S, 'updated', now)
   redis.call('ZADD', KEYS[6], now, S)
 end
+"""
+
+# %% ../nbs/04_redis.ipynb #8ce6911f
+_LIB += r"""
 local function skipstr(s, i)
   local j = i + 1
   while true do
@@ -100,6 +145,8 @@ local function merge(s, first)
   return '{' .. table.concat(out, ',') .. '}'
 end
 """
+
+# %% ../nbs/04_redis.ipynb #30e5a41e
 # KEYS: S Z M D, then the created, updated and expiry indexes, the creation counter, the set of expired sessions already unlisted
 _CREATE = _LIB + """
 local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 5, 'zset', 6, 'zset', 7, 'zset', 8, 'string', 9, 'set'})
@@ -120,6 +167,8 @@ redis.call('ZADD', KEYS[6], ARGV[4], S)
 if ARGV[5] ~= '' then redis.call('ZADD', KEYS[7], ARGV[5], S); expire(ARGV[5]) else redis.call('ZREM', KEYS[7], S) end
 return 1
 """
+
+# %% ../nbs/04_redis.ipynb #c29161e1
 _APPEND = _LIB + """
 local bad = check({2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset'})
 if bad then return bad end
@@ -146,7 +195,7 @@ if f[3] ~= '' then expire(f[3]) end
 return {1}
 """
 
-# %% ../nbs/04_redis.ipynb #c2b3d6dc
+# %% ../nbs/04_redis.ipynb #615e0a3d
 _UPDATE = _LIB + """
 local bad = check({1, 'hash', 3, 'hash', 4, 'hash', 6, 'zset'})
 if bad then return bad end
@@ -181,6 +230,8 @@ local exp = redis.call('HGET', S, 'exp')
 if exp ~= '' then expire(exp) end
 return {1, v, redis.call('HGET', D, mid)}
 """
+
+# %% ../nbs/04_redis.ipynb #bce5cdd2
 _REMOVE = _LIB + """
 local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset'})
 if bad then return bad end
@@ -212,6 +263,8 @@ if #ids > 0 then
 end
 return {1, res}
 """
+
+# %% ../nbs/04_redis.ipynb #b8203f64
 _SET_INFO = _LIB + """
 local bad = check({1, 'hash', 6, 'zset', 7, 'zset'})
 if bad then return bad end
@@ -226,6 +279,8 @@ if ARGV[4] == '1' then
 end
 return md
 """
+
+# %% ../nbs/04_redis.ipynb #33c4bc5b
 _DROP = _LIB + """
 local bad = check({5, 'zset', 6, 'zset', 7, 'zset', 9, 'set'})
 if bad then return bad end
@@ -236,7 +291,7 @@ redis.call('SREM', KEYS[9], S)
 return live
 """
 
-# %% ../nbs/04_redis.ipynb #573a257b
+# %% ../nbs/04_redis.ipynb #5ba52c27
 _RANGE = _LIB + """
 if redis.call('EXISTS', S) == 0 then return {0} end
 local a, b = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -254,6 +309,8 @@ local v = redis.call('HGET', M, ARGV[1])
 if not v then return {1} end
 return {1, v, redis.call('HGET', D, ARGV[1])}
 """
+
+# %% ../nbs/04_redis.ipynb #f4003135
 _SUMMARY = """
 local function summary(s, pre)
   local f = redis.call('HMGET', s, 'id', 'md', 'created', 'updated', 'exp', 'n')
@@ -270,6 +327,8 @@ _ONE = _SUMMARY + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
 return summary(KEYS[1], tonumber(ARGV[1]))
 """
+
+# %% ../nbs/04_redis.ipynb #751151ff
 # KEYS: the created, updated and expiry indexes, the set of expired sessions already unlisted
 # ARGV: 'created' or 'updated', offset, limit (-1: all), summaries?, preview bytes
 _LIST = _SUMMARY + """
@@ -306,11 +365,15 @@ while true do
   end
 end
 """
+
+# %% ../nbs/04_redis.ipynb #7c09e237
 # KEYS: the created and expiry indexes. Every expired session still listed is in the expiry index with a past time
 _COUNT = """
 local t = redis.call('TIME')
 return redis.call('ZCARD', KEYS[1]) - redis.call('ZCOUNT', KEYS[2], '-inf', tonumber(t[1]) + tonumber(t[2]) / 1e6)
 """
+
+# %% ../nbs/04_redis.ipynb #58066c0d
 # KEYS: created, updated, expiry indexes, the set of expired sessions already unlisted; ARGV: now, updated before (or '')
 _PURGE = """
 local dead, seen, n = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1]), {}, 0
@@ -331,47 +394,7 @@ redis.call('DEL', KEYS[4])
 return n
 """
 
-
-# %% ../nbs/04_redis.ipynb #31722a41
-def _b(o): return o if isinstance(o, bytes) else str(o).encode()
-def _f(o): return '' if o is None else repr(float(o))
-
-def _head_end(v:bytes)->int:
-    "Where a stored message value's header (flag, role length, ':', role) ends and its content starts"
-    k = v.index(b':', 1)
-    return k + 1 + int(v[1:k])
-
-def _msgs(r, _m=unchecked_message, _loads=json.loads):
-    "`Message`s from a script's [ids, values, metadata of those that have some]"
-    ids,vals,mds = r
-    mdi,heads,res = iter(mds),{},[]
-    for i,v in zip(ids, vals):
-        e = _head_end(v)
-        h = heads.get(v[:e])
-        if h is None: h = heads[v[:e]] = (v[v.index(b':', 1)+1:e].decode(), v[0] - 48)
-        res.append(_m(h[0], v[e:].decode(), i.decode(), h[1] & 1 == 1, _loads(next(mdi)) if h[1] & 2 else {}))
-    return res
-
-def _val(m:Message)->bytes:
-    "A message's stored value: flag, role length, ':', role, content"
-    r = m.role.encode()
-    return b'%d%d:%s%s' % (m.pending + 2*bool(m.metadata), len(r), r, m.content.encode())
-
-def _fields(m:Message): return (m.id, _val(m), compact_json(m.metadata) if m.metadata else '')
-
-# %% ../nbs/04_redis.ipynb #09e1f79e
-def _info(f, pre=PREVIEW_LEN):
-    sid,md,created,updated,exp,n = f[:6]
-    role = content = None
-    if len(f) > 6:
-        v = f[6]; e = _head_end(v)
-        role,content = v[v.index(b':', 1)+1:e].decode(),v[e:].decode('utf-8', 'ignore')[:pre]
-    return SessionInfo(sid.decode(), json.loads(md), float(created), float(updated), float(exp) if exp else None, int(n), content, role)
-
-def _patch_args(patch)->list:
-    "A metadata patch as the merge script takes it: key and value JSON in turn, '' for a key to remove"
-    return [x for k,v in patch.items() for x in (compact_json(k), '' if v is None else compact_json(v))]
-
+# %% ../nbs/04_redis.ipynb #f4ef2d6c
 def _client_url(url:str, redis)->tuple:
     "The URL for redis-py, the key prefix and the timeout, from a chatstate Redis URL checked whole before anything connects"
     where,u = mask_url(url),urlsplit(url)
@@ -381,32 +404,36 @@ def _client_url(url:str, redis)->tuple:
     if db and not (db.isascii() and db.isdigit()): raise InvalidValueError(f"the database in a Redis URL is a number, got {db!r} in {where!r}")
     opts = dict(parse_qsl(u.query, keep_blank_values=True))
     prefix,timeout = opts.pop('prefix', 'chatstate:'),check_seconds(opts.pop('timeout', 30), 'timeout', where)
+    pool = opts.pop('pool_size', '10')
+    if not (pool.isascii() and pool.isdigit()): raise InvalidValueError(f"pool_size must be a whole number, got {pool!r} in {where!r}")
     parsers = redis.connection.URL_QUERY_ARGUMENT_PARSERS
     for k,v in opts.items():
         if k not in parsers and not (u.scheme == 'rediss' and k.startswith('ssl_')):
-            raise InvalidValueError(f"unknown Redis URL option {k!r} in {where!r}: chatstate's are prefix and timeout; redis-py's are {', '.join(sorted(set(parsers) - {'timeout'}))}")
+            raise InvalidValueError(f"unknown Redis URL option {k!r} in {where!r}: chatstate's are prefix, timeout and pool_size; redis-py's are {', '.join(sorted(set(parsers) - {'timeout'}))}")
         try: parsers[k](v) if k in parsers else None
         except (ValueError, TypeError) as e: raise InvalidValueError(f"bad value {v!r} for {k} in Redis URL {where!r}: {e}") from None
-    return u._replace(query=urlencode(opts)).geturl(),prefix,timeout
+    return u._replace(query=urlencode(opts)).geturl(),prefix,timeout,int(pool)
 
-class RedisSessionManager(SessionManager):
-    "A store of sessions in a Redis server"
+# %% ../nbs/04_redis.ipynb #9a26305c
+class _Redis(SessionManager):
+    "A Redis store's connections and scripts; its primitives are patched on below, and `RedisSessionManager` is the store they make"
     def __init__(self,
                  url:str='redis://127.0.0.1:6379/0', # The server: redis://[[user]:password@]host:port/db, or rediss:// for TLS
                  prefix:str='chatstate:', # Prefix of every key this store uses
                  client=None, # A `redis.Redis` to use instead of opening one from `url`
-                 timeout:float=30): # Seconds a call waits for the server before it fails with `StoreTimeoutError`
+                 timeout:float=30, # Seconds a call waits for the server (or a free connection) before `StoreTimeoutError`
+                 pool_size:int=10): # Most connections open at once, for each of the sync and the async API
         redis = _driver()
         if not isinstance(prefix, str): raise InvalidTypeError(f"prefix must be a str, not {type(prefix).__name__}")
         if not isinstance(url, str): raise InvalidTypeError(f"url must be a str, not {type(url).__name__}")
-        self.url,self.prefix,self._where,self._redis,self._closed = url,prefix,mask_url(url),redis,False
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or not 1 <= pool_size <= 1000:
+            raise InvalidValueError(f"pool_size must be a whole number from 1 to 1000, got {short_repr(pool_size)}")
+        self.url,self.prefix,self._where,self._redis,self._closed,self.pool_size = url,prefix,mask_url(url),redis,False,pool_size
         self.timeout = check_seconds(timeout, 'timeout', self._where)
         self._native = client is None # the async API opens its own redis.asyncio client from `url`; with a client given, it runs this one on threads
         if client is None:
             from redis.retry import Retry
-            from redis.backoff import NoBackoff
-            try: client = redis.Redis.from_url(url, decode_responses=False, retry=Retry(NoBackoff(), 0),
-                                               socket_timeout=self.timeout, socket_connect_timeout=self.timeout)
+            try: client = redis.Redis.from_pool(self._pool(redis, Retry))
             except (ValueError, TypeError) as e: raise InvalidValueError(f"bad Redis URL {self._where!r}: {e}") from None
         self.r,self._ar,self._inherited = client,None,[]
         self._lost = (redis.ConnectionError, redis.TimeoutError)
@@ -415,158 +442,208 @@ class RedisSessionManager(SessionManager):
             set_info=_SET_INFO, drop=_DROP, range=_RANGE, get=_GET, one=_ONE, list=_LIST, count=_COUNT, purge=_PURGE).items()}
 
     def __repr__(self): return f'RedisSessionManager({self._where!r}, prefix={self.prefix!r})'
-    def close(self): self._closed = True; self.r.close()
-    def _after_fork(self):
-        "A new pool for the sync client; the parent's async client is kept, never used nor closed: closing its transports in the child would take the parent's sockets off their shared epoll"
-        self.r.connection_pool.reset()
-        if self._ar is not None: self._inherited.append((self._ar, self._ascripts))
-        self._ar = None
 
-    @classmethod
-    def from_url(cls, url:str)->'RedisSessionManager':
-        "Open 'redis://host:port/db'; `?prefix=myapp:` sets the key prefix, `?timeout=5` the seconds a call may wait"
-        url,prefix,timeout = _client_url(url, _driver())
-        return cls(url, prefix=prefix, timeout=timeout)
-
-    def _keys(self, sid):
-        s = _key(self.prefix, sid)
-        return [s, s+':z', s+':m', s+':d', *self._idx]
-
-    def _error(self, e, write=False):
-        "A `StoreError` for driver error `e`, saying what is known of a write it interrupted"
-        if isinstance(e, self._redis.TimeoutError): return StoreTimeoutError(f"Redis at {self._where} did not answer within {self.timeout:g} s{'; the write may or may not have been applied' if write else ''}")
-        if isinstance(e, self._lost): return StoreError(f"Redis at {self._where} is unreachable ({e}){'; the write may or may not have been applied' if write else ''}")
-        return StoreError(f"Redis at {self._where}: {e}")
-
-    def _exec(self, op:tuple, ctx:dict):
-        "Run one I/O op of a primitive, `(script, keys, args, write)` or `(command, args)`: a lost connection is a `StoreError`; a read is tried once more"
-        if self._closed: raise StoreClosedError(f"{self!r} is closed: open the store again to use it")
-        write = len(op) == 4 and op[3]
-        for attempt in (0, 1):
-            try: return self._scripts[op[0]](keys=op[1], args=op[2]) if len(op) == 4 else getattr(self.r, op[0])(*op[1])
-            except self._lost as e:
-                if write or attempt: raise self._error(e, write) from e
-            except self._redis.RedisError as e: raise self._error(e) from e
-
-    async def _aexec(self, op:tuple, ctx:dict):
-        "`_exec` on the `redis.asyncio` client"
-        if self._closed: raise StoreClosedError(f"{self!r} is closed: open the store again to use it")
-        if self._ar is None: self._open_async()
-        write = len(op) == 4 and op[3]
-        for attempt in (0, 1):
-            try: return await (self._ascripts[op[0]](keys=op[1], args=op[2]) if len(op) == 4 else getattr(self._ar, op[0])(*op[1]))
-            except self._lost as e:
-                if write or attempt: raise self._error(e, write) from e
-            except self._redis.RedisError as e: raise self._error(e) from e
-
-    def _open_async(self):
-        "The `redis.asyncio` client of the async API, made on first use (in the event loop that uses it)"
-        import redis.asyncio as ar
-        from redis.asyncio.retry import Retry
+    def _pool(self, driver, Retry):
+        "A pool of `pool_size` connections for `driver` (`redis` or `redis.asyncio`) that waits for a free one, without redis-py's retries"
         from redis.backoff import NoBackoff
-        self._ar = ar.Redis.from_url(self.url, decode_responses=False, retry=Retry(NoBackoff(), 0), socket_timeout=self.timeout, socket_connect_timeout=self.timeout)
-        self._ascripts = {k: self._ar.register_script(s.script) for k,s in self._scripts.items()}
+        return driver.BlockingConnectionPool.from_url(self.url, max_connections=self.pool_size, timeout=self.timeout, retry=Retry(NoBackoff(), 0),
+                                                      socket_timeout=self.timeout, socket_connect_timeout=self.timeout)
 
-    async def _aclose(self):
-        if self._ar is not None: await self._ar.aclose()
-        self._ar = None
+# %% ../nbs/04_redis.ipynb #efaf0c72
+@patch(cls_method=True)
+def from_url(cls:_Redis, url:str)->'RedisSessionManager':
+    "Open 'redis://host:port/db'; `?prefix=myapp:` sets the key prefix, `?timeout=5` the seconds a call may wait, `?pool_size=` the connections"
+    url,prefix,timeout,pool_size = _client_url(url, _driver())
+    return cls(url, prefix=prefix, timeout=timeout, pool_size=pool_size)
 
-    @primitive
-    def _create(self, sid, metadata, created, updated, expires_at, msgs, replace=False):
-        args = [sid, compact_json(metadata), _f(created), _f(updated), _f(expires_at), len(msgs), '1' if replace else '0']
-        for m in msgs: args.extend(_fields(m))
-        return bool((yield ('create', self._keys(sid), args, True)))
+@patch
+def _keys(self:_Redis, sid):
+    "The keys a script gets: the session's four, then the indexes, the counter and the unlisted set"
+    s = _key(self.prefix, sid)
+    return [s, s+':z', s+':m', s+':d', *self._idx]
 
-    @primitive
-    def _exists(self, sid): return bool((yield ('exists', [_key(self.prefix, sid)])))
+@patch
+def close(self:_Redis): self._closed = True; self.r.close()
 
-    @primitive
-    def _info(self, sid):
-        f = (yield ('one', [_key(self.prefix, sid)], [4*PREVIEW_LEN], False))
-        return _info(f) if f else None
+@patch
+def _after_fork(self:_Redis):
+    "A new pool for the sync client; the parent's async client is kept, never used nor closed: closing its transports in the child would take the parent's sockets off their shared epoll"
+    self.r.connection_pool.reset()
+    if self._ar is not None: self._inherited.append((self._ar, self._ascripts))
+    self._ar = None
 
-    @primitive
-    def _set_info(self, sid, merge=None, expires_at=False):
-        args = [sid, _f(time.time()), '0' if merge is None else '1', '0' if expires_at is False else '1', '' if expires_at is False else _f(expires_at)]
-        md = (yield ('set_info', self._keys(sid), args + _patch_args(merge or {}), True))
-        if md is None: raise session_not_found(sid)
-        return json.loads(md)
+# %% ../nbs/04_redis.ipynb #fe832b5d
+@patch
+def _error(self:_Redis, e, write=False):
+    "A `StoreError` for driver error `e`, saying what is known of a write it interrupted"
+    maybe = '; the write may or may not have been applied' if write else ''
+    if isinstance(e, self._redis.TimeoutError): return StoreTimeoutError(f"Redis at {self._where} did not answer within {self.timeout:g} s{maybe}")
+    if isinstance(e, self._redis.ConnectionError) and 'No connection available' in str(e): # the call never started
+        return StoreTimeoutError(f"all {self.pool_size} Redis connections to {self._where} stayed busy for {self.timeout:g} s")
+    if isinstance(e, self._lost): return StoreError(f"Redis at {self._where} is unreachable ({e}){maybe}")
+    return StoreError(f"Redis at {self._where}: {e}")
 
-    @primitive
-    def _drop(self, sid): return bool((yield ('drop', self._keys(sid), [sid], True)))
+@patch
+def _exec(self:_Redis, op:tuple, ctx:dict):
+    "Run one I/O op of a primitive, `(script, keys, args, write)` or `(command, args)`: a lost connection is a `StoreError`; a read is tried once more"
+    if self._closed: raise StoreClosedError(f"{self!r} is closed: open the store again to use it")
+    write = len(op) == 4 and op[3]
+    for attempt in (0, 1):
+        try: return self._scripts[op[0]](keys=op[1], args=op[2]) if len(op) == 4 else getattr(self.r, op[0])(*op[1])
+        except self._lost as e:
+            if write or attempt or 'No connection available' in str(e): raise self._error(e, write) from e
+        except self._redis.RedisError as e: raise self._error(e) from e
 
-    @primitive
-    def _list(self, order, limit, offset, summaries):
-        if limit == 0: return []
-        args = [order, min(offset, _MAXPOS), -1 if limit is None else min(limit, _MAXPOS), '1' if summaries else '0', 4*PREVIEW_LEN]
-        r = (yield ('list', [self._idx[i] for i in (0, 1, 2, 4)], args, False))
-        return [_info(f) for f in r] if summaries else [o.decode() for o in r]
+# %% ../nbs/04_redis.ipynb #f7d67e8a
+@patch
+async def _aexec(self:_Redis, op:tuple, ctx:dict):
+    "`_exec` on the `redis.asyncio` client"
+    if self._closed: raise StoreClosedError(f"{self!r} is closed: open the store again to use it")
+    if self._ar is None: self._open_async()
+    write = len(op) == 4 and op[3]
+    for attempt in (0, 1):
+        try: return await (self._ascripts[op[0]](keys=op[1], args=op[2]) if len(op) == 4 else getattr(self._ar, op[0])(*op[1]))
+        except self._lost as e:
+            if write or attempt or 'No connection available' in str(e): raise self._error(e, write) from e
+        except self._redis.RedisError as e: raise self._error(e) from e
 
-    @primitive
-    def _session_count(self): return (yield ('count', [self._idx[0], self._idx[2]], [], False))
+@patch
+def _open_async(self:_Redis):
+    "The `redis.asyncio` client of the async API, made on first use (in the event loop that uses it)"
+    import redis.asyncio as ar
+    from redis.asyncio.retry import Retry
+    self._ar = ar.Redis.from_pool(self._pool(ar, Retry))
+    self._ascripts = {k: self._ar.register_script(s.script) for k,s in self._scripts.items()}
 
-    @primitive
-    def _purge(self, now, before=None): return (yield ('purge', [self._idx[i] for i in (0, 1, 2, 4)], [_f(now), _f(before)], True))
+@patch
+async def _aclose(self:_Redis):
+    if self._ar is not None: await self._ar.aclose()
+    self._ar = None
 
-    @primitive
-    def _append(self, sid, msgs):
-        args = [sid, _f(time.time()), len(msgs)]
-        for m in msgs: args.extend(_fields(m))
-        r = (yield ('append', self._keys(sid), args, True))
-        if r[0] == 0: raise session_not_found(sid)
-        if r[0] == 2: raise DuplicateMessageError(f"session {sid!r} already has a message {r[1].decode()!r}")
+# %% ../nbs/04_redis.ipynb #c81f6259
+@patch
+@primitive
+def _create(self:_Redis, sid, metadata, created, updated, expires_at, msgs, replace=False):
+    args = [sid, compact_json(metadata), _f(created), _f(updated), _f(expires_at), len(msgs), '1' if replace else '0']
+    for m in msgs: args.extend(_fields(m))
+    return bool((yield ('create', self._keys(sid), args, True)))
 
-    @primitive
-    def _count(self, sid):
-        n = (yield ('hget', [_key(self.prefix, sid), 'n']))
-        if n is None: raise session_not_found(sid)
-        return int(n)
+@patch
+@primitive
+def _exists(self:_Redis, sid): return bool((yield ('exists', [_key(self.prefix, sid)])))
 
-    def _range(self, sid, a, b, before=''):
-        r = (yield ('range', self._keys(sid), [max(-_MAXPOS, min(a, _MAXPOS)), max(-_MAXPOS, min(b, _MAXPOS)), before], False))
-        if r[0] == 0: raise session_not_found(sid)
-        if r[0] == 3: raise message_not_found(sid, before)
-        return _msgs(r[1])
+@patch
+@primitive
+def _info(self:_Redis, sid):
+    f = (yield ('one', [_key(self.prefix, sid)], [4*PREVIEW_LEN], False))
+    return _summary(f) if f else None
 
-    @primitive
-    def _slice(self, sid, start, stop):
-        if stop is not None and stop <= start: return (yield from self._range(sid, 1, 0))
-        return (yield from self._range(sid, start, -1 if stop is None else stop-1))
+@patch
+@primitive
+def _set_info(self:_Redis, sid, merge=None, expires_at=False):
+    args = [sid, _f(time.time()), '0' if merge is None else '1', '0' if expires_at is False else '1', '' if expires_at is False else _f(expires_at)]
+    md = (yield ('set_info', self._keys(sid), args + _patch_args(merge or {}), True))
+    if md is None: raise session_not_found(sid)
+    return json.loads(md)
 
-    @primitive
-    def _tail(self, sid, n, before=None):
-        if before is None: return (yield from self._range(sid, -n, -1))
-        return (yield from self._range(sid, n, 0, before))
+@patch
+@primitive
+def _drop(self:_Redis, sid): return bool((yield ('drop', self._keys(sid), [sid], True)))
 
-    @primitive
-    def _get(self, sid, mid):
-        r = (yield ('get', self._keys(sid), [mid], False))
-        if r[0] == 0: raise session_not_found(sid)
-        return _msgs([[_b(mid)], [r[1]], r[2:]])[0] if len(r) > 1 else None
+# %% ../nbs/04_redis.ipynb #bfb670a7
+@patch
+@primitive
+def _list(self:_Redis, order, limit, offset, summaries):
+    if limit == 0: return []
+    args = [order, min(offset, _MAXPOS), -1 if limit is None else min(limit, _MAXPOS), '1' if summaries else '0', 4*PREVIEW_LEN]
+    r = (yield ('list', [self._idx[i] for i in (0, 1, 2, 4)], args, False))
+    return [_summary(f) for f in r] if summaries else [o.decode() for o in r]
 
-    @primitive
-    def _update(self, sid, mid, content=None, chunk=None, pending=None, metadata=None, merge=None):
-        args = [sid, _f(time.time()), mid, '0' if chunk is None else '1', chunk or '', '0' if content is None else '1', content or '',
-                '' if pending is None else ('1' if pending else '0'), '0' if metadata is None else '1', compact_json(metadata) if metadata else '',
-                '0' if merge is None else '1', *_patch_args(merge or {})]
-        r = (yield ('update', self._keys(sid), args, True))
-        if r[0] == 0: raise session_not_found(sid)
-        if r[0] == 3: raise message_not_found(sid, mid)
-        if r[0] == 4: raise not_pending(mid)
-        return _msgs([[_b(mid)], [r[1]], r[2:]])[0]
+@patch
+@primitive
+def _session_count(self:_Redis): return (yield ('count', [self._idx[0], self._idx[2]], [], False))
 
-    def _remove(self, sid, how, ids):
-        r = (yield ('remove', self._keys(sid), [sid, _f(time.time()), how, *ids], True))
-        if r[0] == 0: raise session_not_found(sid)
-        if r[0] == 3: raise message_not_found(sid, r[1].decode())
-        return _msgs(r[1])
+@patch
+@primitive
+def _purge(self:_Redis, now, before=None): return (yield ('purge', [self._idx[i] for i in (0, 1, 2, 4)], [_f(now), _f(before)], True))
 
-    @primitive
-    def _delete(self, sid, mids): return (yield from self._remove(sid, 'ids', mids))
-    @primitive
-    def _pop(self, sid): return next(iter((yield from self._remove(sid, 'last', []))), None)
-    @primitive
-    def _truncate(self, sid, after): return (yield from self._remove(sid, 'after', [after or '']))
-
+# %% ../nbs/04_redis.ipynb #ad8dc7ba
 _MAXPOS = 10**15 # positions beyond are cut to it: Lua passes larger numbers to Redis in a form it refuses
 
+@patch
+@primitive
+def _append(self:_Redis, sid, msgs):
+    args = [sid, _f(time.time()), len(msgs)]
+    for m in msgs: args.extend(_fields(m))
+    r = (yield ('append', self._keys(sid), args, True))
+    if r[0] == 0: raise session_not_found(sid)
+    if r[0] == 2: raise DuplicateMessageError(f"session {sid!r} already has a message {r[1].decode()!r}")
+
+@patch
+@primitive
+def _count(self:_Redis, sid):
+    n = (yield ('hget', [_key(self.prefix, sid), 'n']))
+    if n is None: raise session_not_found(sid)
+    return int(n)
+
+@patch
+def _range(self:_Redis, sid, a, b, before=''):
+    r = (yield ('range', self._keys(sid), [max(-_MAXPOS, min(a, _MAXPOS)), max(-_MAXPOS, min(b, _MAXPOS)), before], False))
+    if r[0] == 0: raise session_not_found(sid)
+    if r[0] == 3: raise message_not_found(sid, before)
+    return _msgs(r[1])
+
+@patch
+@primitive
+def _slice(self:_Redis, sid, start, stop):
+    if stop is not None and stop <= start: return (yield from self._range(sid, 1, 0))
+    return (yield from self._range(sid, start, -1 if stop is None else stop-1))
+
+@patch
+@primitive
+def _tail(self:_Redis, sid, n, before=None):
+    if before is None: return (yield from self._range(sid, -n, -1))
+    return (yield from self._range(sid, n, 0, before))
+
+@patch
+@primitive
+def _get(self:_Redis, sid, mid):
+    r = (yield ('get', self._keys(sid), [mid], False))
+    if r[0] == 0: raise session_not_found(sid)
+    return _msgs([[_b(mid)], [r[1]], r[2:]])[0] if len(r) > 1 else None
+
+# %% ../nbs/04_redis.ipynb #22fe0002
+@patch
+@primitive
+def _update(self:_Redis, sid, mid, content=None, chunk=None, pending=None, metadata=None, merge=None):
+    args = [sid, _f(time.time()), mid, '0' if chunk is None else '1', chunk or '', '0' if content is None else '1', content or '',
+            '' if pending is None else ('1' if pending else '0'), '0' if metadata is None else '1', compact_json(metadata) if metadata else '',
+            '0' if merge is None else '1', *_patch_args(merge or {})]
+    r = (yield ('update', self._keys(sid), args, True))
+    if r[0] == 0: raise session_not_found(sid)
+    if r[0] == 3: raise message_not_found(sid, mid)
+    if r[0] == 4: raise not_pending(mid)
+    return _msgs([[_b(mid)], [r[1]], r[2:]])[0]
+
+@patch
+def _remove(self:_Redis, sid, how, ids):
+    r = (yield ('remove', self._keys(sid), [sid, _f(time.time()), how, *ids], True))
+    if r[0] == 0: raise session_not_found(sid)
+    if r[0] == 3: raise message_not_found(sid, r[1].decode())
+    return _msgs(r[1])
+
+@patch
+@primitive
+def _delete(self:_Redis, sid, mids): return (yield from self._remove(sid, 'ids', mids))
+
+@patch
+@primitive
+def _pop(self:_Redis, sid): return next(iter((yield from self._remove(sid, 'last', []))), None)
+
+@patch
+@primitive
+def _truncate(self:_Redis, sid, after): return (yield from self._remove(sid, 'after', [after or '']))
+
+# %% ../nbs/04_redis.ipynb #7589effb
+class RedisSessionManager(_Redis):
+    "A store of sessions in a Redis server"

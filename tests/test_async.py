@@ -3,7 +3,7 @@ leaves the store as it was before a call or after it, and a write in `finally` t
 (Everything else the async API does is proven by the shared suites, which run on it unchanged through `conftest.Sync`.)"""
 import asyncio, random, threading, time, pytest
 from chatstate import *
-from conftest import Store, KINDS, run_async
+from conftest import Store, KINDS, run_async, check_order
 
 @pytest.fixture(params=KINDS)
 def astore(request, tmp_path):
@@ -116,3 +116,43 @@ def test_random_cancellation_leaves_no_half_call(astore):
             if r is not None: assert '01234'.startswith(r.content)
         assert await s.count() == len(msgs) and len(ids) == len(msgs)
     run_async(go())
+
+TASKS,APPENDS = 200,50
+
+async def _tasks(m, sids, tag=''):
+    "`TASKS` tasks, each appending `APPENDS` messages tagged with its number to its session (task i to `sids[i % len(sids)]`)"
+    async def one(i):
+        s = await m.get_or_create(sids[i % len(sids)])
+        for k in range(APPENDS): await s.add_message('user', f'{tag}{i}:{k}')
+    await asyncio.gather(*[one(i) for i in range(TASKS)])
+
+def _check(msgs_by_sid, sids, tag=''):
+    for i in range(TASKS): check_order(msgs_by_sid[sids[i % len(sids)]], f'{tag}{i}', APPENDS)
+
+@pytest.mark.parametrize('spread', ['one session', '200 sessions'])
+def test_many_tasks_lose_nothing_and_keep_order(astore, spread):
+    m = amgr(astore)
+    sids = ['one'] if spread == 'one session' else [f's{i}' for i in range(TASKS)]
+    async def go():
+        await _tasks(m, sids)
+        return {sid: await (await m.get_session(sid)).messages for sid in sids}
+    got = run_async(go())
+    _check(got, sids)
+    assert sum(len(v) for v in got.values()) == TASKS * APPENDS
+
+def _process(url, tag):
+    async def go():
+        async with aconnect(url) as m: await _tasks(m, ['shared'], tag)
+    asyncio.run(go())
+
+def test_processes_with_their_own_loops(astore):
+    "Three processes, each running `TASKS` tasks on a loop of its own, into one session"
+    if astore.kind == 'memory': pytest.skip('the in-memory store lives in one process')
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing as mp
+    with ProcessPoolExecutor(3, mp_context=mp.get_context('spawn')) as ex: list(ex.map(_process, [astore.url]*3, 'abc'))
+    m = connect(astore.url)
+    msgs = m['shared'].messages
+    m.close()
+    for t in 'abc': _check({'shared': msgs}, ['shared'], t)
+    assert len(msgs) == 3 * TASKS * APPENDS

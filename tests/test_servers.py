@@ -274,3 +274,28 @@ def test_postgres_schema_changed_underneath(tmp_path):
         with pytest.raises(StoreError, match='is missing'): connect(st.url)
         with pytest.raises(StoreError, match='changed outside chatstate'): m['s'].add_message('user', 'y')
     finally: st.close()
+
+# --- Redis: a call that finds every pooled connection busy waits, then says so
+
+def test_redis_pool_waits_then_times_out(tmp_path):
+    import asyncio
+    from conftest import run_async
+    st = Store('redis', tmp_path)
+    url = f'{st.url}&pool_size=1&timeout=0.5'
+    m = connect(url)
+    try:
+        s = m.create_session('p')
+        held = m.r.connection_pool.get_connection()
+        with pytest.raises(StoreTimeoutError, match='all 1 Redis connections .* stayed busy for 0.5 s'): s.add_message('user', 'x')
+        m.r.connection_pool.release(held)
+        assert len(s) == 0 and s.add_message('user', 'y').content == 'y'
+        async def go():
+            async with aconnect(url) as am:
+                a = await am['p']
+                await asyncio.gather(*[a.add_message('user', str(i)) for i in range(50)]) # 50 tasks queue for one connection
+                held = await am.store._ar.connection_pool.get_connection()
+                with pytest.raises(StoreTimeoutError, match='stayed busy'): await a.count()
+                await am.store._ar.connection_pool.release(held)
+                return await a.count()
+        assert run_async(go()) == 51
+    finally: m.close(); st.close()
