@@ -244,6 +244,9 @@ class SessionManager(ABC):
     def _message_dicts(self, sid:str)->list:
         "All the messages of `sid` as nested dicts: a store may override it to skip making `Message`s"
         return [_nested(m) for m in self._slice(sid, 0, None)]
+    def _runner(self):
+        "What runs this store's blocking primitives for the async API: threads of its own (`_threads` of them), or inline when 0"
+        return _Threads(self._threads) if self._threads else _inline
     def _finish(self, ctx:dict, error): "End a `@primitive`'s run: `error` is what it raised, or None"
     async def _afinish(self, ctx:dict, error): "`_finish` for the async driver"
     def _fork_lock(self):
@@ -655,7 +658,13 @@ async def _aops(store, gen):
     await store._afinish(ctx, None)
     return res
 
-async def _inline(f, *args): return f(*args)
+class _Inline:
+    "Runs a store's calls inline, on the event loop: for a store whose calls never block"
+    closed = False
+    async def __call__(self, f, *args): return f(*args)
+    def close(self): pass
+    def after_fork(self): pass
+_inline = _Inline()
 def _seen(t): t.cancelled() or t.exception()
 
 class _Threads:
@@ -672,7 +681,7 @@ class AsyncSessionManager:
     def __init__(self,
                  store:SessionManager): # The store, as a sync manager
         if not all(callable(getattr(store, p, None)) for p in _PRIMITIVES): raise InvalidTypeError(f"store must be a SessionManager, not {_tname(store)} ({_short(store)})")
-        self.store,self._run = store,_Threads(store._threads) if store._threads else _inline
+        self.store,self._run = store,store._runner()
         self._native = getattr(store, '_native', False) # a store with an async driver of its own: its I/O is awaited, not threaded
         _managers.add(self)
 
@@ -681,14 +690,13 @@ class AsyncSessionManager:
     async def close(self):
         "Release the store's connections and threads: any later call raises `StoreClosedError`"
         if self._native: await self.store._aclose()
-        if not isinstance(self._run, _Threads): return self.store.close()
         if not self._run.closed: await self._run(self.store.close)
         self._run.close()
     async def __aenter__(self): return self
     async def __aexit__(self, *exc): await self.close()
     def _fork_lock(self): return None
     def _after_fork(self):
-        if isinstance(self._run, _Threads): self._run.after_fork()
+        self._run.after_fork()
 
     __len__ = __bool__ = _no_protocol('len()', 'await m.count()')
     __contains__ = _no_protocol('`in`', 'await m.contains(session_id)')

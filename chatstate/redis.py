@@ -8,7 +8,7 @@ Docs: https://chatstate.github.io/chatstate/redis.html.md"""
 __all__ = ['RedisSessionManager']
 
 # %% ../nbs/04_redis.ipynb #a3aa3a92
-import json, math, re, time
+import asyncio, json, math, re, time
 from typing import Optional
 from urllib.parse import quote, urlsplit, parse_qsl, urlencode
 from fastcore.basics import patch
@@ -497,22 +497,31 @@ def _exec(self:_Redis, op:tuple, ctx:dict):
 # %% ../nbs/04_redis.ipynb #f7d67e8a
 @patch
 async def _aexec(self:_Redis, op:tuple, ctx:dict):
-    "`_exec` on the `redis.asyncio` client"
+    "`_exec` on the `redis.asyncio` client, holding one of the `pool_size` places while it runs"
     if self._closed: raise StoreClosedError(f"{self!r} is closed: open the store again to use it")
     if self._ar is None: self._open_async()
-    write = len(op) == 4 and op[3]
-    for attempt in (0, 1):
-        try: return await (self._ascripts[op[0]](keys=op[1], args=op[2]) if len(op) == 4 else getattr(self._ar, op[0])(*op[1]))
-        except self._lost as e:
-            if write or attempt or 'No connection available' in str(e): raise self._error(e, write) from e
-        except self._redis.RedisError as e: raise self._error(e) from e
+    places = self._places
+    if not places.locked(): await places.acquire() # a free place: taken at once, without a turn of the loop
+    else:
+        try: await asyncio.wait_for(places.acquire(), self.timeout)
+        except asyncio.TimeoutError: raise StoreTimeoutError(f"all {self.pool_size} Redis connections to {self._where} stayed busy for {self.timeout:g} s") from None
+    try:
+        write = len(op) == 4 and op[3]
+        for attempt in (0, 1):
+            try: return await (self._ascripts[op[0]](keys=op[1], args=op[2]) if len(op) == 4 else getattr(self._ar, op[0])(*op[1]))
+            except self._lost as e:
+                if write or attempt: raise self._error(e, write) from e
+            except self._redis.RedisError as e: raise self._error(e) from e
+    finally: places.release()
 
 @patch
 def _open_async(self:_Redis):
     "The `redis.asyncio` client of the async API, made on first use (in the event loop that uses it)"
     import redis.asyncio as ar
     from redis.asyncio.retry import Retry
-    self._ar = ar.Redis.from_pool(self._pool(ar, Retry))
+    from redis.backoff import NoBackoff
+    self._ar = ar.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), socket_timeout=self.timeout, socket_connect_timeout=self.timeout)
+    self._places = asyncio.Semaphore(self.pool_size) # at most `pool_size` calls at once, so at most as many connections
     self._ascripts = {k: self._ar.register_script(s.script) for k,s in self._scripts.items()}
 
 @patch
@@ -520,7 +529,7 @@ async def _aclose(self:_Redis):
     if self._ar is not None: await self._ar.aclose()
     self._ar = None
 
-# %% ../nbs/04_redis.ipynb #c81f6259
+# %% ../nbs/04_redis.ipynb #bfb670a7
 @patch
 @primitive
 def _create(self:_Redis, sid, metadata, created, updated, expires_at, msgs, replace=False):
@@ -550,7 +559,7 @@ def _set_info(self:_Redis, sid, merge=None, expires_at=False):
 @primitive
 def _drop(self:_Redis, sid): return bool((yield ('drop', self._keys(sid), [sid], True)))
 
-# %% ../nbs/04_redis.ipynb #bfb670a7
+# %% ../nbs/04_redis.ipynb #f1f43138
 @patch
 @primitive
 def _list(self:_Redis, order, limit, offset, summaries):
@@ -567,7 +576,7 @@ def _session_count(self:_Redis): return (yield ('count', [self._idx[0], self._id
 @primitive
 def _purge(self:_Redis, now, before=None): return (yield ('purge', [self._idx[i] for i in (0, 1, 2, 4)], [_f(now), _f(before)], True))
 
-# %% ../nbs/04_redis.ipynb #ad8dc7ba
+# %% ../nbs/04_redis.ipynb #22fe0002
 _MAXPOS = 10**15 # positions beyond are cut to it: Lua passes larger numbers to Redis in a form it refuses
 
 @patch
@@ -612,7 +621,7 @@ def _get(self:_Redis, sid, mid):
     if r[0] == 0: raise session_not_found(sid)
     return _msgs([[_b(mid)], [r[1]], r[2:]])[0] if len(r) > 1 else None
 
-# %% ../nbs/04_redis.ipynb #22fe0002
+# %% ../nbs/04_redis.ipynb #62a01ba8
 @patch
 @primitive
 def _update(self:_Redis, sid, mid, content=None, chunk=None, pending=None, metadata=None, merge=None):
@@ -644,6 +653,6 @@ def _pop(self:_Redis, sid): return next(iter((yield from self._remove(sid, 'last
 @primitive
 def _truncate(self:_Redis, sid, after): return (yield from self._remove(sid, 'after', [after or '']))
 
-# %% ../nbs/04_redis.ipynb #7589effb
+# %% ../nbs/04_redis.ipynb #333c4370
 class RedisSessionManager(_Redis):
     "A store of sessions in a Redis server"

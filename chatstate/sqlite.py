@@ -8,7 +8,7 @@ Docs: https://chatstate.github.io/chatstate/sqlite.html.md"""
 __all__ = ['SCHEMA_VERSION', 'SQLiteDialect', 'SQLiteSessionManager']
 
 # %% ../nbs/02_sqlite.ipynb #d1573029
-import json, os, sqlite3, stat, threading, time
+import asyncio, json, os, sqlite3, stat, threading, time
 from functools import lru_cache
 from typing import Optional
 from urllib.parse import urlsplit, parse_qsl, unquote
@@ -88,7 +88,7 @@ class SQLiteSessionManager(SQLStore):
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout <= 86400:
             raise InvalidValueError(f"timeout must be a number of seconds from 0 to 86400, got {short_repr(timeout)}")
         self.path,self.synchronous,self.timeout = path,synchronous,float(timeout)
-        self._lock,self._c,self._pid,self._closed,self._inherited = threading.RLock(),None,None,False,[]
+        self._lock,self._c,self._pid,self._closed,self._inherited,self._grouped = threading.RLock(),None,None,False,[],False
         self._tables('chatstate_sessions', 'chatstate_messages')
         with self._lock: self._con()
 
@@ -177,7 +177,7 @@ def _exec(self:SQLiteSessionManager, op:tuple, ctx:dict):
         if kind == 'begin':
             self._lock.acquire()
             ctx['tx'] = True
-            self._con().execute('BEGIN IMMEDIATE')
+            if not self._grouped: self._con().execute('BEGIN IMMEDIATE') # in a group, the call's savepoint is its transaction
         elif kind == 'rollback':
             del ctx['tx']
             self._end(False)
@@ -191,10 +191,12 @@ def _exec(self:SQLiteSessionManager, op:tuple, ctx:dict):
 # %% ../nbs/02_sqlite.ipynb #2bca2bb0
 @patch
 def _end(self:SQLiteSessionManager, commit:bool):
-    "End the transaction: commit or roll back; then let go of the lock"
+    "End the transaction: commit or roll back (in a group, only roll the call back to its savepoint); then let go of the lock"
     try:
         c = self._c
-        if c is not None and c.in_transaction:
+        if self._grouped:
+            if not commit: c.execute('ROLLBACK TO chatstate_call')
+        elif c is not None and c.in_transaction:
             try: c.execute('COMMIT' if commit else 'ROLLBACK')
             except sqlite3.Error as e:
                 if c.in_transaction: c.execute('ROLLBACK')
@@ -205,7 +207,78 @@ def _end(self:SQLiteSessionManager, commit:bool):
 def _finish(self:SQLiteSessionManager, ctx:dict, error):
     if ctx.pop('tx', None): self._end(error is None)
 
-# %% ../nbs/02_sqlite.ipynb #84801722
+# %% ../nbs/02_sqlite.ipynb #b8e4e3f0
+def _one(f, args):
+    try: return True, f(*args)
+    except Exception as e: return False, e
+
+@patch
+def _group(self:SQLiteSessionManager, calls:list)->list:
+    "Run `calls` [(f, args)] in order, several as one transaction of a savepoint each: `(True, result)` or `(False, error)` for each"
+    if len(calls) == 1: return [_one(*calls[0])]
+    with self._lock:
+        try:
+            c = self._con()
+            c.execute('BEGIN IMMEDIATE')
+            self._grouped,out = True,[]
+            try:
+                for f,args in calls:
+                    c.execute('SAVEPOINT chatstate_call')
+                    ok,v = _one(f, args)
+                    if not ok: c.execute('ROLLBACK TO chatstate_call')
+                    c.execute('RELEASE chatstate_call')
+                    out.append((ok, v))
+            finally: self._grouped = False
+            c.execute('COMMIT')
+            return out
+        except Exception:
+            if self._c is not None and self._c.in_transaction: self._c.execute('ROLLBACK')
+    return [_one(f, args) for f,args in calls]
+
+# %% ../nbs/02_sqlite.ipynb #28238fd9
+def _settle(items):
+    for fut,(ok,v) in items:
+        if not fut.cancelled(): fut.set_result(v) if ok else fut.set_exception(v)
+
+class _Group:
+    "The async API's runner for SQLite: one thread runs the calls in order, those that queued up together as one group"
+    most = 64 # the most calls in one group
+    def __init__(self, store): self.store,self.closed,self.q,self.cv,self.t = store,False,[],threading.Condition(),None
+
+    async def __call__(self, f, *args):
+        if self.closed: raise StoreClosedError('this async store is closed: open it again to use it')
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        with self.cv:
+            self.q.append((f, args, fut, loop))
+            if self.t is None: self.t = threading.Thread(target=self._work, daemon=True, name='chatstate-sqlite'); self.t.start()
+            self.cv.notify()
+        return await asyncio.shield(fut) # a call once queued always runs: a cancelled caller leaves it to finish
+
+    def _work(self):
+        while True:
+            with self.cv:
+                while not self.q:
+                    if self.closed: return
+                    self.cv.wait()
+                n = next((i for i,o in enumerate(self.q[:self.most]) if o[0] == self.store.close), None) # closing runs alone
+                batch = self.q[:1] if n == 0 else self.q[:n or self.most]
+                del self.q[:len(batch)]
+            res = self.store._group([(f, args) for f,args,_,_ in batch])
+            loops = {}
+            for (_,_,fut,loop),r in zip(batch, res): loops.setdefault(loop, []).append((fut, r))
+            for loop,items in loops.items():
+                try: loop.call_soon_threadsafe(_settle, items)
+                except RuntimeError: pass # that loop is closed: nobody waits for these any more
+
+    def after_fork(self): self.q,self.cv,self.t = [],threading.Condition(),None
+    def close(self):
+        with self.cv: self.closed = True; self.cv.notify()
+
+@patch
+def _runner(self:SQLiteSessionManager): return _Group(self)
+
+# %% ../nbs/02_sqlite.ipynb #e47bdff6
 @patch(cls_method=True)
 def from_url(cls:SQLiteSessionManager, url:str)->SQLiteSessionManager:
     "Open 'sqlite:///relative.db', 'sqlite:////absolute.db' or 'sqlite:///:memory:'; `?synchronous=full&timeout=5` set options"

@@ -145,9 +145,10 @@ def _process(url, tag):
         async with aconnect(url) as m: await _tasks(m, ['shared'], tag)
     asyncio.run(go())
 
-def test_processes_with_their_own_loops(astore):
+@pytest.mark.parametrize('kind', [k for k in KINDS if k != 'memory']) # the in-memory store lives in one process
+def test_processes_with_their_own_loops(kind, tmp_path):
     "Three processes, each running `TASKS` tasks on a loop of its own, into one session"
-    if astore.kind == 'memory': pytest.skip('the in-memory store lives in one process')
+    astore = Store(kind, tmp_path, 'async')
     from concurrent.futures import ProcessPoolExecutor
     import multiprocessing as mp
     with ProcessPoolExecutor(3, mp_context=mp.get_context('spawn')) as ex: list(ex.map(_process, [astore.url]*3, 'abc'))
@@ -156,3 +157,36 @@ def test_processes_with_their_own_loops(astore):
     m.close()
     for t in 'abc': _check({'shared': msgs}, ['shared'], t)
     assert len(msgs) == 3 * TASKS * APPENDS
+    astore.close()
+
+# --- SQLite's group commit: calls queued together share one transaction, each in a savepoint of its own
+
+class _Con:
+    "A SQLite connection that counts its statements and can refuse the next group's COMMIT"
+    def __init__(self, c, log, fail): self._c,self._log,self._fail = c,log,fail
+    def __getattr__(self, name): return getattr(self._c, name)
+    def execute(self, sql, *a):
+        self._log.append(sql.split()[0])
+        if sql == 'COMMIT' and self._fail and self._log.count('SAVEPOINT'):
+            self._fail.pop(); import sqlite3; raise sqlite3.OperationalError('disk I/O error')
+        return self._c.execute(sql, *a)
+
+@pytest.mark.parametrize('fail', [False, True], ids=['commits', 'commit-fails'])
+def test_sqlite_group_commit(tmp_path, monkeypatch, fail):
+    "A failing call undoes only itself; a group whose commit fails runs its calls again one by one; every other message lands once, in order"
+    st = Store('sqlite', tmp_path, 'async')
+    m,log = amgr(st),[]
+    con = m.store._con
+    monkeypatch.setattr(m.store, '_con', lambda: _Con(con(), log, [1] if fail else []))
+    async def go():
+        s = await m.create_session('g')
+        await s.add_message('user', 'first', id='dup')
+        calls = [s.add_message('user', f'm{i}', id='dup' if i % 10 == 5 else None) for i in range(40)]
+        res = await asyncio.gather(*calls, return_exceptions=True)
+        return res,[x.content for x in await s.messages]
+    res,got = run_async(go())
+    assert [type(r).__name__ for r in res if isinstance(r, Exception)] == ['DuplicateMessageError'] * 4
+    assert got == ['first'] + [f'm{i}' for i in range(40) if i % 10 != 5]
+    assert log.count('SAVEPOINT') > 0 # calls did run in groups
+    assert log.count('BEGIN') >= 40 if fail else log.count('BEGIN') < 40 # and, after a failed commit, one by one
+    st.close()
