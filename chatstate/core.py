@@ -631,8 +631,8 @@ def primitive(body):
     """A store primitive written once, as a generator of the store's I/O ops: the sync method runs each with `_exec(op, ctx)`, the async API
     awaits `_aexec(op, ctx)`; an op's error is thrown back into the body, and `_finish(ctx, error)` ends the run (a transaction, say)"""
     @functools.wraps(body)
-    def f(self, *args):
-        ctx,gen,run = {},body(self, *args),self._exec
+    def f(self, *args, **kwargs):
+        ctx,gen,run = {},body(self, *args, **kwargs),self._exec
         try: # `_steps`, written out: this is every sync call's path
             op = next(gen)
             while True:

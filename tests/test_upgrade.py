@@ -1,6 +1,6 @@
 """Stores written by the schema-1 release (tests/data/v1, made by tests/data/make_v1_stores.py) open with today's chatstate
 and keep every message, also when several processes open them at once."""
-import base64, json, shutil, uuid, pytest
+import base64, json, multiprocessing, shutil, uuid, pytest
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from chatstate import *
@@ -17,7 +17,7 @@ def read_all(url):
     finally: m.close()
 
 def open_at_once(url, n=4):
-    with ProcessPoolExecutor(n) as ex: return list(ex.map(read_all, [url]*n))
+    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as ex: return list(ex.map(read_all, [url]*n))
 
 def check(url):
     assert open_at_once(url) == [EXPECTED] * 4
