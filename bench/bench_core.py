@@ -24,10 +24,27 @@ def lib_append(n):
     for i in range(n): add('User', 'hello there')
     return s
 
+def langchain_append(n):
+    "LangChain's in-memory history, appending the same messages (each with an id, as chatstate's have)"
+    import warnings
+    from langchain_core.chat_history import InMemoryChatMessageHistory
+    from langchain_core.messages import HumanMessage
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore') # deprecated since langchain-core 1.6.4, still widely used
+        h = InMemoryChatMessageHistory()
+    add = h.add_message
+    for i in range(n): add(HumanMessage(content='hello there', id=str(uuid.uuid4())))
+    return h
+
 def main(n=100_000, rounds=5):
     print(f'chatstate in-memory core, n={n:,}, median of {rounds} rounds')
     print(f'{"measure":<56} {"chatstate":>10} {"baseline":>10} {"ratio":>8}')
-    row(f'append {n:,} messages (s)', lambda: lib_append(n), lambda: floor_append(n), rounds, 1.5, scale=1)
+    r = row(f'append {n:,} messages (s)', lambda: lib_append(n), lambda: floor_append(n), rounds, 1.5, scale=1)
+    try:
+        import langchain_core
+        lc = row(f'  LangChain InMemoryChatMessageHistory, the same (s)', lambda: langchain_append(n), lambda: floor_append(n), rounds, scale=1)
+        print(f'  chatstate {"ahead of" if r < lc else "BEHIND"} LangChain {langchain_core.__version__}: {r:.2f}x vs {lc:.2f}x the bare list append')
+    except ImportError: print('  (pip install langchain-core to compare with LangChain in the same run)')
     mo,mb = mem_per_item(lambda: lib_append(n), n),mem_per_item(lambda: floor_append(n), n)
     print(f'{"memory per stored message (bytes)":<56} {mo:>10.1f} {mb:>10.1f} {mo/mb:>7.2f}x  (target <= 2x) {"ok" if mo/mb <= 2 else "MISSED"}')
     s,tuples = lib_append(n),floor_append(n)

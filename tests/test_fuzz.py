@@ -143,12 +143,20 @@ URLS = ['redis://h:abc/0', 'redis://127.0.0.1:1/x', 'redis://127.0.0.1:1/0?foo=1
         'sqlite:///a\x00b.db', 'sqlite:///{tmp}/x.db?timeout=inf', 'sqlite:///{tmp}/x.db?timeout=-1', 'sqlite:///{tmp}/x.db?synchronous=1', 'sqlite:///{tmp}/x.db?bad=1',
         'sqlite:///{tmp}', 'sqlite:///{tmp}/no/such/dir/x.db', 'memory://x', 'mysql://db', '', '://', 'redis:', '\ud800://x', 'sqlite:///\ud800']
 
-def test_hostile_store_urls(tmp_path):
+async def _aopen(url):
+    async with aconnect(url) as m: await m.create_session('x'); await m.count()
+
+@pytest.mark.parametrize('api', ['sync', 'async'])
+def test_hostile_store_urls(tmp_path, api):
+    "Every hostile URL, given to `connect` or `aconnect`, is a chatstate error that shows no password, within seconds"
+    from conftest import run_async
     leaks = []
     for url in URLS:
         url = url.replace('{tmp}', str(tmp_path))
         t0 = time.monotonic()
-        try: m = connect(url); m.create_session('x'); len(m); m.close()
+        try:
+            if api == 'async': run_async(_aopen(url))
+            else: m = connect(url); m.create_session('x'); len(m); m.close()
         except ChatStateError as e:
             if SECRET in str(e) or SECRET in repr(e.args): leaks.append((url, 'password shown', str(e)))
         except Exception as e: leaks.append((url, f'{type(e).__name__}: {str(e)[:80]}'))
