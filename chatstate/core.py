@@ -14,7 +14,7 @@ __all__ = ['MAX_DEPTH', 'MAX_INT_BITS', 'MAX_ID_LEN', 'PREVIEW_LEN', 'P', 'short
            'primitive', 'AsyncSessionManager', 'unchecked_message', 'connect', 'aconnect', 'check_seconds', 'mask_url']
 
 # %% ../nbs/00_core.ipynb #2af54ddb
-import asyncio, functools, json, math, os, re, reprlib, threading, time, uuid, weakref
+import asyncio, functools, json, math, os, re, reprlib, sys, threading, time, uuid, weakref
 from concurrent.futures import ThreadPoolExecutor
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -667,6 +667,10 @@ class _Inline:
 _inline = _Inline()
 def _seen(t): t.cancelled() or t.exception()
 
+if sys.version_info >= (3, 12): # a task started eagerly runs to its first real wait at once, saving a turn of the loop
+    def _task(coro): return asyncio.Task(coro, loop=asyncio.get_running_loop(), eager_start=True)
+else: _task = asyncio.ensure_future
+
 class _Threads:
     "Runs a store's blocking calls on `n` threads of its own, never on the event loop's thread; a call once started always finishes"
     def __init__(self, n:int): self.n,self.closed,self.ex = n,False,ThreadPoolExecutor(n, thread_name_prefix='chatstate')
@@ -709,7 +713,7 @@ for _n in _PRIMITIVES:
     async def _prim(self, *args, _n=_n):
         body = getattr(getattr(type(self.store), _n), 'body', None)
         if self._native and body: # shielded: a primitive once started runs to its end, whatever happens to the task awaiting it
-            t = asyncio.ensure_future(_aops(self.store, body(self.store, *args)))
+            t = _task(_aops(self.store, body(self.store, *args)))
             t.add_done_callback(_seen) # its error is the awaiting task's; if that task was cancelled, nobody else is owed it
             return await asyncio.shield(t)
         return await self._run(getattr(self.store, _n), *args)

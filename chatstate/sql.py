@@ -141,7 +141,7 @@ def _create(self:SQLStore, sid, metadata, created, updated, expires_at, msgs, re
                                       for i,m in enumerate(msgs, 1)])
     return True
 
-# %% ../nbs/01_sql.ipynb #f3dff563
+# %% ../nbs/01_sql.ipynb #5b9f6fef
 @patch
 def _summary(self:SQLStore, r)->SessionInfo:
     d = self.dialect
@@ -162,7 +162,7 @@ def _list(self:SQLStore, order, limit, offset, summaries):
     rows = yield Q(self.dialect.sql(q + ' LIMIT :lim OFFSET :off'), p)
     return [self._summary(r) for r in rows] if summaries else [self.dialect.dec(r[0]) for r in rows]
 
-# %% ../nbs/01_sql.ipynb #5b9f6fef
+# %% ../nbs/01_sql.ipynb #41819978
 @patch
 @primitive
 def _set_info(self:SQLStore, sid, merge=None, expires_at=False):
@@ -186,7 +186,7 @@ def _drop(self:SQLStore, sid):
 @primitive
 def _purge(self:SQLStore, now, before=None): return (yield N(self._sql['purge'], dict(now=now, before=before)))
 
-# %% ../nbs/01_sql.ipynb #c8f59fc6
+# %% ../nbs/01_sql.ipynb #1aa25562
 ONE_STATEMENT = 500 # the most messages an append writes in one statement (each takes 5 parameters)
 
 @patch
@@ -224,7 +224,7 @@ def _append(self:SQLStore, sid, msgs):
         raise DuplicateMessageError(f"session {sid!r} already has a message {next((i for i in ids if i in taken), ids[0])!r}") from None
     if not r: raise session_not_found(sid)
 
-# %% ../nbs/01_sql.ipynb #8bcc7082
+# %% ../nbs/01_sql.ipynb #b8ca3256
 @patch
 def _found(self:SQLStore, sid):
     "Raise `SessionNotFoundError` unless `sid` is live: what a read that came back empty asks next"
@@ -255,7 +255,7 @@ def _get(self:SQLStore, sid, mid):
     if r: return self.dialect.messages(r)[0]
     yield from self._found(sid)
 
-# %% ../nbs/01_sql.ipynb #1aa25562
+# %% ../nbs/01_sql.ipynb #82588a36
 @patch
 def _pk(self:SQLStore, sid)->int:
     "The row key of live session `sid`, taken (its row locked until the transaction ends) before any of its messages"
@@ -263,7 +263,7 @@ def _pk(self:SQLStore, sid)->int:
     if not r: raise session_not_found(sid)
     return r[0][0]
 
-# %% ../nbs/01_sql.ipynb #b8ca3256
+# %% ../nbs/01_sql.ipynb #f63c615e
 @patch
 @primitive
 def _update(self:SQLStore, sid, mid, content=None, chunk=None, pending=None, metadata=None, merge=None):
@@ -286,7 +286,7 @@ def _update(self:SQLStore, sid, mid, content=None, chunk=None, pending=None, met
     if why[0][0] is None: raise message_not_found(sid, mid)
     raise not_pending(mid)
 
-# %% ../nbs/01_sql.ipynb #e1f50ede
+# %% ../nbs/01_sql.ipynb #173c2fcb
 @patch
 @primitive
 def _delete(self:SQLStore, sid, mids):
