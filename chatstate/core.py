@@ -11,7 +11,8 @@ __all__ = ['MAX_DEPTH', 'MAX_INT_BITS', 'MAX_ID_LEN', 'PREVIEW_LEN', 'P', 'short
            'StoreError', 'StoreClosedError', 'StoreTimeoutError', 'MissingDriverError', 'new_id', 'compact_json',
            'check_json', 'Message', 'SessionInfo', 'SessionManager', 'merge_metadata', 'not_pending',
            'session_not_found', 'message_not_found', 'InMemorySessionManager', 'ChatSession', 'AsyncChatSession',
-           'primitive', 'AsyncSessionManager', 'unchecked_message', 'connect', 'aconnect', 'check_seconds', 'mask_url']
+           'primitive', 'AsyncSessionManager', 'unchecked_message', 'take_place', 'connect', 'aconnect',
+           'check_seconds', 'mask_url']
 
 # %% ../nbs/00_core.ipynb #2af54ddb
 import asyncio, functools, json, math, os, re, reprlib, sys, threading, time, uuid, weakref
@@ -733,6 +734,12 @@ def unchecked_message(role:str, content:str, id:str, pending:bool, metadata:dict
     "A `Message` of values a store checked when they were written: made without checking them again, for the store's read loop"
     m = _new(_M); _f[0](m, role); _f[1](m, content); _f[2](m, id); _f[3](m, pending); _f[4](m, metadata)
     return m
+
+async def take_place(places:asyncio.Semaphore, timeout:float, busy):
+    "Take one of `places` (a store's connections): at once, without a turn of the loop, when one is free; else wait up to `timeout` seconds, then `StoreTimeoutError(busy())`"
+    if not places.locked(): return await places.acquire()
+    try: await asyncio.wait_for(places.acquire(), timeout)
+    except asyncio.TimeoutError: raise StoreTimeoutError(busy()) from None
 
 # %% ../nbs/00_core.ipynb #b87f47bf
 @patch

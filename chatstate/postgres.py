@@ -253,14 +253,20 @@ def _error(self:PostgresSessionManager, e)->StoreError:
     return StoreError(f"PostgreSQL at {self._where}: {msg}")
 
 # %% ../nbs/03_postgres.ipynb #f138a54f
+def _lock(key:str)->tuple:
+    "The statement that takes the advisory lock on `key` until the transaction ends"
+    return ('q', 'SELECT pg_advisory_xact_lock(hashtextextended(%(k)s, 0))', dict(k=key))
+
+def _copy_sql(table:str, cols:tuple)->str: return f"COPY {table}({', '.join(cols)}) FROM STDIN"
+
 def _run_op(c, op):
     "Run op `op` of a primitive on connection `c`: rows for 'q', a row count for 'n'"
     kind = op[0]
     if kind == 'rows':
-        with c.cursor() as cur, cur.copy(f"COPY {op[1]}({', '.join(op[2])}) FROM STDIN") as cp:
+        with c.cursor() as cur, cur.copy(_copy_sql(op[1], op[2])) as cp:
             for row in op[3]: cp.write_row(row)
         return None
-    if kind == 'lock': op = ('q', 'SELECT pg_advisory_xact_lock(hashtextextended(%(k)s, 0))', dict(k=op[1]))
+    if kind == 'lock': op = _lock(op[1])
     cur = c.execute(op[1], op[2])
     return cur.rowcount if kind == 'n' else cur.fetchall() if cur.description else []
 
@@ -296,10 +302,10 @@ async def _arun_op(c, op):
     "`_run_op`, awaited"
     kind = op[0]
     if kind == 'rows':
-        async with c.cursor() as cur, cur.copy(f"COPY {op[1]}({', '.join(op[2])}) FROM STDIN") as cp:
+        async with c.cursor() as cur, cur.copy(_copy_sql(op[1], op[2])) as cp:
             for row in op[3]: await cp.write_row(row)
         return None
-    if kind == 'lock': op = ('q', 'SELECT pg_advisory_xact_lock(hashtextextended(%(k)s, 0))', dict(k=op[1]))
+    if kind == 'lock': op = _lock(op[1])
     cur = await c.execute(op[1], op[2])
     return cur.rowcount if kind == 'n' else await cur.fetchall() if cur.description else []
 
@@ -340,10 +346,7 @@ class _APool:
 
     async def get(self):
         if self.closed: raise StoreClosedError('the PostgreSQL store is closed: open it again to use it')
-        if not self.sem.locked(): await self.sem.acquire() # a free place: taken at once, without a turn of the loop
-        else:
-            try: await asyncio.wait_for(self.sem.acquire(), self.timeout)
-            except asyncio.TimeoutError: raise StoreTimeoutError(f'all {self.size} PostgreSQL connections stayed busy for {self.timeout:g} s') from None
+        await take_place(self.sem, self.timeout, lambda: f'all {self.size} PostgreSQL connections stayed busy for {self.timeout:g} s')
         while self.idle:
             c = self.idle.pop()
             if _alive(c): return c

@@ -432,8 +432,7 @@ class _Redis(SessionManager):
         self.timeout = check_seconds(timeout, 'timeout', self._where)
         self._native = client is None # the async API opens its own redis.asyncio client from `url`; with a client given, it runs this one on threads
         if client is None:
-            from redis.retry import Retry
-            try: client = redis.Redis.from_pool(self._pool(redis, Retry))
+            try: client = redis.Redis.from_pool(self._pool())
             except (ValueError, TypeError) as e: raise InvalidValueError(f"bad Redis URL {self._where!r}: {e}") from None
         self.r,self._ar,self._inherited = client,None,[]
         self._lost = (redis.ConnectionError, redis.TimeoutError)
@@ -443,10 +442,11 @@ class _Redis(SessionManager):
 
     def __repr__(self): return f'RedisSessionManager({self._where!r}, prefix={self.prefix!r})'
 
-    def _pool(self, driver, Retry):
-        "A pool of `pool_size` connections for `driver` (`redis` or `redis.asyncio`) that waits for a free one, without redis-py's retries"
+    def _pool(self):
+        "The sync API's pool: `pool_size` connections, a call waiting for a free one, without redis-py's retries"
         from redis.backoff import NoBackoff
-        return driver.BlockingConnectionPool.from_url(self.url, max_connections=self.pool_size, timeout=self.timeout, retry=Retry(NoBackoff(), 0),
+        from redis.retry import Retry
+        return self._redis.BlockingConnectionPool.from_url(self.url, max_connections=self.pool_size, timeout=self.timeout, retry=Retry(NoBackoff(), 0),
                                                       socket_timeout=self.timeout, socket_connect_timeout=self.timeout)
 
 # %% ../nbs/04_redis.ipynb #efaf0c72
@@ -473,13 +473,17 @@ def _after_fork(self:_Redis):
     self._ar = None
 
 # %% ../nbs/04_redis.ipynb #fe832b5d
+def _no_connection(e)->bool: return 'No connection available' in str(e) # the sync pool's: all its connections stayed busy
+
+@patch
+def _busy(self:_Redis)->str: return f"all {self.pool_size} Redis connections to {self._where} stayed busy for {self.timeout:g} s"
+
 @patch
 def _error(self:_Redis, e, write=False):
     "A `StoreError` for driver error `e`, saying what is known of a write it interrupted"
     maybe = '; the write may or may not have been applied' if write else ''
     if isinstance(e, self._redis.TimeoutError): return StoreTimeoutError(f"Redis at {self._where} did not answer within {self.timeout:g} s{maybe}")
-    if isinstance(e, self._redis.ConnectionError) and 'No connection available' in str(e): # the call never started
-        return StoreTimeoutError(f"all {self.pool_size} Redis connections to {self._where} stayed busy for {self.timeout:g} s")
+    if isinstance(e, self._redis.ConnectionError) and _no_connection(e): return StoreTimeoutError(self._busy()) # the call never started
     if isinstance(e, self._lost): return StoreError(f"Redis at {self._where} is unreachable ({e}){maybe}")
     return StoreError(f"Redis at {self._where}: {e}")
 
@@ -491,7 +495,7 @@ def _exec(self:_Redis, op:tuple, ctx:dict):
     for attempt in (0, 1):
         try: return self._scripts[op[0]](keys=op[1], args=op[2]) if len(op) == 4 else getattr(self.r, op[0])(*op[1])
         except self._lost as e:
-            if write or attempt or 'No connection available' in str(e): raise self._error(e, write) from e
+            if write or attempt or _no_connection(e): raise self._error(e, write) from e
         except self._redis.RedisError as e: raise self._error(e) from e
 
 # %% ../nbs/04_redis.ipynb #f7d67e8a
@@ -501,10 +505,7 @@ async def _aexec(self:_Redis, op:tuple, ctx:dict):
     if self._closed: raise StoreClosedError(f"{self!r} is closed: open the store again to use it")
     if self._ar is None: self._open_async()
     places = self._places
-    if not places.locked(): await places.acquire() # a free place: taken at once, without a turn of the loop
-    else:
-        try: await asyncio.wait_for(places.acquire(), self.timeout)
-        except asyncio.TimeoutError: raise StoreTimeoutError(f"all {self.pool_size} Redis connections to {self._where} stayed busy for {self.timeout:g} s") from None
+    await take_place(places, self.timeout, self._busy)
     try:
         write = len(op) == 4 and op[3]
         for attempt in (0, 1):

@@ -26,7 +26,7 @@ class Dialect:
     "What the SQL engine's statements need to know about a database"
     cte = False # one statement can write two tables (`WITH ... UPDATE`): the hot paths then take one round trip
     lock_rows = '' # the clause that locks the rows a SELECT reads until the transaction ends
-    preview = 'substr(m.content, 1, 100)' # the start of a last message's content, for a summary
+    preview = f'substr(m.content, 1, {PREVIEW_LEN})' # the start of a last message's content, for a summary
     last = 'LEFT JOIN {M} m ON m.session = s.pk AND m.seq = (SELECT max(seq) FROM {M} WHERE session = s.pk)' # each session's last message
     dup = Exception # the driver's error for a broken unique key: a duplicate message id
 
@@ -74,7 +74,7 @@ STATEMENTS = dict(
     taken = 'SELECT m.id FROM {M} m JOIN {S} s ON m.session = s.pk WHERE s.id = :sid AND ',
     slice = 'SELECT ' + COLS + ' FROM {M} WHERE session = (' + PK + ') ORDER BY seq LIMIT :lim OFFSET :off',
     tail = 'SELECT ' + COLS + ', seq FROM {M} WHERE session = (' + PK + ''') AND seq < CASE WHEN CAST(:before AS TEXT) IS NULL
-      THEN 9223372036854775807 ELSE COALESCE((SELECT seq FROM {M} WHERE session = (''' + PK + ') AND id = :before), 0) END ORDER BY seq DESC LIMIT :n',
+      THEN ''' + str(BIG) + ''' ELSE COALESCE((SELECT seq FROM {M} WHERE session = (''' + PK + ') AND id = :before), 0) END ORDER BY seq DESC LIMIT :n',
     get = 'SELECT ' + COLS + ' FROM {M} WHERE session = (' + PK + ') AND id = :mid',
     md = 'SELECT metadata FROM {M} WHERE session = :pk AND id = :mid',
     update = 'UPDATE {M} SET ' + SET + ' WHERE session = :pk AND id = :mid AND ' + EDITABLE + ' RETURNING ' + COLS,
@@ -104,6 +104,10 @@ class SQLStore(SessionManager):
         self._sql = {k: d.sql(v) for k,v in self._text.items()}
 
     def _md(self, md)->Optional[str]: "A message's metadata as stored: NULL when empty"; return self.dialect.enc(compact_json(md)) if md else None
+    def _rows(self, pk:int, base:int, msgs:list, now:float)->list:
+        "The message rows (`MCOLS`) of `msgs`, taking the sequences after `base` in session `pk`"
+        e = self.dialect.enc
+        return [(pk, base+i, e(m.id), e(m.role), e(m.content), m.pending, self._md(m.metadata), now) for i,m in enumerate(msgs, 1)]
     def _loads(self, s:str): return json.loads(self.dialect.dec(s))
 
 # %% ../nbs/01_sql.ipynb #971dea02
@@ -136,9 +140,7 @@ def _create(self:SQLStore, sid, metadata, created, updated, expires_at, msgs, re
     else: yield N(self._sql['drop_expired'], p)
     r = yield Q(self._sql['new'], p)
     if not r: return False
-    if msgs:
-        yield ('rows', self._M, MCOLS, [(r[0][0], i, e(m.id), e(m.role), e(m.content), m.pending, self._md(m.metadata), now)
-                                      for i,m in enumerate(msgs, 1)])
+    if msgs: yield ('rows', self._M, MCOLS, self._rows(r[0][0], 0, msgs, now))
     return True
 
 # %% ../nbs/01_sql.ipynb #5b9f6fef
@@ -213,10 +215,7 @@ def _append(self:SQLStore, sid, msgs):
         else:
             yield BEGIN
             r = yield Q(self._sql['bump'], p)
-            if r:
-                pk,base = r[0]
-                yield ('rows', self._M, MCOLS, [(pk, base+i, e(m.id), e(m.role), e(m.content), m.pending, self._md(m.metadata), now)
-                                              for i,m in enumerate(msgs, 1)])
+            if r: yield ('rows', self._M, MCOLS, self._rows(*r[0], msgs, now))
     except d.dup:
         if not one: yield ROLLBACK
         ids,q = [m.id for m in msgs],{}
@@ -228,7 +227,7 @@ def _append(self:SQLStore, sid, msgs):
 @patch
 def _found(self:SQLStore, sid):
     "Raise `SessionNotFoundError` unless `sid` is live: what a read that came back empty asks next"
-    if not (yield Q(self._sql['exists'], dict(sid=self.dialect.enc(sid), now=time.time()))): raise session_not_found(sid)
+    if not (yield from self._exists.body(self, sid)): raise session_not_found(sid)
 
 @patch
 @primitive
@@ -244,7 +243,7 @@ def _tail(self:SQLStore, sid, n, before=None):
     rows = yield Q(self._sql['tail'], dict(sid=e(sid), now=time.time(), n=n, before=None if before is None else e(before)))
     if not rows:
         yield from self._found(sid)
-        if before is not None and (yield Q(self._sql['get'], dict(sid=e(sid), now=time.time(), mid=e(before)))) == []:
+        if before is not None and not (yield Q(self._sql['get'], dict(sid=e(sid), now=time.time(), mid=e(before)))):
             raise message_not_found(sid, before)
     return self.dialect.messages(r[:5] for r in reversed(rows))
 
