@@ -136,7 +136,7 @@ def test_format_converters_raise_only_chatstate_errors():
 
 SECRET = 's3cr3t-pw'
 URLS = ['redis://h:abc/0', 'redis://127.0.0.1:1/x', 'redis://127.0.0.1:1/0?foo=1', 'redis://127.0.0.1:1/0?timeout=-1', 'redis://127.0.0.1:1/0?timeout=nan',
-        'redis://127.0.0.1:1/0?socket_timeout=soon', 'redis://127.0.0.1:99999/0', f'redis://:{SECRET}@127.0.0.1:1/0', f'rediss://u:{SECRET}@127.0.0.1:1/0?ssl_cert_reqs=none',
+        'redis://127.0.0.1:1/0?socket_timeout=soon', 'redis://127.0.0.1:1/0?pool_size=x', 'redis://127.0.0.1:1/0?pool_size=0', 'redis://127.0.0.1:1/0?pool_size=1001', 'redis://127.0.0.1:99999/0', f'redis://:{SECRET}@127.0.0.1:1/0', f'rediss://u:{SECRET}@127.0.0.1:1/0?ssl_cert_reqs=none',
         'postgresql://x@127.0.0.1:99999/db', 'postgresql://x@127.0.0.1:abc/db', 'postgresql://x@127.0.0.1:1/db?pool_size=0', 'postgresql://x@127.0.0.1:1/db?pool_size=x',
         'postgresql://x@127.0.0.1:1/db?foo=bar', 'postgresql://x@127.0.0.1:1/db?timeout=0', 'postgresql://x@127.0.0.1:1/db?schema=a-b',
         f'postgresql://u:{SECRET}@127.0.0.1:1/db', f'postgresql://u@127.0.0.1:1/db?password={SECRET}', 'postgres://127.0.0.1:1/db?connect_timeout=x',
