@@ -37,7 +37,7 @@ async def bench_redis(rounds, n=1000, n_load=10_000):
     sha,keys = await r.script_load(_APPEND),m.store._keys('same')
     await m.create_session('same')
     async def same(): # the raw driver doing exactly chatstate's work: the same script, keys and arguments
-        for _ in range(n): await r.evalsha(sha, len(keys), *keys, 'same', _f(time.time()), 1, *_fields(Message('User', 'hello there')))
+        for _ in range(n): await r.evalsha(sha, len(keys), *keys, 'same', _f(time.time()), 1, '', *_fields(Message('User', 'hello there')))
     line(f'  the same, vs EVALSHA of the same script (the same work)', *await paired(ours, same, rounds), 1.3)
     big = await m.create_session('big')
     await big.add_messages(sample_messages(n_load))

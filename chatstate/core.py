@@ -8,11 +8,11 @@ Docs: https://chatstate.github.io/chatstate/core.html.md"""
 __all__ = ['MAX_DEPTH', 'MAX_INT_BITS', 'MAX_ID_LEN', 'PREVIEW_LEN', 'P', 'short_repr', 'MAX_TIME', 'STORES', 'ChatStateError',
            'NotFoundError', 'SessionNotFoundError', 'MessageNotFoundError', 'DuplicateError', 'DuplicateSessionError',
            'DuplicateMessageError', 'InvalidValueError', 'InvalidTypeError', 'PositionError', 'EmptySessionError',
-           'StoreError', 'StoreClosedError', 'StoreTimeoutError', 'MissingDriverError', 'new_id', 'compact_json',
-           'check_json', 'Message', 'SessionInfo', 'SessionManager', 'merge_metadata', 'not_pending',
-           'session_not_found', 'message_not_found', 'InMemorySessionManager', 'ChatSession', 'AsyncChatSession',
-           'primitive', 'AsyncSessionManager', 'unchecked_message', 'take_place', 'connect', 'aconnect',
-           'check_seconds', 'mask_url']
+           'ConflictError', 'StoreError', 'StoreClosedError', 'StoreTimeoutError', 'MissingDriverError', 'new_id',
+           'compact_json', 'check_json', 'Message', 'SessionInfo', 'SessionManager', 'merge_metadata', 'not_pending',
+           'session_not_found', 'message_not_found', 'ends_elsewhere', 'InMemorySessionManager', 'ChatSession',
+           'AsyncChatSession', 'primitive', 'AsyncSessionManager', 'unchecked_message', 'take_place', 'connect',
+           'aconnect', 'check_seconds', 'mask_url']
 
 # %% ../nbs/00_core.ipynb #2af54ddb
 import asyncio, functools, json, math, os, re, reprlib, sys, threading, time, uuid, weakref
@@ -39,6 +39,7 @@ class InvalidValueError(ChatStateError, ValueError): "A value of the right type 
 class InvalidTypeError(ChatStateError, TypeError): "A value of the wrong type"
 class PositionError(ChatStateError, IndexError): "A position beyond the session's messages"
 class EmptySessionError(PositionError): "Taking a message from a session that has none"
+class ConflictError(ChatStateError): "A write refused because the session changed since the caller last saw it"
 class StoreError(ChatStateError): "A store that cannot be opened, read or reached"
 class StoreClosedError(StoreError, RuntimeError): "A manager used after `close()`"
 class StoreTimeoutError(StoreError, TimeoutError): "A store that did not answer within its timeout"
@@ -213,8 +214,8 @@ class SessionManager(ABC):
     @abstractmethod
     def _session_count(self)->int: "How many live sessions there are"
     @abstractmethod
-    def _append(self, sid:str, msgs:list):
-        "Append `msgs` at the end of the session, all or none; `DuplicateMessageError` if an id is taken"
+    def _append(self, sid:str, msgs:list, after:Optional[str]=None):
+        "Append `msgs` at the end of the session, all or none; `DuplicateMessageError` if an id is taken. Unless `after` is None, only if the session's last message is `after` ('': it has none), else `ConflictError` (`ends_elsewhere`)"
     @abstractmethod
     def _count(self, sid:str)->int: "How many messages the session holds"
     @abstractmethod
@@ -307,6 +308,10 @@ class _Rec:
 def not_pending(mid): return InvalidValueError(f"message {mid!r} is not pending: only a pending message takes chunks")
 def session_not_found(sid): return SessionNotFoundError(f"no session {sid!r}")
 def message_not_found(sid, mid): return MessageNotFoundError(f"session {sid!r} has no message {mid!r}")
+def ends_elsewhere(sid, after, last):
+    "The `ConflictError` of an append made `after` a message that is no longer the session's last (`last`; '' when it has none)"
+    saw,now = (f'end at message {after!r}' if after else 'be empty'),(f'its last message is {last!r}' if last else 'it has no messages')
+    return ConflictError(f"session {sid!r} changed since you read it: you expected it to {saw}, but {now} now; read it again and retry")
 
 def _tup(m:Message)->tuple:
     "What the in-memory store keeps of `m`: its fields, with a copy of its metadata that nobody else holds"
@@ -399,11 +404,12 @@ class InMemorySessionManager(SessionManager):
             now = time.time()
             return sum(r.live(now) for r in self._s.values())
 
-    def _append(self, sid, msgs):
+    def _append(self, sid, msgs, after=None):
         now = time.time()
         with self._lock:
             r = self._rec(sid, now)
             ix,lst = r.ix,r.msgs
+            if after is not None and (lst[-1][2] if lst else '') != after: raise ends_elsewhere(sid, after, lst[-1][2] if lst else '')
             if len(msgs) == 1:
                 m = msgs[0]
                 if m.id in ix: raise DuplicateMessageError(f"session {sid!r} already has a message {m.id!r}")
@@ -748,25 +754,34 @@ def add_message(self:ChatSession,
                 content:str, # The text ('' for a pending reply about to stream)
                 metadata:Optional[dict]=None, # JSON-storable extras
                 pending:bool=False, # True for a reply that is still streaming
-                id:Optional[str]=None # The message id; a uuid4 when None
+                id:Optional[str]=None, # The message id; a uuid4 when None
+                after:Optional[str]=None # Only if the session still ends with this message id ('': is still empty), else `ConflictError`
                )->Message: # The stored message
     "Append a message at the end of the conversation"
     m = Message(role, content, id, pending, metadata)
-    self.manager._append(self.session_id, [m])
+    if after is None: self.manager._append(self.session_id, [m])
+    else: self.manager._append(self.session_id, [m], _after(after))
     return m
 
 @patch
-async def add_message(self:AsyncChatSession, role:str, content:str, metadata:Optional[dict]=None, pending:bool=False, id:Optional[str]=None)->Message:
+async def add_message(self:AsyncChatSession, role:str, content:str, metadata:Optional[dict]=None, pending:bool=False, id:Optional[str]=None,
+                      after:Optional[str]=None)->Message:
     "Append a message at the end of the conversation"
     m = Message(role, content, id, pending, metadata)
-    await self.manager._append(self.session_id, [m])
+    if after is None: await self.manager._append(self.session_id, [m])
+    else: await self.manager._append(self.session_id, [m], _after(after))
     return m
 
+def _after(v):
+    if not isinstance(v, str): raise InvalidTypeError(f"after must be a message id (a str), '' or None, not {_tname(v)} ({_short(v)})")
+    return v and _check_id(v, 'after')
+
 @_twin('session')
-def _add_messages(self, msgs:Iterable)->List[Message]:
-    "Append `msgs` (`Message`s or dicts of either form) in one atomic step: all are added, or none"
+def _add_messages(self, msgs:Iterable, after:Optional[str]=None)->List[Message]:
+    "Append `msgs` (`Message`s or dicts of either form) in one atomic step: all are added, or none; with `after`, as `add_message` does"
     msgs = _distinct(_as_messages(msgs, 'msgs'), self.session_id)
-    if msgs: yield P._append(self.session_id, msgs)
+    if after is not None: after = _after(after)
+    if msgs: yield P._append(self.session_id, msgs, after)
     return msgs
 
 @_twin('session')

@@ -174,18 +174,22 @@ local bad = check({2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset'})
 if bad then return bad end
 local f = redis.call('HMGET', S, 'next', 'n', 'exp')
 if not f[1] then return {0} end
+if ARGV[4] ~= '' then
+  local last = redis.call('ZRANGE', Z, -1, -1)[1] or ''
+  if '=' .. last ~= ARGV[4] then return {3, last} end
+end
 local n, seq = tonumber(ARGV[3]), tonumber(f[1])
 if n == 1 then
-  if redis.call('HSETNX', M, ARGV[4], ARGV[5]) == 0 then return {2, ARGV[4]} end
-  if ARGV[6] ~= '' then redis.call('HSET', D, ARGV[4], ARGV[6]) end
-  redis.call('ZADD', Z, seq + 1, ARGV[4])
+  if redis.call('HSETNX', M, ARGV[5], ARGV[6]) == 0 then return {2, ARGV[5]} end
+  if ARGV[7] ~= '' then redis.call('HSET', D, ARGV[5], ARGV[7]) end
+  redis.call('ZADD', Z, seq + 1, ARGV[5])
 else
   for i = 1, n do
-    local id = ARGV[4 + (i - 1) * 3]
+    local id = ARGV[5 + (i - 1) * 3]
     if redis.call('HEXISTS', M, id) == 1 then return {2, id} end
   end
   for i = 1, n do
-    local j = 4 + (i - 1) * 3
+    local j = 5 + (i - 1) * 3
     redis.call('ZADD', Z, seq + i, ARGV[j]); put(j)
   end
 end
@@ -582,11 +586,12 @@ _MAXPOS = 10**15 # positions beyond are cut to it: Lua passes larger numbers to 
 
 @patch
 @primitive
-def _append(self:_Redis, sid, msgs):
-    args = [sid, _f(time.time()), len(msgs)]
+def _append(self:_Redis, sid, msgs, after=None):
+    args = [sid, _f(time.time()), len(msgs), '' if after is None else '=' + after]
     for m in msgs: args.extend(_fields(m))
     r = (yield ('append', self._keys(sid), args, True))
     if r[0] == 0: raise session_not_found(sid)
+    if r[0] == 3: raise ends_elsewhere(sid, after, r[1].decode())
     if r[0] == 2: raise DuplicateMessageError(f"session {sid!r} already has a message {r[1].decode()!r}")
 
 @patch

@@ -86,6 +86,7 @@ STATEMENTS = dict(
     delete = 'DELETE FROM {M} WHERE session = :pk AND ',
     pop = 'DELETE FROM {M} WHERE session = :pk AND seq = (SELECT max(seq) FROM {M} WHERE session = :pk) RETURNING ' + COLS,
     seq = 'SELECT seq FROM {M} WHERE session = :pk AND id = :mid',
+    last = 'SELECT id FROM {M} WHERE session = :pk ORDER BY seq DESC LIMIT 1',
     truncate = 'DELETE FROM {M} WHERE session = :pk AND seq > :seq RETURNING seq, ' + COLS,
     shrink = SHRINK,
 )
@@ -202,22 +203,30 @@ def _appender(self:SQLStore, k:int)->str:
     return q
 
 @patch
+def _ends_at(self:SQLStore, sid, after):
+    "Raise `ConflictError` unless the session's last message is `after` ('': it has none); its row is locked first, so no append slips in between"
+    r = yield Q(self._sql['last'], dict(pk=(yield from self._pk(sid))))
+    last = self.dialect.dec(r[0][0]) if r else ''
+    if last != after: raise ends_elsewhere(sid, after, last)
+
+@patch
 @primitive
-def _append(self:SQLStore, sid, msgs):
+def _append(self:SQLStore, sid, msgs, after=None):
     d,now,k = self.dialect,time.time(),len(msgs)
     e,one = d.enc,d.cte and k <= ONE_STATEMENT
-    p = dict(sid=e(sid), now=now, k=k)
+    p,tx = dict(sid=e(sid), now=now, k=k),after is not None or not one
     try:
+        if tx: yield BEGIN
+        if after is not None: yield from self._ends_at(sid, after)
         if one:
             for i,m in enumerate(msgs, 1):
                 p[f'id{i}'],p[f'role{i}'],p[f'content{i}'],p[f'pending{i}'],p[f'md{i}'] = e(m.id),e(m.role),e(m.content),m.pending,self._md(m.metadata)
             r = yield Q(self._appender(k), p)
         else:
-            yield BEGIN
             r = yield Q(self._sql['bump'], p)
             if r: yield ('rows', self._M, MCOLS, self._rows(*r[0], msgs, now))
     except d.dup:
-        if not one: yield ROLLBACK
+        if tx: yield ROLLBACK
         ids,q = [m.id for m in msgs],{}
         taken = {d.dec(o[0]) for o in (yield Q(d.sql(self._text['taken'] + d.among('m.id', 'ids', [e(i) for i in ids], q)), dict(q, sid=p['sid'])))}
         raise DuplicateMessageError(f"session {sid!r} already has a message {next((i for i in ids if i in taken), ids[0])!r}") from None
