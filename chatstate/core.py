@@ -915,6 +915,18 @@ def _chunk(c):
     return _text(c, 'chunk')
 
 @_twin('session')
+def _start_turn(self,
+                content:str, # What the user asked
+                metadata:Optional[dict]=None, # The question's metadata
+                reply_metadata:Optional[dict]=None, # The reply's, e.g. the model about to answer
+                after:Optional[str]=None, # As in `add_message`: only if the session still ends with this message id ('': is empty)
+                role:str='user', reply_role:str='assistant')->tuple:
+    "Add the user's message and a pending reply to stream into, in one atomic step: `(question, reply)`. One round trip on Redis, and on PostgreSQL without `after`"
+    q,r = Message(role, content, None, False, metadata),Message(reply_role, '', None, True, reply_metadata)
+    yield P._append(self.session_id, [q, r], None if after is None else _after(after))
+    return q,r
+
+@_twin('session')
 def _finalize(self, mid:str,
               content:Optional[str]=None, # The final content, unless None (the chunks streamed so far are kept)
               metadata:Optional[dict]=None # Keys to merge into the metadata: the model, usage, a finish reason

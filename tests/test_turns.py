@@ -34,3 +34,40 @@ def test_two_tabs_one_winner(store, mgr):
         last = won[0].id
         assert s[-1].id == last and len(s) == rnd + 1
     assert [m.content.split(':')[0] for m in s.messages] == [str(r) for r in range(15)]
+
+def test_start_turn(store, mgr):
+    s = mgr.create_session('turns')
+    q,r = s.start_turn('What is 2+2?', metadata={'lang': 'en'}, reply_metadata={'model': 'm'}, after='')
+    assert [(m.id, m.role, m.content, m.pending, m.metadata) for m in store.open()['turns'].messages] == \
+           [(q.id, 'user', 'What is 2+2?', False, {'lang': 'en'}), (r.id, 'assistant', '', True, {'model': 'm'})]
+    s.append_chunk(r.id, '4')
+    with pytest.raises(ConflictError): s.start_turn('Another tab', after=q.id)
+    with pytest.raises(InvalidTypeError, match='content must be a str'): s.start_turn(None)
+    with pytest.raises(InvalidValueError, match="metadata key 'id' collides"): s.start_turn('x', reply_metadata={'id': 1})
+    assert len(s) == 2 and s.finalize(r.id).content == '4'
+    q2,_ = s.start_turn('And 3+3?', after=r.id, role='User', reply_role='Assistant')
+    assert [m.role for m in s.messages] == ['user', 'assistant', 'User', 'Assistant'] and s[2].id == q2.id
+
+@pytest.mark.parametrize('kind', ['redis', 'postgres'])
+@pytest.mark.parametrize('api', ['sync', 'async'])
+def test_a_turn_starts_in_one_round_trip(tmp_path, kind, api):
+    from conftest import Store
+    st = Store(kind, tmp_path, api)
+    try:
+        m = st.open()
+        s = m.create_session('t')
+        store,name,ops = (m if api == 'sync' else m._o.store),('_exec' if api == 'sync' else '_aexec'),[]
+        orig = getattr(store, name)
+        if api == 'sync':
+            def spy(op, ctx): ops.append(op[0]); return orig(op, ctx)
+        else:
+            async def spy(op, ctx): ops.append(op[0]); return await orig(op, ctx)
+        setattr(store, name, spy)
+        s.start_turn('hi')
+        assert len(ops) == 1 and ops[0] != 'begin', ops # one statement or script, no transaction around it
+        if kind == 'redis':
+            last = s[-1].id
+            ops.clear(); s.start_turn('again', after=last)
+            assert len(ops) == 1, ops # the check is in the append script
+        assert len(s) == 4 - 2 * (kind != 'redis')
+    finally: st.close()
