@@ -1,5 +1,5 @@
-"""Stores written by the schema-1 release (tests/data/v1, made by tests/data/make_v1_stores.py) open with today's chatstate
-and keep every message, also when several processes open them at once."""
+"""Stores written by earlier releases open with today's chatstate and keep every message, also when several processes open
+them at once: tests/data/v1 (schema 1, made by tests/data/make_v1_stores.py) and tests/data/v2 (schema 2, make_v2_stores.py)."""
 import base64, json, multiprocessing, shutil, uuid, pytest
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -7,8 +7,9 @@ from chatstate import *
 from conftest import server_url
 from chatstate.postgres import SCHEMA_VERSION
 
-V1 = Path(__file__).parent/'data'/'v1'
-EXPECTED = json.loads((V1/'expected.json').read_text())
+DATA = Path(__file__).parent/'data'
+VERSIONS = ['v1', 'v2']
+def expected(v): return json.loads((DATA/v/'expected.json').read_text())
 
 def read_all(url):
     "Every session of the store at `url`, as `to_dict`s without their times"
@@ -19,24 +20,27 @@ def read_all(url):
 def open_at_once(url, n=4):
     with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as ex: return list(ex.map(read_all, [url]*n))
 
-def check(url):
-    assert open_at_once(url) == [EXPECTED] * 4
+def check(url, v):
+    want = expected(v)
+    assert open_at_once(url) == [want] * 4
     m = connect(url)
     s = m['chat-1']
     s.add_message('user', 'after the upgrade')
     assert [x.content for x in s][-2:] == ['42', 'after the upgrade'] and m['gaps'].expires_at is not None
-    assert len(s) == len(list(s)) == len(EXPECTED['chat-1']['messages']) + 1 # the counter moved once, by the engine
+    assert len(s) == len(list(s)) == len(want['chat-1']['messages']) + 1 # the counter moved once, by the engine
     m.close()
 
-def test_sqlite_v1_file(tmp_path):
-    shutil.copy(V1/'chats.db', tmp_path/'chats.db')
-    check(f'sqlite:///{tmp_path}/chats.db')
+@pytest.mark.parametrize('v', VERSIONS)
+def test_sqlite_file(tmp_path, v):
+    shutil.copy(DATA/v/'chats.db', tmp_path/'chats.db')
+    check(f'sqlite:///{tmp_path}/chats.db', v)
 
-def test_redis_v1_keys():
+@pytest.mark.parametrize('v', VERSIONS)
+def test_redis_keys(v):
     url = server_url('redis')
     import redis
-    r,prefix = redis.Redis.from_url(url),f'v1-{uuid.uuid4().hex[:8]}:'
-    data,b = json.loads((V1/'redis.json').read_text()),base64.b64decode
+    r,prefix = redis.Redis.from_url(url),f'{v}-{uuid.uuid4().hex[:8]}:'
+    data,b = json.loads((DATA/v/'redis.json').read_text()),base64.b64decode
     old = data['prefix'].encode()
     try:
         for k,o in data['keys'].items():
@@ -46,17 +50,17 @@ def test_redis_v1_keys():
                 r.zadd(key, {prefix.encode() + b(f)[len(old):] if b(k).startswith(b'by_') else b(f): s for f,s in o['value']})
             else: r.set(key, b(o['value']))
             if o['pttl'] > 0: r.pexpire(key, o['pttl'])
-        check(f'{url}?prefix={prefix}')
+        check(f'{url}?prefix={prefix}', v)
     finally:
         keys = list(r.scan_iter(match=prefix + '*'))
         if keys: r.delete(*keys)
 
-@pytest.mark.parametrize('comment', [None, 'chatstate schema 1'], ids=['first-release', 'last-release'])
-def test_postgres_v1_tables(comment):
-    "Version-1 tables as the first release left them (no comment) and as the last one did (its comment), upgraded in place"
+@pytest.mark.parametrize('v,comment', [('v1', None), ('v1', 'chatstate schema 1'), ('v2', None)], ids=['v1-first-release', 'v1-last-release', 'v2'])
+def test_postgres_tables(v, comment):
+    "Tables as each release left them, upgraded in place: version 1 as the first release left it (no comment) and as its last did (its comment)"
     url = server_url('postgres')
     import psycopg
-    schema,data = f'v1_{uuid.uuid4().hex[:8]}',json.loads((V1/'postgres.json').read_text())
+    schema,data = f'{v}_{uuid.uuid4().hex[:8]}',json.loads((DATA/v/'postgres.json').read_text())
     with psycopg.connect(url, autocommit=True) as c:
         c.execute(f'CREATE SCHEMA "{schema}"')
         try:
@@ -65,7 +69,7 @@ def test_postgres_v1_tables(comment):
                 cols = ', '.join(o['columns'])
                 for row in o['rows']: c.execute(f'INSERT INTO "{schema}".chatstate_{t}({cols}) VALUES ({", ".join(["%s"]*len(row))})', row)
             if comment: c.execute(f"""COMMENT ON TABLE "{schema}".chatstate_sessions IS '{comment}'""")
-            check(f'{url}?schema={schema}')
+            check(f'{url}?schema={schema}', v)
             note = f"""SELECT obj_description('"{schema}".chatstate_sessions'::regclass, 'pg_class')"""
             assert c.execute(note).fetchone()[0] == f'chatstate schema {SCHEMA_VERSION}'
             cols = "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = 'chatstate_messages'"

@@ -37,33 +37,41 @@ def dump_redis(m, prefix):
         res[base64.b64encode(k[len(prefix):]).decode()] = dict(type=t, pttl=pttl, value=v)
     return res
 
-def dump_postgres(m):
+def _rows(m):
+    "Every row of both tables, with their column names"
     with m._conn() as c:
         tables = {}
         for t in ('sessions', 'messages'):
             cols = [r[0] for r in c.execute("SELECT column_name FROM information_schema.columns WHERE table_schema=%s AND table_name=%s ORDER BY ordinal_position", (m.schema, m.prefix + t))]
             rows = c.execute(f'SELECT {", ".join(cols)} FROM "{m.schema}"."{m.prefix}{t}" ORDER BY 1, 2').fetchall()
             tables[t] = dict(columns=cols, rows=[list(r) for r in rows])
+    return dict(tables=tables)
+
+def dump_postgres(m):
+    tables = _rows(m)['tables']
     from chatstate.postgres import _schema
     return dict(ddl=_schema('"{schema}"."{prefix}sessions"', '"{schema}"."{prefix}messages"', '{prefix}'), tables=tables)
 
-if __name__ == '__main__':
-    OUT.mkdir(exist_ok=True)
-    (OUT/'chats.db').unlink(missing_ok=True)
-    m = connect(f'sqlite:///{OUT}/chats.db')
+def write(out, fill, tag):
+    "Fill a SQLite file, a Redis prefix and a PostgreSQL schema with `fill`, and write them (and what they hold) to `out`"
+    out.mkdir(exist_ok=True)
+    (out/'chats.db').unlink(missing_ok=True)
+    m = connect(f'sqlite:///{out}/chats.db')
     expect = fill(m)
     m._c.execute('PRAGMA wal_checkpoint(TRUNCATE)'); m.close()
-    for p in OUT.glob('chats.db-*'): p.unlink()
-    (OUT/'expected.json').write_text(json.dumps(expect, ensure_ascii=True, indent=1))
-    pre = 'v1fixture:'
+    for p in out.glob('chats.db-*'): p.unlink()
+    (out/'expected.json').write_text(json.dumps(expect, ensure_ascii=True, indent=1))
+    pre = f'{tag}:'
     rm = connect(os.environ['CHATSTATE_TEST_REDIS'] + f'?prefix={pre}')
     for k in rm.r.scan_iter(match=pre + '*'): rm.r.delete(k)
     assert fill(rm) == expect
-    (OUT/'redis.json').write_text(json.dumps(dict(prefix=pre, keys=dump_redis(rm, pre)), indent=1))
-    pm = connect(os.environ['CHATSTATE_TEST_POSTGRES'] + '?schema=v1fixture')
-    with pm._conn() as c: c.execute('DROP SCHEMA v1fixture CASCADE')
-    pm = connect(os.environ['CHATSTATE_TEST_POSTGRES'] + '?schema=v1fixture')
+    (out/'redis.json').write_text(json.dumps(dict(prefix=pre, keys=dump_redis(rm, pre)), indent=1))
+    pm = connect(os.environ['CHATSTATE_TEST_POSTGRES'] + f'?schema={tag}')
+    with pm._conn() as c: c.execute(f'DROP SCHEMA {tag} CASCADE')
+    pm = connect(os.environ['CHATSTATE_TEST_POSTGRES'] + f'?schema={tag}')
     assert fill(pm) == expect
-    (OUT/'postgres.json').write_text(json.dumps(dump_postgres(pm), ensure_ascii=True, indent=1))
-    with pm._conn() as c: c.execute('DROP SCHEMA v1fixture CASCADE')
-    print('wrote', *sorted(p.name for p in OUT.iterdir()))
+    (out/'postgres.json').write_text(json.dumps(dump_postgres(pm), ensure_ascii=True, indent=1))
+    with pm._conn() as c: c.execute(f'DROP SCHEMA {tag} CASCADE')
+    print('wrote', *sorted(p.name for p in out.iterdir()))
+
+if __name__ == '__main__': write(OUT, fill, 'v1fixture')
