@@ -177,6 +177,7 @@ class SessionInfo:
     message_count:int=0 # How many messages it holds
     preview:Optional[str]=None # The start of its last message's content (up to 100 characters)
     last_role:Optional[str]=None # Who wrote its last message
+    owner:Optional[str]=None # Who it belongs to (a user id), or None
 
     @property
     def title(self)->Optional[str]:
@@ -197,22 +198,24 @@ class SessionManager(ABC):
         _managers.add(self)
         return self
     @abstractmethod
-    def _create(self, sid:str, metadata:dict, created:float, updated:float, expires_at:Optional[float], msgs:list, replace:bool=False)->bool:
-        "Create session `sid` holding `msgs`, atomically; False if a live session has that id (an expired one is replaced), unless `replace`: then it is replaced whole, in the same step"
+    def _create(self, sid:str, metadata:dict, created:float, updated:float, expires_at:Optional[float], msgs:list, replace:bool=False, owner:Optional[str]=None)->bool:
+        "Create session `sid` of `owner` holding `msgs`, atomically; False if a live session has that id (an expired one is replaced), unless `replace`: then it is replaced whole, in the same step"
     @abstractmethod
-    def _exists(self, sid:str)->bool: "Whether a live session `sid` exists"
+    def _exists(self, sid:str, owner:Optional[str]=None)->bool: "Whether a live session `sid` exists (and, unless `owner` is None, belongs to `owner`)"
     @abstractmethod
     def _info(self, sid:str)->Optional[SessionInfo]: "The `SessionInfo` of `sid`, or None"
     @abstractmethod
     def _set_info(self, sid:str, merge:Optional[dict]=None, expires_at:Union[float,None,bool]=False)->dict:
         "Merge `merge` into the session's metadata (as `merge_metadata` does) unless None, set its `expires_at` unless False; return the metadata"
     @abstractmethod
-    def _drop(self, sid:str)->bool: "Delete session `sid` and its messages; False if it did not exist"
+    def _drop(self, sid:str, owner:Optional[str]=None)->bool: "Delete session `sid` and its messages; False if it did not exist (or, unless `owner` is None, is not `owner`'s)"
     @abstractmethod
-    def _list(self, order:str, limit:Optional[int], offset:int, summaries:bool)->list:
-        "Live session ids (or `SessionInfo`s when `summaries`), by `order` 'created' (oldest first) or 'updated' (newest first, ties oldest first)"
+    def _list(self, order:str, limit:Optional[int], offset:int, summaries:bool, owner:Optional[str]=None)->list:
+        "Live session ids (or `SessionInfo`s when `summaries`), of `owner` unless None, by `order` 'created' (oldest first) or 'updated' (newest first, ties oldest first); a page costs a page, however many sessions the store holds"
     @abstractmethod
-    def _session_count(self)->int: "How many live sessions there are"
+    def _session_count(self, owner:Optional[str]=None)->int: "How many live sessions there are (of `owner`, unless None)"
+    @abstractmethod
+    def _erase(self, owner:str)->int: "Delete every session of `owner` (expired ones too) and their messages, atomically; return how many live ones"
     @abstractmethod
     def _append(self, sid:str, msgs:list, after:Optional[str]=None):
         "Append `msgs` at the end of the session, all or none; `DuplicateMessageError` if an id is taken. Unless `after` is None, only if the session's last message is `after` ('': it has none), else `ConflictError` (`ends_elsewhere`)"
@@ -292,10 +295,10 @@ def _copy(v):
 # %% ../nbs/00_core.ipynb #e2791339
 class _Rec:
     "One session as the in-memory store keeps it: messages as (role, content, id, pending, metadata or None) tuples"
-    __slots__ = ('msgs', 'ix', 'metadata', 'created', 'updated', 'expires_at')
+    __slots__ = ('msgs', 'ix', 'metadata', 'created', 'updated', 'expires_at', 'owner')
 
-    def __init__(self, metadata, created, updated, expires_at, msgs):
-        self.metadata,self.created,self.updated,self.expires_at = metadata,created,updated,expires_at
+    def __init__(self, metadata, created, updated, expires_at, msgs, owner=None):
+        self.metadata,self.created,self.updated,self.expires_at,self.owner = metadata,created,updated,expires_at,owner
         self.msgs = [_tup(m) for m in msgs]
         self.ix = {t[2]: i for i,t in enumerate(self.msgs)}
 
@@ -303,7 +306,7 @@ class _Rec:
     def info(self, sid):
         last = self.msgs[-1] if self.msgs else None
         return SessionInfo(sid, _copy(self.metadata), self.created, self.updated, self.expires_at, len(self.msgs),
-                           last and last[1][:PREVIEW_LEN], last and last[0])
+                           last and last[1][:PREVIEW_LEN], last and last[0], self.owner)
 
 def not_pending(mid): return InvalidValueError(f"message {mid!r} is not pending: only a pending message takes chunks")
 def session_not_found(sid): return SessionNotFoundError(f"no session {sid!r}")
@@ -347,7 +350,7 @@ class _Closed:
 class InMemorySessionManager(SessionManager):
     "In-memory implementation of SessionManager."
     _threads = 0
-    def __init__(self): self._s,self._lock = {},threading.RLock()
+    def __init__(self): self._s,self._own,self._lock = {},{},threading.RLock() # sessions; each owner's session ids, oldest first
     def __repr__(self): return 'InMemorySessionManager()'
     def close(self): self._lock = _Closed('this in-memory store')
     def _fork_lock(self): return None if isinstance(self._lock, _Closed) else self._lock
@@ -359,19 +362,29 @@ class InMemorySessionManager(SessionManager):
         if r is None or not r.live(now or time.time()): raise session_not_found(sid)
         return r
 
-    def _create(self, sid, metadata, created, updated, expires_at, msgs, replace=False):
+    def _create(self, sid, metadata, created, updated, expires_at, msgs, replace=False, owner=None):
         with self._lock:
             r = self._s.get(sid)
             if r is not None:
                 if r.live(time.time()) and not replace: return False
-                del self._s[sid]
-            self._s[sid] = _Rec(_copy(metadata), created, updated, expires_at, msgs)
+                self._forget(sid)
+            self._s[sid] = _Rec(_copy(metadata), created, updated, expires_at, msgs, owner)
+            if owner is not None: self._own.setdefault(owner, {})[sid] = None
             return True
 
-    def _exists(self, sid):
+    def _forget(self, sid):
+        "Take session `sid` out of the store and out of its owner's sessions; the record, or None"
+        r = self._s.pop(sid, None)
+        if r is not None and r.owner is not None:
+            mine = self._own[r.owner]
+            del mine[sid]
+            if not mine: del self._own[r.owner]
+        return r
+
+    def _exists(self, sid, owner=None):
         with self._lock:
             r = self._s.get(sid)
-            return r is not None and r.live(time.time())
+            return r is not None and r.live(time.time()) and (owner is None or r.owner == owner)
 
     def _info(self, sid):
         with self._lock:
@@ -386,23 +399,29 @@ class InMemorySessionManager(SessionManager):
             r.updated = time.time()
             return _copy(r.metadata)
 
-    def _drop(self, sid):
+    def _drop(self, sid, owner=None):
         with self._lock:
-            r = self._s.pop(sid, None)
-            return r is not None and r.live(time.time())
+            r = self._s.get(sid)
+            if r is None or (owner is not None and r.owner != owner): return False
+            return self._forget(sid).live(time.time())
 
-    def _list(self, order, limit, offset, summaries):
+    def _list(self, order, limit, offset, summaries, owner=None):
         with self._lock:
-            now = time.time()
-            rs = [(k,r) for k,r in self._s.items() if r.live(now)]
+            now,s = time.time(),self._s
+            rs = [(k,r) for k,r in (s.items() if owner is None else ((k, s[k]) for k in self._own.get(owner, ()))) if r.live(now)]
             if order == 'updated': rs.sort(key=lambda o: o[1].updated, reverse=True) # stable: ties stay oldest first
             rs = rs[offset:None if limit is None else offset+limit]
             return [r.info(k) for k,r in rs] if summaries else [k for k,r in rs]
 
-    def _session_count(self):
+    def _session_count(self, owner=None):
+        with self._lock:
+            now,s = time.time(),self._s
+            return sum(r.live(now) for r in (s.values() if owner is None else (s[k] for k in self._own.get(owner, ()))))
+
+    def _erase(self, owner):
         with self._lock:
             now = time.time()
-            return sum(r.live(now) for r in self._s.values())
+            return sum(self._forget(k).live(now) for k in list(self._own.get(owner, ())))
 
     def _append(self, sid, msgs, after=None):
         now = time.time()
@@ -500,7 +519,7 @@ class InMemorySessionManager(SessionManager):
     def _purge(self, now, before=None):
         with self._lock:
             dead = [k for k,r in self._s.items() if not r.live(now) or (before is not None and r.updated < before)]
-            for k in dead: del self._s[k]
+            for k in dead: self._forget(k)
             return len(dead)
 
 # %% ../nbs/00_core.ipynb #8d87dee2
@@ -632,7 +651,7 @@ def _twin(kind:str, prop:bool=False, name:Optional[str]=None):
 
 # %% ../nbs/00_core.ipynb #895e6495
 _PRIMITIVES = ('_create', '_exists', '_info', '_set_info', '_drop', '_list', '_session_count', '_append', '_count', '_slice',
-               '_tail', '_get', '_update', '_delete', '_pop', '_truncate', '_purge', '_message_dicts')
+               '_tail', '_get', '_update', '_delete', '_pop', '_truncate', '_purge', '_erase', '_message_dicts')
 
 def primitive(body):
     """A store primitive written once, as a generator of the store's I/O ops: the sync method runs each with `_exec(op, ctx)`, the async API
@@ -1020,8 +1039,10 @@ def _expire(self, ttl:Optional[float]=None, expires_at:Optional[float]=None):
 def _to_dict(self)->dict:
     "The whole session, details and messages (nested form), as a JSON-ready dict"
     i = yield from _info(self)
-    return dict(session_id=self.session_id, metadata=i.metadata, created=i.created, updated=i.updated,
-                expires_at=i.expires_at, messages=(yield P._message_dicts(self.session_id)))
+    d = dict(session_id=self.session_id, metadata=i.metadata, created=i.created, updated=i.updated, expires_at=i.expires_at)
+    if i.owner is not None: d['owner'] = i.owner # only when there is one: the seed's dict keeps its shape
+    d['messages'] = yield P._message_dicts(self.session_id)
+    return d
 
 @_twin('session')
 def _to_json(self, **kwargs)->str:
@@ -1059,18 +1080,24 @@ def _create_session(self,
                     session_id:Optional[str]=None, # The id; a uuid4 when None
                     metadata:Optional[dict]=None, # Session metadata, e.g. {'title': ...}
                     ttl:Optional[float]=None, # Expire this many seconds from now
-                    expires_at:Optional[float]=None # Or expire at this time (seconds since the epoch)
+                    expires_at:Optional[float]=None, # Or expire at this time (seconds since the epoch)
+                    owner:Optional[str]=None # Who it belongs to (a user id): listed, counted and erased with that owner's sessions
                    )->ChatSession:
     "Create a new, empty session; an id that exists is refused and nothing is overwritten"
     sid = new_id() if session_id is None else _check_id(session_id)
-    md,exp,now = _check_md(metadata),_expiry(ttl, expires_at),time.time()
-    if not (yield P._create(sid, md, now, now, exp, [])): raise DuplicateSessionError(f"session {sid!r} already exists")
+    md,exp,now,owner = _check_md(metadata),_expiry(ttl, expires_at),time.time(),_owner(owner)
+    if not (yield P._create(sid, md, now, now, exp, [], False, owner)): raise DuplicateSessionError(f"session {sid!r} already exists")
     return self._handle(sid)
 
+def _owner(v): return None if v is None else _check_id(v, 'owner')
+def _not_yours(sid, owner): return SessionNotFoundError(f"no session {sid!r}" + ('' if owner is None else f" of owner {owner!r}"))
+
 @_twin('manager')
-def _get_session(self, session_id:str)->Optional[ChatSession]:
+def _get_session(self, session_id:str,
+                 owner:Optional[str]=None # Only if it belongs to this owner: another owner's session is absent
+                )->Optional[ChatSession]:
     "The session with this id, or None"
-    return self._handle(session_id) if (yield P._exists(_check_id(session_id))) else None
+    return self._handle(session_id) if (yield P._exists(_check_id(session_id), _owner(owner))) else None
 
 @_twin('manager', name='__getitem__')
 def _session_item(self, session_id:str)->ChatSession:
@@ -1081,22 +1108,25 @@ def _session_item(self, session_id:str)->ChatSession:
 
 @_twin('manager')
 def _get_or_create(self, session_id:str, metadata:Optional[dict]=None,
-                   ttl:Optional[float]=None, expires_at:Optional[float]=None)->ChatSession:
+                   ttl:Optional[float]=None, expires_at:Optional[float]=None,
+                   owner:Optional[str]=None # Created with this owner; an existing session of another owner is absent: `SessionNotFoundError`
+                  )->ChatSession:
     "The session with this id, created (with `metadata` and expiry) if absent"
     sid = _check_id(session_id)
-    md,exp,now = _check_md(metadata),_expiry(ttl, expires_at),time.time()
-    yield P._create(sid, md, now, now, exp, [])
+    md,exp,now,owner = _check_md(metadata),_expiry(ttl, expires_at),time.time(),_owner(owner)
+    if not (yield P._create(sid, md, now, now, exp, [], False, owner)) and owner is not None and not (yield P._exists(sid, owner)):
+        raise _not_yours(sid, owner)
     return self._handle(sid)
 
 @_twin('manager', name='contains')
-def _has_session(self, session_id)->bool:
-    "Whether a live session has this id: `session_id in m`"
-    return _is_id(session_id) and (yield P._exists(session_id))
+def _has_session(self, session_id, owner:Optional[str]=None)->bool:
+    "Whether a live session has this id (and belongs to `owner`, unless None): `session_id in m`"
+    return _is_id(session_id) and (yield P._exists(session_id, _owner(owner)))
 
 @_twin('manager', name='count')
-def _count_sessions(self)->int:
-    "How many live sessions there are: `len(m)`"
-    return (yield P._session_count())
+def _count_sessions(self, owner:Optional[str]=None)->int:
+    "How many live sessions there are (of `owner`, unless None): `len(m)`"
+    return (yield P._session_count(_owner(owner)))
 
 @patch
 def _handle(self:SessionManager, sid:str)->ChatSession: return ChatSession(sid, manager=self)
@@ -1112,19 +1142,20 @@ def __delitem__(self:SessionManager, session_id:str):
 
 # %% ../nbs/00_core.ipynb #0b3c8a11
 @_twin('manager')
-def _list_sessions(self, limit:Optional[int]=None, offset:int=0)->List[str]:
-    "Session ids in creation order, `limit` of them from `offset`"
-    return (yield P._list('created', *_page(limit, offset), False))
+def _list_sessions(self, limit:Optional[int]=None, offset:int=0, owner:Optional[str]=None)->List[str]:
+    "Session ids in creation order, `limit` of them from `offset` (only `owner`'s, unless None)"
+    return (yield P._list('created', *_page(limit, offset), False, _owner(owner)))
 
 @_twin('manager')
 def _sessions(self,
               limit:Optional[int]=None, # How many; None: all
               offset:int=0, # How many to skip
-              order:str='updated' # 'updated': most recently active first; 'created': oldest first
+              order:str='updated', # 'updated': most recently active first; 'created': oldest first
+              owner:Optional[str]=None # Only this owner's: a user's own sidebar, a page of it read, however big the store
              )->List[SessionInfo]:
     "Session summaries (title, times, message count, last message preview) without loading messages, for a sidebar"
     if order not in ('updated', 'created'): raise InvalidValueError(f"order must be 'updated' or 'created', got {_short(order)}")
-    return (yield P._list(order, *_page(limit, offset), True))
+    return (yield P._list(order, *_page(limit, offset), True, _owner(owner)))
 
 def _page(limit, offset):
     "`limit` and `offset` checked, and cut to `_BIG`"
@@ -1138,9 +1169,15 @@ def _page(limit, offset):
 
 # %% ../nbs/00_core.ipynb #4b2cfcd8
 @_twin('manager')
-def _delete_session(self, session_id:str)->bool:
-    "Delete a session and its messages; False if there was none"
-    return (yield P._drop(_check_id(session_id)))
+def _delete_session(self, session_id:str, owner:Optional[str]=None)->bool:
+    "Delete a session and its messages; False if there was none (or, with `owner`, none of that owner's)"
+    return (yield P._drop(_check_id(session_id), _owner(owner)))
+
+@_twin('manager')
+def _erase_owner(self, owner:str)->int:
+    "Delete everything `owner` has (every session, expired ones too, and their messages) in one atomic step; return how many live sessions"
+    if owner is None: raise InvalidValueError("erase_owner needs an owner: None would mean the sessions nobody owns")
+    return (yield P._erase(_owner(owner)))
 
 @_twin('manager')
 def _purge_expired(self,
@@ -1158,12 +1195,12 @@ def _import_session(self, d:dict, on_conflict:str='fail')->Optional[ChatSession]
     _check_conflict(on_conflict)
     if not isinstance(d, dict): raise InvalidTypeError(f"a session dict must be a dict, not {_tname(d)} ({_short(d)})")
     if 'session_id' not in d: raise InvalidValueError(f"session dict has no 'session_id': {_short(d)}")
-    sid,md = _check_id(d['session_id']),_check_md(d.get('metadata'))
+    sid,md,owner = _check_id(d['session_id']),_check_md(d.get('metadata')),_owner(d.get('owner'))
     msgs = _distinct(_as_messages(d.get('messages') or []), sid)
     now = time.time()
     created,updated,exp = (_time(d.get(k), k) for k in ('created', 'updated', 'expires_at'))
     created,updated = ifnone(created, now),ifnone(updated, now)
-    if (yield P._create(sid, md, created, updated, exp, msgs, on_conflict == 'replace')): return self._handle(sid)
+    if (yield P._create(sid, md, created, updated, exp, msgs, on_conflict == 'replace', owner)): return self._handle(sid)
     if on_conflict == 'skip': return None
     raise DuplicateSessionError(f"session {sid!r} already exists")
 
@@ -1183,9 +1220,10 @@ def _fork(self,
         pos = first(i for i,m in enumerate(msgs) if m.id == at)
         if pos is None: raise message_not_found(sid, at)
         msgs = msgs[:pos+1]
-    md = {**(yield from _info(self)).metadata, **extra, 'forked_from': sid, 'fork_point': at or (msgs[-1].id if msgs else None)}
+    i = yield from _info(self)
+    md = {**i.metadata, **extra, 'forked_from': sid, 'fork_point': at or (msgs[-1].id if msgs else None)}
     now = time.time()
-    if not (yield P._create(new, _check_md(md), now, now, None, msgs)): raise DuplicateSessionError(f"session {new!r} already exists")
+    if not (yield P._create(new, _check_md(md), now, now, None, msgs, False, i.owner)): raise DuplicateSessionError(f"session {new!r} already exists")
     return self.manager._handle(new)
 
 # %% ../nbs/00_core.ipynb #61c1e7e4

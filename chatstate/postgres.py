@@ -54,7 +54,7 @@ def _driver():
     return psycopg
 
 _NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,40}')
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _COLUMNS = {'sessions': {'pk', 'id', 'metadata', 'created', 'updated', 'expires_at', 'next_seq', 'n'},
             'messages': {'session', 'seq', 'id', 'role', 'content', 'pending', 'metadata'}} # what version 1 has
 
@@ -68,7 +68,9 @@ def _migrations(S, M, p):
                 f'''CREATE TABLE {M}(session BIGINT NOT NULL REFERENCES {S}(pk) ON DELETE CASCADE, seq BIGINT NOT NULL,
                   id TEXT NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, pending BOOLEAN NOT NULL, metadata TEXT,
                   PRIMARY KEY(session, seq), UNIQUE(session, id))'''],
-            2: [f'ALTER TABLE {M} ADD COLUMN IF NOT EXISTS at DOUBLE PRECISION']}
+            2: [f'ALTER TABLE {M} ADD COLUMN IF NOT EXISTS at DOUBLE PRECISION'],
+            3: [f'ALTER TABLE {S} ADD COLUMN IF NOT EXISTS owner TEXT',
+                f'CREATE INDEX IF NOT EXISTS "{p}sessions_owner" ON {S}(owner, updated) WHERE owner IS NOT NULL']}
 
 # %% ../nbs/03_postgres.ipynb #41de3d5a
 class PostgresSessionManager(SQLStore):

@@ -21,6 +21,7 @@ def _driver():
     return redis
 
 def _key(prefix, sid): return f'{prefix}s:{quote(sid, safe="")}'
+def _owner_key(prefix, owner): return f'{prefix}o:{quote(owner, safe="")}' # `…:c`, `…:u`, `…:x`: the owner's three indexes
 
 # %% ../nbs/04_redis.ipynb #d372c5ad
 def _b(o): return o if isinstance(o, bytes) else str(o).encode()
@@ -51,12 +52,13 @@ def _fields(m:Message): return (m.id, _val(m), compact_json(m.metadata) if m.met
 
 # %% ../nbs/04_redis.ipynb #4b77e37f
 def _summary(f, pre=PREVIEW_LEN):
-    sid,md,created,updated,exp,n = f[:6]
+    sid,md,created,updated,exp,n,owner = f[:7]
     role = content = None
-    if len(f) > 6:
-        v = f[6]; e = _head_end(v)
+    if len(f) > 7:
+        v = f[7]; e = _head_end(v)
         role,content = v[v.index(b':', 1)+1:e].decode(),v[e:].decode('utf-8', 'ignore')[:pre]
-    return SessionInfo(sid.decode(), json.loads(md), float(created), float(updated), float(exp) if exp else None, int(n), content, role)
+    return SessionInfo(sid.decode(), json.loads(md), float(created), float(updated), float(exp) if exp else None, int(n), content, role,
+                       None if owner is None else owner.decode())
 
 def _patch_args(patch)->list:
     "A metadata patch as the merge script takes it: key and value JSON in turn, '' for a key to remove"
@@ -96,9 +98,15 @@ local function put(j)
   redis.call('HSET', M, ARGV[j], ARGV[j + 1])
   if ARGV[j + 2] ~= '' then redis.call('HSET', D, ARGV[j], ARGV[j + 2]) end
 end
-local function touch(now)
+local function touch(now, ok)
   redis.call('HSET', S, 'updated', now)
   redis.call('ZADD', KEYS[6], now, S)
+  ok = ok or redis.call('HGET', S, 'ok')
+  if ok then redis.call('ZADD', ok .. ':u', now, S) end
+end
+local function unown(s)
+  local ok = redis.call('HGET', s, 'ok')
+  if ok then for _, x in ipairs({':c', ':u', ':x'}) do redis.call('ZREM', ok .. x, s) end end
 end
 """
 
@@ -148,23 +156,33 @@ end
 
 # %% ../nbs/04_redis.ipynb #30e5a41e
 # KEYS: S Z M D, then the created, updated and expiry indexes, the creation counter, the set of expired sessions already unlisted
+# ARGV: id, metadata, created, updated, expiry, n, replace?, n message fields (3 each), then the owner and its key ('' for none)
 _CREATE = _LIB + """
 local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 5, 'zset', 6, 'zset', 7, 'zset', 8, 'string', 9, 'set'})
 if bad then return bad end
 local c = redis.call('GET', KEYS[8])
 if c and not tonumber(c) then return redis.error_reply('chatstate: key ' .. KEYS[8] .. ' does not hold the counter chatstate keeps there') end
 if redis.call('EXISTS', S) == 1 and ARGV[7] ~= '1' then return 0 end
+unown(S)
 redis.call('DEL', S, Z, M, D)
 redis.call('SREM', KEYS[9], S)
 local n = tonumber(ARGV[6])
+local owner, ok = ARGV[8 + n * 3], ARGV[9 + n * 3]
 redis.call('HSET', S, 'id', ARGV[1], 'md', ARGV[2], 'created', ARGV[3], 'updated', ARGV[4], 'exp', ARGV[5], 'next', n, 'n', n)
+if owner ~= '' then redis.call('HSET', S, 'owner', owner, 'ok', ok) end
 for i = 1, n do
   local j = 8 + (i - 1) * 3
   redis.call('ZADD', Z, i, ARGV[j]); put(j)
 end
-redis.call('ZADD', KEYS[5], redis.call('INCR', KEYS[8]), S)
+local at = redis.call('INCR', KEYS[8])
+redis.call('ZADD', KEYS[5], at, S)
 redis.call('ZADD', KEYS[6], ARGV[4], S)
 if ARGV[5] ~= '' then redis.call('ZADD', KEYS[7], ARGV[5], S); expire(ARGV[5]) else redis.call('ZREM', KEYS[7], S) end
+if owner ~= '' then
+  redis.call('ZADD', ok .. ':c', at, S)
+  redis.call('ZADD', ok .. ':u', ARGV[4], S)
+  if ARGV[5] ~= '' then redis.call('ZADD', ok .. ':x', ARGV[5], S) end
+end
 return 1
 """
 
@@ -172,7 +190,7 @@ return 1
 _APPEND = _LIB + """
 local bad = check({2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset'})
 if bad then return bad end
-local f = redis.call('HMGET', S, 'next', 'n', 'exp')
+local f = redis.call('HMGET', S, 'next', 'n', 'exp', 'ok')
 if not f[1] then return {0} end
 if ARGV[4] ~= '' then
   local last = redis.call('ZRANGE', Z, -1, -1)[1] or ''
@@ -195,6 +213,7 @@ else
 end
 redis.call('HSET', S, 'next', seq + n, 'n', tonumber(f[2]) + n, 'updated', ARGV[2])
 redis.call('ZADD', KEYS[6], ARGV[2], S)
+if f[4] then redis.call('ZADD', f[4] .. ':u', ARGV[2], S) end
 if f[3] ~= '' then expire(f[3]) end
 return {1}
 """
@@ -278,7 +297,14 @@ if ARGV[3] == '1' then md = merge(md, 6); redis.call('HSET', S, 'md', md) end
 touch(ARGV[2])
 if ARGV[4] == '1' then
   redis.call('HSET', S, 'exp', ARGV[5])
-  if ARGV[5] == '' then redis.call('ZREM', KEYS[7], S) else redis.call('ZADD', KEYS[7], ARGV[5], S) end
+  local ok = redis.call('HGET', S, 'ok')
+  if ARGV[5] == '' then
+    redis.call('ZREM', KEYS[7], S)
+    if ok then redis.call('ZREM', ok .. ':x', S) end
+  else
+    redis.call('ZADD', KEYS[7], ARGV[5], S)
+    if ok then redis.call('ZADD', ok .. ':x', ARGV[5], S) end
+  end
   expire(ARGV[5])
 end
 return md
@@ -288,7 +314,9 @@ return md
 _DROP = _LIB + """
 local bad = check({5, 'zset', 6, 'zset', 7, 'zset', 9, 'set'})
 if bad then return bad end
+if ARGV[2] ~= '' and redis.call('HGET', S, 'owner') ~= ARGV[2] then return 0 end
 local live = redis.call('EXISTS', S)
+unown(S)
 redis.call('DEL', S, Z, M, D)
 for i = 5, 7 do redis.call('ZREM', KEYS[i], S) end
 redis.call('SREM', KEYS[9], S)
@@ -317,12 +345,12 @@ return {1, v, redis.call('HGET', D, ARGV[1])}
 # %% ../nbs/04_redis.ipynb #f4003135
 _SUMMARY = """
 local function summary(s, pre)
-  local f = redis.call('HMGET', s, 'id', 'md', 'created', 'updated', 'exp', 'n')
+  local f = redis.call('HMGET', s, 'id', 'md', 'created', 'updated', 'exp', 'n', 'owner')
   local last = redis.call('ZRANGE', s .. ':z', -1, -1)
   if #last == 1 then
     local v = redis.call('HGET', s .. ':m', last[1])
     local k = string.find(v, ':', 2, true)
-    f[7] = string.sub(v, 1, k + tonumber(string.sub(v, 2, k - 1)) + pre)
+    f[8] = string.sub(v, 1, k + tonumber(string.sub(v, 2, k - 1)) + pre)
   end
   return f
 end
@@ -333,8 +361,8 @@ return summary(KEYS[1], tonumber(ARGV[1]))
 """
 
 # %% ../nbs/04_redis.ipynb #751151ff
-# KEYS: the created, updated and expiry indexes, the set of expired sessions already unlisted
-# ARGV: 'created' or 'updated', offset, limit (-1: all), summaries?, preview bytes
+# KEYS: the created, updated and expiry indexes (the store's, or an owner's), the set of expired sessions already unlisted
+# ARGV: 'created' or 'updated', offset, limit (-1: all), summaries?, preview bytes, the owner's key ('' for the store's indexes)
 _LIST = _SUMMARY + """
 local C, U = KEYS[1], KEYS[2]
 local function page(order, off, lim)
@@ -354,10 +382,10 @@ end
 while true do
   local keys, gone = page(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])), false
   for _, s in ipairs(keys) do
-    if redis.call('EXISTS', s) == 0 then
+    if redis.call('EXISTS', s) == 0 or (ARGV[6] ~= '' and redis.call('HGET', s, 'ok') ~= ARGV[6]) then
       gone = true
       redis.call('ZREM', C, s); redis.call('ZREM', U, s)
-      if redis.call('ZREM', KEYS[3], s) == 1 then redis.call('SADD', KEYS[4], s) end
+      if redis.call('ZREM', KEYS[3], s) == 1 and ARGV[6] == '' then redis.call('SADD', KEYS[4], s) end
     end
   end
   if not gone then
@@ -390,11 +418,29 @@ end
 for _, s in ipairs(dead) do
   if not seen[s] then
     seen[s] = true; n = n + 1
+    local ok = redis.call('HGET', s, 'ok')
+    if ok then for _, x in ipairs({':c', ':u', ':x'}) do redis.call('ZREM', ok .. x, s) end end
     redis.call('DEL', s, s .. ':z', s .. ':m', s .. ':d')
     for i = 1, 3 do redis.call('ZREM', KEYS[i], s) end
   end
 end
 redis.call('DEL', KEYS[4])
+return n
+"""
+
+# KEYS: created, updated, expiry indexes, the unlisted set, then the owner's created, updated and expiry indexes; ARGV: the owner's key
+_ERASE = """
+local n = 0
+for _, s in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
+  local ok = redis.call('HGET', s, 'ok')
+  if not ok or ok == ARGV[1] then -- a member whose id another owner's session took since is left alone
+    n = n + redis.call('EXISTS', s)
+    redis.call('DEL', s, s .. ':z', s .. ':m', s .. ':d')
+    for i = 1, 3 do redis.call('ZREM', KEYS[i], s) end
+    redis.call('SREM', KEYS[4], s)
+  end
+end
+redis.call('DEL', KEYS[5], KEYS[6], KEYS[7])
 return n
 """
 
@@ -442,7 +488,7 @@ class _Redis(SessionManager):
         self._lost = (redis.ConnectionError, redis.TimeoutError)
         self._idx = [f'{prefix}{k}' for k in ('by_created', 'by_updated', 'by_expiry', 'counter', 'unlisted')]
         self._scripts = {k: self.r.register_script(v) for k,v in dict(create=_CREATE, append=_APPEND, update=_UPDATE, remove=_REMOVE,
-            set_info=_SET_INFO, drop=_DROP, range=_RANGE, get=_GET, one=_ONE, list=_LIST, count=_COUNT, purge=_PURGE).items()}
+            set_info=_SET_INFO, drop=_DROP, range=_RANGE, get=_GET, one=_ONE, list=_LIST, count=_COUNT, purge=_PURGE, erase=_ERASE).items()}
 
     def __repr__(self): return f'RedisSessionManager({self._where!r}, prefix={self.prefix!r})'
 
@@ -537,14 +583,17 @@ async def _aclose(self:_Redis):
 # %% ../nbs/04_redis.ipynb #bfb670a7
 @patch
 @primitive
-def _create(self:_Redis, sid, metadata, created, updated, expires_at, msgs, replace=False):
+def _create(self:_Redis, sid, metadata, created, updated, expires_at, msgs, replace=False, owner=None):
     args = [sid, compact_json(metadata), _f(created), _f(updated), _f(expires_at), len(msgs), '1' if replace else '0']
     for m in msgs: args.extend(_fields(m))
+    args += ['', ''] if owner is None else [owner, _owner_key(self.prefix, owner)]
     return bool((yield ('create', self._keys(sid), args, True)))
 
 @patch
 @primitive
-def _exists(self:_Redis, sid): return bool((yield ('exists', [_key(self.prefix, sid)])))
+def _exists(self:_Redis, sid, owner=None):
+    if owner is None: return bool((yield ('exists', [_key(self.prefix, sid)])))
+    return (yield ('hget', [_key(self.prefix, sid), 'owner'])) == owner.encode()
 
 @patch
 @primitive
@@ -562,20 +611,35 @@ def _set_info(self:_Redis, sid, merge=None, expires_at=False):
 
 @patch
 @primitive
-def _drop(self:_Redis, sid): return bool((yield ('drop', self._keys(sid), [sid], True)))
+def _drop(self:_Redis, sid, owner=None): return bool((yield ('drop', self._keys(sid), [sid, owner or ''], True)))
 
 # %% ../nbs/04_redis.ipynb #f1f43138
 @patch
+def _owned(self:_Redis, owner)->list:
+    "The created, updated and expiry indexes of `owner`'s sessions (the store's own when None)"
+    if owner is None: return self._idx[:3]
+    o = _owner_key(self.prefix, owner)
+    return [o + ':c', o + ':u', o + ':x']
+
+@patch
 @primitive
-def _list(self:_Redis, order, limit, offset, summaries):
+def _list(self:_Redis, order, limit, offset, summaries, owner=None):
     if limit == 0: return []
-    args = [order, min(offset, _MAXPOS), -1 if limit is None else min(limit, _MAXPOS), '1' if summaries else '0', 4*PREVIEW_LEN]
-    r = (yield ('list', [self._idx[i] for i in (0, 1, 2, 4)], args, False))
+    args = [order, min(offset, _MAXPOS), -1 if limit is None else min(limit, _MAXPOS), '1' if summaries else '0', 4*PREVIEW_LEN,
+            '' if owner is None else _owner_key(self.prefix, owner)]
+    r = (yield ('list', [*self._owned(owner), self._idx[4]], args, False))
     return [_summary(f) for f in r] if summaries else [o.decode() for o in r]
 
 @patch
 @primitive
-def _session_count(self:_Redis): return (yield ('count', [self._idx[0], self._idx[2]], [], False))
+def _session_count(self:_Redis, owner=None):
+    c,_,x = self._owned(owner)
+    return (yield ('count', [c, x], [], False))
+
+@patch
+@primitive
+def _erase(self:_Redis, owner):
+    return (yield ('erase', [*(self._idx[i] for i in (0, 1, 2, 4)), *self._owned(owner)], [_owner_key(self.prefix, owner)], True))
 
 @patch
 @primitive

@@ -28,6 +28,9 @@ def check(url, v):
     s.add_message('user', 'after the upgrade')
     assert [x.content for x in s][-2:] == ['42', 'after the upgrade'] and m['gaps'].expires_at is not None
     assert len(s) == len(list(s)) == len(want['chat-1']['messages']) + 1 # the counter moved once, by the engine
+    m.create_session('mine', owner='u1') # sessions with owners, in the upgraded store
+    assert m.list_sessions(owner='u1') == ['mine'] and m.count(owner='u1') == 1 and all(i.owner is None for i in m.sessions() if i.session_id != 'mine')
+    if 'names' in want: assert m['names'].metadata == {'owner': 'not-a-field', 'state': 'kept'} and m.list_sessions(owner='not-a-field') == []
     m.close()
 
 @pytest.mark.parametrize('v', VERSIONS)
@@ -68,6 +71,8 @@ def test_postgres_tables(v, comment):
             for t,o in data['tables'].items():
                 cols = ', '.join(o['columns'])
                 for row in o['rows']: c.execute(f'INSERT INTO "{schema}".chatstate_{t}({cols}) VALUES ({", ".join(["%s"]*len(row))})', row)
+            S = f'"{schema}".chatstate_sessions' # the rows came with their keys: the key sequence goes on after them, as it did in the store they were dumped from
+            c.execute(f"SELECT setval(pg_get_serial_sequence('{S}', 'pk'), (SELECT max(pk) FROM {S}))")
             if comment: c.execute(f"""COMMENT ON TABLE "{schema}".chatstate_sessions IS '{comment}'""")
             check(f'{url}?schema={schema}', v)
             note = f"""SELECT obj_description('"{schema}".chatstate_sessions'::regclass, 'pg_class')"""
