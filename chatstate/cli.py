@@ -6,7 +6,8 @@ Docs: https://chatstate.github.io/chatstate/cli.html.md"""
 
 # %% auto #0
 __all__ = ['DEFAULT_URL', 'EXIT_CODES', 'COMMANDS', 'BadData', 'exit_code', 'open_store', 'cmd_list', 'cmd_show', 'cmd_add',
-           'cmd_export', 'cmd_import', 'copy_sessions', 'cmd_copy', 'cmd_delete', 'cmd_prune', 'usage', 'main']
+           'cmd_export', 'cmd_import', 'copy_sessions', 'cmd_copy', 'cmd_delete', 'cmd_erase_owner', 'cmd_prune',
+           'usage', 'main']
 
 # %% ../nbs/06_cli.ipynb #269e0a61
 import json as _json, os, re, sys, tempfile, time
@@ -60,19 +61,21 @@ def cmd_list(store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:/
              limit:int=20, # How many sessions to show
              offset:int=0, # How many to skip: the next page starts at offset+limit
              order:str='updated', # 'updated': most recently active first; 'created': oldest first
+             owner:str=None, # Only this owner's sessions (a user id)
              json:store_true=False): # Print one JSON object a line instead of a table
-    "List sessions, newest first, with title, message count, last update and expiry"
+    "List sessions, newest first, with title, message count, last update and expiry (and owner, where there is one)"
     if limit < 0: raise InvalidValueError(f"--limit must be >= 0, got {limit}")
     m = open_store(store)
-    rows = m.sessions(limit=limit+1, offset=offset, order=order)
+    rows = m.sessions(limit=limit+1, offset=offset, order=order, owner=owner)
     more,rows = len(rows) > limit,rows[:limit]
     if json:
         for r in rows: _out(_json.dumps(dict(id=r.session_id, title=r.title, messages=r.message_count, created=r.created,
-                                             updated=r.updated, expires_at=r.expires_at, preview=r.preview), ensure_ascii=False))
+                                             updated=r.updated, expires_at=r.expires_at, preview=r.preview, owner=r.owner), ensure_ascii=False))
         return
-    table = [('ID', 'TITLE', 'MESSAGES', 'UPDATED', 'EXPIRES')] + [
-        (_plain(r.session_id), _plain(r.title)[:40], str(r.message_count), _when(r.updated), _when(r.expires_at)) for r in rows]
-    w = [max(len(row[i]) for row in table) for i in range(5)]
+    owned = owner is None and any(r.owner is not None for r in rows) # an OWNER column, when the page holds sessions of several
+    table = [('ID', 'TITLE', 'MESSAGES', 'UPDATED', 'EXPIRES') + (('OWNER',) if owned else ())] + [
+        (_plain(r.session_id), _plain(r.title)[:40], str(r.message_count), _when(r.updated), _when(r.expires_at)) + ((_plain(r.owner),) if owned else ()) for r in rows]
+    w = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table: _out('  '.join(c.ljust(w[i]) if i != 2 else c.rjust(w[i]) for i,c in enumerate(row)).rstrip())
     if more: _out(f'(more: --offset {offset+limit})')
 
@@ -86,7 +89,8 @@ def cmd_show(session:str, # The session's id
     if json: return _out(s.to_json())
     msgs = s.tail(tail) if tail is not None else s.messages
     info = s.info
-    _out(f"{_plain(session)}{f' - {_plain(info.title)}' if info.title else ''} ({_n(info.message_count, 'message')}, updated {_when(info.updated)})")
+    whose = f', owner {_plain(info.owner)}' if info.owner is not None else ''
+    _out(f"{_plain(session)}{f' - {_plain(info.title)}' if info.title else ''} ({_n(info.message_count, 'message')}, updated {_when(info.updated)}{whose})")
     for m in msgs:
         when = _plain(m.metadata.get('timestamp', ''))
         head = f"{when + '  ' if when else ''}{_plain(m.role)}{' [pending]' if m.pending else ''}: "
@@ -99,6 +103,7 @@ def cmd_add(session:str, # The session's id (created if it does not exist)
             store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:///chatstate.db)
             title:str=None, # A title for the session, if it is new
             meta:str=None, # Message metadata, as a JSON object
+            owner:str=None, # The session's owner, if it is new; an existing session of another owner is not there to add to
             pending:store_true=False): # Mark the message as a reply still being written
     "Add a message to a session, creating the session if needed; print the message's id"
     if content == '-': content = sys.stdin.read()
@@ -107,21 +112,27 @@ def cmd_add(session:str, # The session's id (created if it does not exist)
     if not isinstance(md, dict): raise InvalidValueError(f"--meta must be a JSON object, got {meta!r}")
     md.setdefault('timestamp', _now_iso())
     msg,m = Message(role, content, metadata=md, pending=pending),open_store(store)
-    s = m.get_session(session)
+    s = m.get_session(session, owner=owner)
     if s is None: # a new session and its first message are stored in one step, so a refused message leaves no session behind
-        s = m.import_session(dict(session_id=session, metadata={'title': title} if title else {}, messages=[msg]), on_conflict='skip')
+        d = dict(session_id=session, metadata={'title': title} if title else {}, messages=[msg], **({} if owner is None else dict(owner=owner)))
+        s = m.import_session(d, on_conflict='skip')
         if s is not None: return _out(msg.id)
-        s = m[session]
+        s = m.get_or_create(session, owner=owner)
     s.add_messages([msg])
     _out(msg.id)
 
 # %% ../nbs/06_cli.ipynb #47a03431
 def cmd_export(*sessions:str, # Ids of the sessions to export (default: all of them)
                store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:///chatstate.db)
+               owner:str=None, # Only this owner's sessions (a user id): e.g. to hand a user their data
                out:str='-'): # File to write; '-' for stdout
     "Export sessions as JSON Lines: one session (details and messages) a line"
     m = open_store(store)
-    handles = [m[sid] for sid in sessions] if sessions else (m[sid] for sid in _all_ids(m))
+    def mine(sid):
+        s = m.get_session(sid, owner=owner)
+        if s is None: raise SessionNotFoundError(f"no session {sid!r}" + ('' if owner is None else f" of owner {owner!r}"))
+        return s
+    handles = [mine(sid) for sid in sessions] if sessions else (m[sid] for sid in _all_ids(m, owner))
     if out == '-':
         for s in handles: sys.stdout.write(s.to_json() + '\n')
         return
@@ -145,7 +156,7 @@ def _paged(read, batch=1000):
         if len(page) < batch: return
         off += batch
 
-def _all_ids(m): return _paged(lambda limit, offset: m.list_sessions(limit=limit, offset=offset))
+def _all_ids(m, owner=None): return _paged(lambda limit, offset: m.list_sessions(limit=limit, offset=offset, owner=owner))
 
 # %% ../nbs/06_cli.ipynb #e4b50bcb
 def _read_jsonl(path:str)->list:
@@ -203,7 +214,7 @@ def copy_sessions(src:SessionManager, dst:SessionManager, batch:int=500, on_conf
         for info in src.sessions(limit=batch, offset=off, order='created'):
             msgs = src[info.session_id].messages
             d = dict(session_id=info.session_id, metadata=info.metadata, created=info.created, updated=info.updated,
-                     expires_at=info.expires_at, messages=msgs)
+                     expires_at=info.expires_at, messages=msgs, **({} if info.owner is None else dict(owner=info.owner)))
             if dst.import_session(d, on_conflict=on_conflict) is not None: done += 1
         if progress: progress(min(off+batch, total), total, start)
     return done
@@ -225,6 +236,12 @@ def cmd_delete(session:str, # The session's id
     del open_store(store)[session]
     print(f'deleted {_plain(session)}', file=sys.stderr)
 
+def cmd_erase_owner(owner:str, # The owner (a user id) whose sessions all go
+                    store:str=None): # Store URL (default: $CHATSTATE_URL, else sqlite:///chatstate.db)
+    "Delete everything an owner has: every session and its messages, in one step"
+    n = open_store(store).erase_owner(owner)
+    print(f'deleted {_n(n, "session")} of {_plain(owner)}', file=sys.stderr)
+
 def cmd_prune(store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:///chatstate.db)
               before:str=None, # Also delete sessions not updated since this date or time (ISO 8601, e.g. 2026-01-31)
               dry_run:store_true=False): # Say what would be deleted, delete nothing
@@ -243,10 +260,10 @@ def cmd_prune(store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:
 # %% ../nbs/06_cli.ipynb #c67795b2
 COMMANDS = dict(list=(cmd_list, []), show=(cmd_show, ['session']), add=(cmd_add, ['session', 'content']),
                 export=(cmd_export, []), import_=(cmd_import, ['file']), copy=(cmd_copy, ['src', 'dst']),
-                delete=(cmd_delete, ['session']), prune=(cmd_prune, []))
+                delete=(cmd_delete, ['session']), prune=(cmd_prune, []), **{'erase-owner': (cmd_erase_owner, ['owner'])})
 
 def usage()->str:
-    cmds = '\n'.join(f'  {k.rstrip("_"):<8} {f.__doc__}' for k,(f,_) in COMMANDS.items())
+    cmds = '\n'.join(f'  {k.rstrip("_"):<11} {f.__doc__}' for k,(f,_) in COMMANDS.items())
     codes = '\n'.join(f'  {k}  {v}' for k,v in EXIT_CODES.items())
     return f'''usage: chatstate COMMAND [ARGS] [--store URL]
 

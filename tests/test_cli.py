@@ -105,12 +105,32 @@ def test_copy_sqlite_to_server(kind, tmp_path):
     try:
         src = f'sqlite:///{tmp_path}/src.db'
         m = connect(src)
-        for i in range(12): m.create_session(f's{i}', metadata={'title': str(i)}).add_messages([Message('user', 'hi', metadata={'n': i})])
+        for i in range(12): m.create_session(f's{i}', metadata={'title': str(i)}, owner=f'u{i % 3}' if i % 4 else None).add_messages([Message('user', 'hi', metadata={'n': i})])
         assert cs('copy', src, st.url, '--batch', '5').returncode == 0
         dst = st.open()
-        assert [dst[f's{i}'].to_dict() for i in range(12)] == [m[f's{i}'].to_dict() for i in range(12)]
+        assert [dst[f's{i}'].to_dict() for i in range(12)] == [m[f's{i}'].to_dict() for i in range(12)] # owners included
+        assert dst.list_sessions(owner='u1') == m.list_sessions(owner='u1') == ['s1', 's7', 's10']
         assert cs('list', '--store', st.url, '--json').returncode == 0
     finally: st.close()
+
+def test_owners(tmp_path):
+    url = f'sqlite:///{tmp_path}/c.db'
+    for sid,who in [('a1', 'ana'), ('b1', 'bob'), ('a2', 'ana'), ('free', None)]:
+        assert cs('add', sid, f'hi {sid}', '--store', url, *(['--owner', who] if who else [])).returncode == 0
+    r = cs('list', '--owner', 'ana', '--store', url)
+    assert r.returncode == 0 and [l.split()[0] for l in r.stdout.splitlines()] == ['ID', 'a2', 'a1'] and 'OWNER' not in r.stdout
+    assert 'OWNER' in cs('list', '--store', url).stdout # a page of several owners' sessions says whose each is
+    assert [json.loads(l)['owner'] for l in cs('list', '--json', '--order', 'created', '--store', url).stdout.splitlines()] == ['ana', 'bob', 'ana', None]
+    out = cs('export', '--owner', 'ana', '--store', url).stdout
+    assert [(json.loads(l)['session_id'], json.loads(l)['owner']) for l in out.splitlines()] == [('a1', 'ana'), ('a2', 'ana')]
+    r = cs('export', 'b1', '--owner', 'ana', '--store', url)
+    assert r.returncode == 1 and "no session 'b1' of owner 'ana'" in r.stderr and r.stdout == ''
+    assert ', owner ana)' in cs('show', 'a1', '--store', url).stdout.splitlines()[0]
+    assert cs('add', 'b1', 'not yours', '--owner', 'ana', '--store', url).returncode == 1 and len(connect(url)['b1']) == 1
+    assert cs('import', '-', '--store', f'sqlite:///{tmp_path}/d.db', input=out).returncode == 0
+    assert connect(f'sqlite:///{tmp_path}/d.db').list_sessions(owner='ana') == ['a1', 'a2']
+    r = cs('erase-owner', 'ana', '--store', url)
+    assert (r.returncode, r.stderr) == (0, 'deleted 2 sessions of ana\n') and connect(url).list_sessions() == ['b1', 'free']
 
 def test_delete_prune(tmp_path):
     url = f'sqlite:///{tmp_path}/c.db'
