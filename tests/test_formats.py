@@ -185,3 +185,44 @@ def test_window_refuses_a_budget_the_system_prompt_alone_exceeds():
     s = conversation(2)
     for kw in (dict(max_messages=0), dict(max_tokens=0)):
         with pytest.raises(InvalidValueError, match='the system prompt alone is over the budget'): window(s, **kw)
+
+# --- the OpenAI Responses API and Anthropic thinking, through every store and the SDKs' own serialisation
+
+REASONING_TURN = [{'role': 'user', 'content': 'Weather in Paris?'},
+                  {'type': 'reasoning', 'id': 'rs_1', 'summary': [{'type': 'summary_text', 'text': 'Call the tool.'}], 'encrypted_content': 'gAAAAABoX' + 'z' * 300},
+                  {'type': 'function_call', 'id': 'fc_1', 'call_id': 'call_7', 'name': 'weather', 'arguments': '{"city":"Paris"}', 'status': 'completed'},
+                  {'type': 'function_call_output', 'call_id': 'call_7', 'output': '18°C, sunny'},
+                  {'type': 'message', 'id': 'msg_1', 'role': 'assistant', 'status': 'completed',
+                   'content': [{'type': 'output_text', 'text': 'It is 18°C and sunny.', 'annotations': []}]}]
+THINKING_TURN = [{'role': 'user', 'content': 'Weather in Paris?'},
+                 {'role': 'assistant', 'content': [{'type': 'thinking', 'thinking': 'I should call the tool.', 'signature': 'EqQBCgIYAhIM1gbcDa9GJwZA2b3h' * 4},
+                                                   {'type': 'redacted_thinking', 'data': 'EmwKAhgBEgy3va3pzix/LafPsn4a' * 4},
+                                                   {'type': 'tool_use', 'id': 'toolu_1', 'name': 'weather', 'input': {'city': 'Paris'}}]},
+                 {'role': 'user', 'content': [{'type': 'tool_result', 'tool_use_id': 'toolu_1', 'content': '18°C'}]}]
+RESPONSES_REPLY = {'id': 'resp_1', 'object': 'response', 'created_at': 0, 'model': 'o4-mini', 'status': 'completed', 'parallel_tool_calls': True,
+                   'tool_choice': 'auto', 'tools': [], 'output': REASONING_TURN[1:3]}
+
+def send_responses(items):
+    cap = Capture(RESPONSES_REPLY)
+    c = openai.OpenAI(api_key='test', http_client=cap.client(), max_retries=0)
+    r = c.responses.create(model='o4-mini', input=items)
+    return cap.bodies[-1],r
+
+def test_responses_and_thinking_come_back_from_every_store_exactly(store, mgr):
+    s = mgr.create_session('r')
+    s.add_responses(REASONING_TURN[:3]); s.add_responses(REASONING_TURN[3:]) # the tool's output answers a call stored before
+    t = mgr.create_session('t')
+    t.add_anthropic(THINKING_TURN)
+    again = store.open() # reloaded by another worker
+    body,_ = send_responses(again['r'].to_responses())
+    assert json.dumps(json.loads(body)['input']) == json.dumps(REASONING_TURN)
+    assert json.dumps(json.loads(send_anthropic(again['t'].to_anthropic()))['messages']) == json.dumps(THINKING_TURN)
+    assert [c['function']['name'] for c in again['r'][1].metadata['tool_calls']] == ['weather'] # a plain tool call to the other formats
+    assert json.loads(send_openai(again['r'].to_openai()))['messages'][2] == {'role': 'tool', 'tool_call_id': 'call_7', 'content': '18°C, sunny'}
+
+def test_responses_sdk_output_objects_are_read():
+    _,r = send_responses([{'role': 'user', 'content': 'Weather in Paris?'}])
+    ms = from_responses(r.output)
+    assert [(m.role, m.content, m.metadata['tool_calls'][0]['id']) for m in ms] == [('assistant', '', 'call_7')]
+    body,_ = send_responses(to_responses(ms))
+    assert json.loads(body)['input'] == [o.model_dump(exclude_none=True) for o in r.output]
