@@ -940,7 +940,7 @@ def _start_turn(self,
                 reply_metadata:Optional[dict]=None, # The reply's, e.g. the model about to answer
                 after:Optional[str]=None, # As in `add_message`: only if the session still ends with this message id ('': is empty)
                 role:str='user', reply_role:str='assistant')->tuple:
-    "Add the user's message and a pending reply to stream into, in one atomic step: `(question, reply)`. One round trip on Redis, and on PostgreSQL without `after`"
+    "Add the user's message and a pending reply to stream into, in one atomic step: `(question, reply)`; one round trip on Redis and PostgreSQL, with `after` too"
     q,r = Message(role, content, None, False, metadata),Message(reply_role, '', None, True, reply_metadata)
     yield P._append(self.session_id, [q, r], None if after is None else _after(after))
     return q,r

@@ -371,6 +371,43 @@ def _tokens(m:Message, count):
     calls = m.metadata.get('tool_calls')
     return count(m.content) + (count(json.dumps(calls, ensure_ascii=False)) if calls else 0)
 
+def _is_sys(m:Message)->bool: return ROLES.get(m.role.lower()) in ('system', 'developer')
+
+def _units(msgs:list)->list:
+    "`msgs` in the units a window keeps or drops whole: a message, or an assistant message with the tool results that answer it"
+    units = []
+    for m in msgs:
+        tid = m.metadata.get('tool_call_id') if ROLES.get(m.role.lower()) == 'tool' else None
+        if tid is not None and units and tid in units[-1][1]: units[-1][0].append(m)
+        else: units.append(([m], {c.get('id') for c in m.metadata.get('tool_calls') or [] if isinstance(c, dict)}))
+    return [u for u,_ in units]
+
+def _budget(sys, max_messages, max_tokens, count)->tuple:
+    "What is left of the budget once the system prompt `sys` is in: `(messages, tokens)`, None where there is no limit"
+    for k,v in (('max_messages', max_messages), ('max_tokens', max_tokens)):
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0): raise InvalidValueError(f"{k} must be an int >= 0, got {_short(v)}")
+    n_left = None if max_messages is None else max_messages - len(sys)
+    t_left = None if max_tokens is None else max_tokens - sum(_tokens(m, count) for m in sys)
+    if (n_left is not None and n_left < 0) or (t_left is not None and t_left < 0):
+        raise InvalidValueError(f"the system prompt alone is over the budget (max_messages={max_messages}, max_tokens={max_tokens})")
+    return n_left,t_left
+
+def _pick(units, left, count)->tuple:
+    "The newest units that fit what is `left` of the budget, in order; and whether one did not fit"
+    n_left,t_left = left
+    keep = []
+    for u in reversed(units):
+        n,t = len(u),sum(_tokens(m, count) for m in u)
+        if (n_left is not None and n > n_left) or (t_left is not None and t > t_left): return keep[::-1],True
+        keep.append(u)
+        if n_left is not None: n_left -= n
+        if t_left is not None: t_left -= t
+    return keep[::-1],False
+
+def _lead(msgs)->int:
+    "How many messages the system prompt's run at the start takes (pending ones in it are skipped, as everywhere)"
+    return next((i for i,m in enumerate(msgs) if not (m.pending or _is_sys(m))), len(msgs))
+
 @_guard
 def window(msgs, # A `ChatSession`, or a list of `Message`s
            max_messages:Optional[int]=None, # Most messages to send, the system prompt included
@@ -378,26 +415,34 @@ def window(msgs, # A `ChatSession`, or a list of `Message`s
            count:Callable[[str],int]=estimate_tokens # Counts a text's tokens
           )->List[Message]:
     "The system prompt and the newest messages that fit the budget, never splitting a tool call from its results"
-    for k,v in (('max_messages', max_messages), ('max_tokens', max_tokens)):
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0): raise InvalidValueError(f"{k} must be an int >= 0, got {_short(v)}")
-    msgs = [m for m in _as_msgs(msgs) if not m.pending]
-    is_sys = lambda m: ROLES.get(m.role.lower()) in ('system', 'developer')
-    sys,units = [m for m in msgs if is_sys(m)],[]
-    for m in msgs:
-        if is_sys(m): continue
-        tid = m.metadata.get('tool_call_id') if ROLES.get(m.role.lower()) == 'tool' else None
-        if tid is not None and units and tid in units[-1][1]: units[-1][0].append(m)
-        else: units.append(([m], {c.get('id') for c in m.metadata.get('tool_calls') or [] if isinstance(c, dict)}))
-    n_left = None if max_messages is None else max_messages - len(sys)
-    t_left = None if max_tokens is None else max_tokens - sum(_tokens(m, count) for m in sys)
-    if (n_left is not None and n_left < 0) or (t_left is not None and t_left < 0):
-        raise InvalidValueError(f"the system prompt alone is over the budget (max_messages={max_messages}, max_tokens={max_tokens})")
-    keep = []
-    for u,_ in reversed(units):
-        n,t = len(u),sum(_tokens(m, count) for m in u)
-        if (n_left is not None and n > n_left) or (t_left is not None and t > t_left): break
-        keep.append(u)
-        if n_left is not None: n_left -= n
-        if t_left is not None: t_left -= t
-    chosen = {id(m) for u in keep for m in u}
-    return [m for m in msgs if is_sys(m) or id(m) in chosen]
+    if isinstance(msgs, ChatSession): return msgs.window(max_messages, max_tokens, count)
+    msgs = _as_msgs(msgs)
+    k = _lead(msgs)
+    sys = [m for m in msgs[:k] if not m.pending]
+    keep,_ = _pick(_units([m for m in msgs[k:] if not m.pending]), _budget(sys, max_messages, max_tokens, count), count)
+    return sys + [m for u in keep for m in u]
+
+@_twin('session')
+def _window(self, max_messages:Optional[int]=None, max_tokens:Optional[int]=None, count:Callable[[str],int]=estimate_tokens)->List[Message]:
+    "`window` of this session, read from the end a page at a time: what it costs depends on the budget, not on the session's length"
+    sid,k,lead = self.session_id,8,[]
+    while True: # the system prompt: the run of system messages at the start, read a page at a time
+        page = yield P._slice(sid, len(lead), len(lead) + k)
+        n = _lead(page)
+        lead += page[:n]
+        if n < len(page) or len(page) < k: break
+        k *= 2
+    sys,seen = [m for m in lead if not m.pending],{m.id for m in lead}
+    left = _budget(sys, max_messages, max_tokens, count)
+    buf,k = [],32
+    while True: # the newest messages, a page at a time backwards, until one unit does not fit or the start is reached
+        page = yield P._tail(sid, k, buf[0].id if buf else None)
+        cut = next((i for i in range(len(page)-1, -1, -1) if page[i].id in seen), None)
+        start = cut is not None or len(page) < k
+        buf = page[(cut + 1 if cut is not None else 0):] + buf
+        live = [m for m in buf if not m.pending]
+        if not start: # tool results at the front may answer a call in the page before: they wait for it
+            live = live[next((i for i,m in enumerate(live) if ROLES.get(m.role.lower()) != 'tool'), len(live)):]
+        keep,full = _pick(_units(live), left, count)
+        if start or full: return sys + [m for u in keep for m in u]
+        k = min(k * 2, 4096)

@@ -54,7 +54,7 @@ def _driver():
     return psycopg
 
 _NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,40}')
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _COLUMNS = {'sessions': {'pk', 'id', 'metadata', 'created', 'updated', 'expires_at', 'next_seq', 'n'},
             'messages': {'session', 'seq', 'id', 'role', 'content', 'pending', 'metadata'}} # what version 1 has
 
@@ -70,7 +70,8 @@ def _migrations(S, M, p):
                   PRIMARY KEY(session, seq), UNIQUE(session, id))'''],
             2: [f'ALTER TABLE {M} ADD COLUMN IF NOT EXISTS at DOUBLE PRECISION'],
             3: [f'ALTER TABLE {S} ADD COLUMN IF NOT EXISTS owner TEXT',
-                f'CREATE INDEX IF NOT EXISTS "{p}sessions_owner" ON {S}(owner, updated) WHERE owner IS NOT NULL']}
+                f'CREATE INDEX IF NOT EXISTS "{p}sessions_owner" ON {S}(owner, updated) WHERE owner IS NOT NULL'],
+            4: [f'UPDATE {S} AS s SET next_seq = COALESCE((SELECT max(seq) FROM {M} m WHERE m.session = s.pk), 0)']} # next_seq names the last message
 
 # %% ../nbs/03_postgres.ipynb #41de3d5a
 class PostgresSessionManager(SQLStore):

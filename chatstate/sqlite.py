@@ -17,7 +17,7 @@ from .core import *
 from .sql import *
 
 # %% ../nbs/02_sqlite.ipynb #03831865
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _MIGRATIONS = {1: [ # each version: the statements that bring a file from the version before to it
     '''CREATE TABLE chatstate_sessions(pk INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, metadata TEXT NOT NULL,
@@ -34,6 +34,7 @@ _MIGRATIONS = {1: [ # each version: the statements that bring a file from the ve
   2: ['DROP TRIGGER chatstate_appended'], # the SQL engine moves the counters
   3: ['ALTER TABLE chatstate_sessions ADD COLUMN owner TEXT', # sessions that belong to a user, listed by owner through an index of their own
       'CREATE INDEX chatstate_sessions_owner ON chatstate_sessions(owner, updated) WHERE owner IS NOT NULL'],
+  4: ['''UPDATE chatstate_sessions SET next_seq = COALESCE((SELECT max(seq) FROM chatstate_messages m WHERE m.session = chatstate_sessions.pk), 0)'''], # next_seq names the last message
 }
 
 # %% ../nbs/02_sqlite.ipynb #48045c9b

@@ -226,3 +226,50 @@ def test_responses_sdk_output_objects_are_read():
     assert [(m.role, m.content, m.metadata['tool_calls'][0]['id']) for m in ms] == [('assistant', '', 'call_7')]
     body,_ = send_responses(to_responses(ms))
     assert json.loads(body)['input'] == [o.model_dump(exclude_none=True) for o in r.output]
+
+# --- a stored session's window, read from the end
+
+def long_conversation(rnd, turns=120):
+    "System and developer messages at the start, then turns with tool calls of up to 40 results (so units cross pages), a late system message, pending messages"
+    msgs = [Message('system', 'You are terse.'), Message('developer', 'Answer in French.'), Message('system', '', pending=True), Message('system', 'Be kind.')]
+    for t in range(turns):
+        msgs.append(Message('user', f'q{t} ' * rnd.randint(1, 9)))
+        if rnd.random() < 0.3:
+            ids = [f'c{t}-{j}' for j in range(rnd.choice([1, 2, 40]))]
+            msgs.append(Message('assistant', '', metadata={'tool_calls': [{'id': i, 'type': 'function', 'function': {'name': 'f', 'arguments': '{}'}} for i in ids]}))
+            msgs += [Message('tool', 'r' * rnd.randint(0, 30), metadata={'tool_call_id': i}) for i in ids]
+        if rnd.random() < 0.05: msgs.append(Message('system', 'A file was uploaded.'))
+        msgs.append(Message('assistant', f'a{t} ' * rnd.randint(1, 20), pending=rnd.random() < 0.05))
+    return msgs
+
+def test_window_of_a_stored_session_is_the_window_of_its_messages(store, mgr):
+    import random
+    rnd = random.Random(11)
+    msgs = long_conversation(rnd)
+    s = mgr.create_session('w')
+    s.add_messages(msgs)
+    for max_messages,max_tokens in [(None, None), (5, None), (None, 40), (60, None), (None, 300), (200, 2000), (None, 100_000), (4, 12)]:
+        assert s.window(max_messages=max_messages, max_tokens=max_tokens) == window(msgs, max_messages=max_messages, max_tokens=max_tokens), (max_messages, max_tokens)
+    assert window(s, max_tokens=300) == window(msgs, max_tokens=300)
+    with pytest.raises(InvalidValueError, match='the system prompt alone is over the budget'): s.window(max_tokens=3)
+    empty = mgr.create_session('empty')
+    assert empty.window(max_tokens=10) == [] and mgr.create_session('sys').add_message('system', 'x') and mgr['sys'].window(max_messages=1)[0].content == 'x'
+
+@pytest.mark.parametrize('n', [1_000, 6_000])
+@pytest.mark.parametrize('kind', ['memory', 'sqlite', 'redis', 'postgres'])
+def test_window_reads_what_the_budget_needs(tmp_path, kind, n):
+    "Windowing to a small budget reads the same few pages however long the session is (counted on the sync API's primitives)"
+    from conftest import Store
+    st = Store(kind, tmp_path)
+    try:
+        mgr = st.open()
+        s = mgr.create_session('big')
+        s.add_message('system', 'You are terse.')
+        s.add_messages([Message('user' if i % 2 == 0 else 'assistant', f'message {i}') for i in range(n)])
+        read = []
+        for name in ('_slice', '_tail'):
+            f = getattr(mgr, name)
+            setattr(mgr, name, lambda *a, f=f: read.append(f(*a)) or read[-1])
+        w = s.window(max_tokens=200)
+        assert len(w) > 40 and sum(map(len, read)) <= 2 * len(w) + 40
+    finally: st.close()

@@ -65,9 +65,9 @@ def test_a_turn_starts_in_one_round_trip(tmp_path, kind, api):
         setattr(store, name, spy)
         s.start_turn('hi')
         assert len(ops) == 1 and ops[0] != 'begin', ops # one statement or script, no transaction around it
-        if kind == 'redis':
-            last = s[-1].id
-            ops.clear(); s.start_turn('again', after=last)
-            assert len(ops) == 1, ops # the check is in the append script
-        assert len(s) == 4 - 2 * (kind != 'redis')
+        last = s[-1].id
+        ops.clear(); s.start_turn('again', after=last)
+        assert len(ops) == 1 and ops[0] != 'begin', ops # the check is in the same script or statement
+        with pytest.raises(ConflictError): s.start_turn('late', after=last)
+        assert len(s) == 4
     finally: st.close()

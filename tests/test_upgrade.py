@@ -28,6 +28,10 @@ def check(url, v):
     s.add_message('user', 'after the upgrade')
     assert [x.content for x in s][-2:] == ['42', 'after the upgrade'] and m['gaps'].expires_at is not None
     assert len(s) == len(list(s)) == len(want['chat-1']['messages']) + 1 # the counter moved once, by the engine
+    g = m['gaps'] # its messages were deleted and truncated: an append after its last message still lands, one after another does not
+    with pytest.raises(ConflictError): g.add_message('user', 'late', after=g[0].id)
+    g.add_message('user', 'after the last', after=g[-1].id)
+    assert [x.content for x in g][-1] == 'after the last' and len(g) == len(want['gaps']['messages']) + 1
     m.create_session('mine', owner='u1') # sessions with owners, in the upgraded store
     assert m.list_sessions(owner='u1') == ['mine'] and m.count(owner='u1') == 1 and all(i.owner is None for i in m.sessions() if i.session_id != 'mine')
     if 'names' in want: assert m['names'].metadata == {'owner': 'not-a-field', 'state': 'kept'} and m.list_sessions(owner='not-a-field') == []
