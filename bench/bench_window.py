@@ -9,6 +9,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from benchutil import timed, sample_messages
 from bench_owners import urls, clean
 from chatstate import *
+from chatstate.formats import window
 
 def fill(m, sid, n):
     s = m.create_session(sid)

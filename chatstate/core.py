@@ -1114,8 +1114,9 @@ def _get_or_create(self, session_id:str, metadata:Optional[dict]=None,
     "The session with this id, created (with `metadata` and expiry) if absent"
     sid = _check_id(session_id)
     md,exp,now,owner = _check_md(metadata),_expiry(ttl, expires_at),time.time(),_owner(owner)
-    if not (yield P._create(sid, md, now, now, exp, [], False, owner)) and owner is not None and not (yield P._exists(sid, owner)):
-        raise _not_yours(sid, owner)
+    if not (yield P._exists(sid, owner)): # most calls find the session: one read, and the create only when it is not there
+        if not (yield P._create(sid, md, now, now, exp, [], False, owner)) and owner is not None and not (yield P._exists(sid, owner)):
+            raise _not_yours(sid, owner)
     return self._handle(sid)
 
 @_twin('manager', name='contains')

@@ -33,7 +33,7 @@ def _pg_sql(s:str)->str: return re.sub(r'(?<![:\w]):([A-Za-z_]\w*)', r'%(\1)s', 
 
 class PostgresDialect(Dialect):
     "How the SQL engine speaks to PostgreSQL"
-    cte,lock_rows,preview = True,' FOR UPDATE',f'substr(m.content, 1, {2*PREVIEW_LEN})'
+    cte,lock_rows,lock_both,preview = True,' FOR UPDATE OF s',' FOR UPDATE OF s, m',f'substr(m.content, 1, {2*PREVIEW_LEN})'
     last = 'LEFT JOIN LATERAL (SELECT content, role FROM {M} WHERE session = s.pk ORDER BY seq DESC LIMIT 1) m ON true'
     def __init__(self, psycopg): self.dup = psycopg.errors.UniqueViolation
     def sql(self, s): return _pg_sql(s)

@@ -25,7 +25,8 @@ MCOLS = ('session', 'seq', 'id', 'role', 'content', 'pending', 'metadata', 'at')
 class Dialect:
     "What the SQL engine's statements need to know about a database"
     cte = False # one statement can write two tables (`WITH ... UPDATE`): the hot paths then take one round trip
-    lock_rows = '' # the clause that locks the rows a SELECT reads until the transaction ends
+    lock_rows = '' # the clause that locks the session row (`s`) a SELECT reads until the transaction ends
+    lock_both = '' # the same, for the session row and the message row (`m`) it is joined with
     preview = f'substr(m.content, 1, {PREVIEW_LEN})' # the start of a last message's content, for a summary
     last = 'LEFT JOIN {M} m ON m.session = s.pk AND m.seq = (SELECT max(seq) FROM {M} WHERE session = s.pk)' # each session's last message
     dup = Exception # the driver's error for a broken unique key: a duplicate message id
@@ -87,7 +88,7 @@ STATEMENTS = dict(
     tail = 'SELECT ' + COLS + ', seq FROM {M} WHERE session = (' + PK + ''') AND seq < CASE WHEN CAST(:before AS TEXT) IS NULL
       THEN ''' + str(BIG) + ''' ELSE COALESCE((SELECT seq FROM {M} WHERE session = (''' + PK + ') AND id = :before), 0) END ORDER BY seq DESC LIMIT :n',
     get = 'SELECT ' + COLS + ' FROM {M} WHERE session = (' + PK + ') AND id = :mid',
-    md = 'SELECT metadata FROM {M} WHERE session = :pk AND id = :mid',
+    md = 'SELECT s.pk, m.metadata FROM {S} s JOIN {M} m ON m.session = s.pk AND m.id = :mid WHERE s.id = :sid AND ' + LIVE + '{LOCK2}',
     update = 'UPDATE {M} SET ' + SET + ' WHERE session = :pk AND id = :mid AND ' + EDITABLE + ' RETURNING ' + COLS,
     update1 = 'WITH l AS (' + PK + '{LOCK}), u AS (UPDATE {M} SET ' + SET + '''
       WHERE session = (SELECT pk FROM l) AND id = :mid AND ''' + EDITABLE + ' RETURNING session, ' + COLS + '''),
@@ -111,7 +112,7 @@ class SQLStore(SessionManager):
         "Bind the engine's statements to tables `S` (sessions) and `M` (messages)"
         d = self.dialect
         self._S,self._M,self._appends = S,M,{}
-        self._text = {k: v.replace('{LAST}', d.last).format(S=S, M=M, PREVIEW=d.preview, LOCK=d.lock_rows, ROWS='{ROWS}')
+        self._text = {k: v.replace('{LAST}', d.last).format(S=S, M=M, PREVIEW=d.preview, LOCK=d.lock_rows, LOCK2=d.lock_both, ROWS='{ROWS}')
                       for k,v in STATEMENTS.items()}
         self._sql = {k: d.sql(v) for k,v in self._text.items()}
 
@@ -298,13 +299,15 @@ def _update(self:SQLStore, sid, mid, content=None, chunk=None, pending=None, met
     if merge is None and d.cte: r = yield Q(self._sql['update1'], p)
     else:
         yield BEGIN
-        p['pk'] = yield from self._pk(sid)
-        if merge is not None:
+        if merge is None: p['pk'] = yield from self._pk(sid)
+        else: # the session's row locked and the message's metadata read in one statement, merged here, written back before the lock is let go
             old = yield Q(self._sql['md'], p)
-            if not old: raise message_not_found(sid, mid)
-            p['md'] = self._md(merge_metadata(metadata if metadata is not None else self._loads(old[0][0]) if old[0][0] else {}, merge))
-        r = yield Q(self._sql['update'], p)
-        if r: yield N(self._sql['touch'], p)
+            if not old: raise message_not_found(sid, mid) if (yield from self._exists.body(self, sid)) else session_not_found(sid)
+            p['pk'],p['md'] = old[0][0],self._md(merge_metadata(metadata if metadata is not None else self._loads(old[0][1]) if old[0][1] else {}, merge))
+        if d.cte: r = yield Q(self._sql['update1'], p)
+        else:
+            r = yield Q(self._sql['update'], p)
+            if r: yield N(self._sql['touch'], p)
     if r: return d.messages(r)[0]
     why = yield Q(self._sql['why'], p)
     if not why: raise session_not_found(sid)
