@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Optional
 from fastcore.script import anno_parser, store_true
 from .core import *
-from .core import _check_conflict
+from .core import _check_conflict, _not_yours
 
 # %% ../nbs/06_cli.ipynb #9c366ba0
 DEFAULT_URL = 'sqlite:///chatstate.db'
@@ -56,6 +56,12 @@ def _plain(s, lines:bool=False)->str:
 
 def _n(k:int, what:str)->str: return f"{k} {what}{'' if k == 1 else 's'}"
 
+def _owned(m:SessionManager, sid:str, owner:Optional[str]):
+    "Session `sid` of store `m`, if it is `owner`'s (any session, when `owner` is None)"
+    s = m.get_session(sid, owner=owner)
+    if s is None: raise _not_yours(sid, owner)
+    return s
+
 # %% ../nbs/06_cli.ipynb #99df1003
 def cmd_list(store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:///chatstate.db)
              limit:int=20, # How many sessions to show
@@ -83,9 +89,10 @@ def cmd_list(store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:/
 def cmd_show(session:str, # The session's id
              store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:///chatstate.db)
              tail:int=None, # Show only the last N messages
+             owner:str=None, # Only if the session is this owner's
              json:store_true=False): # Print the session as JSON (its `to_dict`)
     "Show one session's messages: time, role, a pending marker, content"
-    s = open_store(store)[session]
+    s = _owned(open_store(store), session, owner)
     if json: return _out(s.to_json())
     msgs = s.tail(tail) if tail is not None else s.messages
     info = s.info
@@ -128,11 +135,7 @@ def cmd_export(*sessions:str, # Ids of the sessions to export (default: all of t
                out:str='-'): # File to write; '-' for stdout
     "Export sessions as JSON Lines: one session (details and messages) a line"
     m = open_store(store)
-    def mine(sid):
-        s = m.get_session(sid, owner=owner)
-        if s is None: raise SessionNotFoundError(f"no session {sid!r}" + ('' if owner is None else f" of owner {owner!r}"))
-        return s
-    handles = [mine(sid) for sid in sessions] if sessions else (m[sid] for sid in _all_ids(m, owner))
+    handles = [_owned(m, sid, owner) for sid in sessions] if sessions else (m[sid] for sid in _all_ids(m, owner))
     if out == '-':
         for s in handles: sys.stdout.write(s.to_json() + '\n')
         return
@@ -231,9 +234,10 @@ def cmd_copy(src:str, # Store URL to copy from
 
 # %% ../nbs/06_cli.ipynb #abe19452
 def cmd_delete(session:str, # The session's id
-               store:str=None): # Store URL (default: $CHATSTATE_URL, else sqlite:///chatstate.db)
+               store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:///chatstate.db)
+               owner:str=None): # Only if the session is this owner's
     "Delete a session and its messages"
-    del open_store(store)[session]
+    if not open_store(store).delete_session(session, owner=owner): raise _not_yours(session, owner)
     print(f'deleted {_plain(session)}', file=sys.stderr)
 
 def cmd_erase_owner(owner:str, # The owner (a user id) whose sessions all go

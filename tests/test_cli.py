@@ -126,11 +126,17 @@ def test_owners(tmp_path):
     r = cs('export', 'b1', '--owner', 'ana', '--store', url)
     assert r.returncode == 1 and "no session 'b1' of owner 'ana'" in r.stderr and r.stdout == ''
     assert ', owner ana)' in cs('show', 'a1', '--store', url).stdout.splitlines()[0]
+    assert cs('show', 'a1', '--owner', 'ana', '--store', url).returncode == 0
+    r = cs('show', 'a1', '--owner', 'bob', '--store', url)
+    assert (r.returncode, r.stdout) == (1, '') and "no session 'a1' of owner 'bob'" in r.stderr
+    assert cs('delete', 'a1', '--owner', 'bob', '--store', url).returncode == 1 and 'a1' in connect(url)
+    assert cs('delete', 'free', '--owner', 'bob', '--store', url).returncode == 1 and 'free' in connect(url)
     assert cs('add', 'b1', 'not yours', '--owner', 'ana', '--store', url).returncode == 1 and len(connect(url)['b1']) == 1
     assert cs('import', '-', '--store', f'sqlite:///{tmp_path}/d.db', input=out).returncode == 0
     assert connect(f'sqlite:///{tmp_path}/d.db').list_sessions(owner='ana') == ['a1', 'a2']
     r = cs('erase-owner', 'ana', '--store', url)
     assert (r.returncode, r.stderr) == (0, 'deleted 2 sessions of ana\n') and connect(url).list_sessions() == ['b1', 'free']
+    assert cs('delete', 'b1', '--owner', 'bob', '--store', url).returncode == 0 and connect(url).list_sessions() == ['free']
 
 def test_delete_prune(tmp_path):
     url = f'sqlite:///{tmp_path}/c.db'
