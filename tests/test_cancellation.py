@@ -21,7 +21,9 @@ def pick(rnd, st, i):
            ('add_messages', ([Message('user', f'b{i}', id=f'b{i}'), Message('assistant', f'c{i}', id=f'c{i}', metadata={'n': i})],), {}),
            ('update_metadata', (), {f'k{i % 7}': i}),
            ('set_title', (f'T{i}',), {}),
-           ('tail', (3,), {}), ('count', (), {})]
+           ('tail', (3,), {}), ('count', (), {}),
+           ('add_message', ('user', f'a{i}'), dict(id=f'a{i}', after=msgs[-1][0] if msgs else '')), # another tab's turn, where this session ends
+           ('add_messages', ([Message('user', f'd{i}', id=f'd{i}')],), dict(after=msgs[-1][0] if msgs else ''))]
     if pend: ops += [('append_chunk', (rnd.choice(pend), f'x{i}'), {})] * 3 + [('finalize', (rnd.choice(pend),), dict(metadata={'done': i}))]
     if msgs:
         mid = rnd.choice(msgs)[0]

@@ -80,3 +80,14 @@ def test_bad_owner(store, owned, bad, exc, text):
         with pytest.raises(exc, match=text): call()
     with pytest.raises(InvalidValueError, match='erase_owner needs an owner'): m.erase_owner(None)
     assert {sid: m[sid].to_dict() for sid in m.list_sessions()} == before
+
+def test_hostile_owners(store, mgr):
+    "Owners are user ids: whatever characters they hold, each owner's sessions are theirs alone (no key or query of one reaches another's)"
+    from test_conformance import HOSTILE
+    for i,h in enumerate(HOSTILE): mgr.create_session(f's{i}', owner=h).add_message('user', h)
+    other = store.open()
+    for i,h in enumerate(HOSTILE):
+        assert other.list_sessions(owner=h) == [f's{i}'] and other.count(owner=h) == 1, repr(h)
+        assert other.sessions(owner=h)[0].owner == h and other.get_session(f's{(i + 1) % len(HOSTILE)}', owner=h) is None
+    assert other.erase_owner('a:*') == 0 and other.erase_owner('*') == 1 and other.erase_owner('%') == 1
+    assert len(mgr) == len(HOSTILE) - 2 and mgr.count(owner='a') == 1 and mgr.count(owner='*') == 0
