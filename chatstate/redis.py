@@ -98,10 +98,10 @@ local function put(j)
   redis.call('HSET', M, ARGV[j], ARGV[j + 1])
   if ARGV[j + 2] ~= '' then redis.call('HSET', D, ARGV[j], ARGV[j + 2]) end
 end
-local function touch(now, ok)
+local function touch(now)
   redis.call('HSET', S, 'updated', now)
   redis.call('ZADD', KEYS[6], now, S)
-  ok = ok or redis.call('HGET', S, 'ok')
+  local ok = redis.call('HGET', S, 'ok')
   if ok then redis.call('ZADD', ok .. ':u', now, S) end
 end
 local function unown(s)
