@@ -428,7 +428,9 @@ class InMemorySessionManager(SessionManager):
         with self._lock:
             r = self._rec(sid, now)
             ix,lst = r.ix,r.msgs
-            if after is not None and (lst[-1][2] if lst else '') != after: raise ends_elsewhere(sid, after, lst[-1][2] if lst else '')
+            if after is not None:
+                last = lst[-1][2] if lst else ''
+                if last != after: raise ends_elsewhere(sid, after, last)
             if len(msgs) == 1:
                 m = msgs[0]
                 if m.id in ix: raise DuplicateMessageError(f"session {sid!r} already has a message {m.id!r}")
@@ -778,8 +780,7 @@ def add_message(self:ChatSession,
                )->Message: # The stored message
     "Append a message at the end of the conversation"
     m = Message(role, content, id, pending, metadata)
-    if after is None: self.manager._append(self.session_id, [m])
-    else: self.manager._append(self.session_id, [m], _after(after))
+    self.manager._append(self.session_id, [m], _after(after))
     return m
 
 @patch
@@ -787,19 +788,19 @@ async def add_message(self:AsyncChatSession, role:str, content:str, metadata:Opt
                       after:Optional[str]=None)->Message:
     "Append a message at the end of the conversation"
     m = Message(role, content, id, pending, metadata)
-    if after is None: await self.manager._append(self.session_id, [m])
-    else: await self.manager._append(self.session_id, [m], _after(after))
+    await self.manager._append(self.session_id, [m], _after(after))
     return m
 
 def _after(v):
+    "`after` checked: None (no condition), '' (the session is empty) or a message id"
+    if v is None: return None
     if not isinstance(v, str): raise InvalidTypeError(f"after must be a message id (a str), '' or None, not {_tname(v)} ({_short(v)})")
     return v and _check_id(v, 'after')
 
 @_twin('session')
 def _add_messages(self, msgs:Iterable, after:Optional[str]=None)->List[Message]:
     "Append `msgs` (`Message`s or dicts of either form) in one atomic step: all are added, or none; with `after`, as `add_message` does"
-    msgs = _distinct(_as_messages(msgs, 'msgs'), self.session_id)
-    if after is not None: after = _after(after)
+    msgs,after = _distinct(_as_messages(msgs, 'msgs'), self.session_id),_after(after)
     if msgs: yield P._append(self.session_id, msgs, after)
     return msgs
 
@@ -942,7 +943,7 @@ def _start_turn(self,
                 role:str='user', reply_role:str='assistant')->tuple:
     "Add the user's message and a pending reply to stream into, in one atomic step: `(question, reply)`; one round trip on Redis and PostgreSQL, with `after` too"
     q,r = Message(role, content, None, False, metadata),Message(reply_role, '', None, True, reply_metadata)
-    yield P._append(self.session_id, [q, r], None if after is None else _after(after))
+    yield P._append(self.session_id, [q, r], _after(after))
     return q,r
 
 @_twin('session')
