@@ -65,7 +65,14 @@ def _patch_args(patch)->list:
     return [x for k,v in patch.items() for x in (compact_json(k), '' if v is None else compact_json(v))]
 
 # %% ../nbs/04_redis.ipynb #893fdd31
-_LIB = r"""
+_UNOWN = r"""
+local function unown(s)
+  local ok = redis.call('HGET', s, 'ok')
+  if ok then for _, x in ipairs({':c', ':u', ':x'}) do redis.call('ZREM', ok .. x, s) end end
+end
+""" # session `s` out of its owner's indexes (before its keys go)
+
+_LIB = _UNOWN + r"""
 local S, Z, M, D = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local function check(spec)
   for i = 1, #spec, 2 do
@@ -103,10 +110,7 @@ local function touch(now)
   redis.call('ZADD', KEYS[6], now, S)
   local ok = redis.call('HGET', S, 'ok')
   if ok then redis.call('ZADD', ok .. ':u', now, S) end
-end
-local function unown(s)
-  local ok = redis.call('HGET', s, 'ok')
-  if ok then for _, x in ipairs({':c', ':u', ':x'}) do redis.call('ZREM', ok .. x, s) end end
+  return ok
 end
 """
 
@@ -294,10 +298,9 @@ if bad then return bad end
 if redis.call('EXISTS', S) == 0 then return false end
 local md = redis.call('HGET', S, 'md')
 if ARGV[3] == '1' then md = merge(md, 6); redis.call('HSET', S, 'md', md) end
-touch(ARGV[2])
+local ok = touch(ARGV[2])
 if ARGV[4] == '1' then
   redis.call('HSET', S, 'exp', ARGV[5])
-  local ok = redis.call('HGET', S, 'ok')
   if ARGV[5] == '' then
     redis.call('ZREM', KEYS[7], S)
     if ok then redis.call('ZREM', ok .. ':x', S) end
@@ -407,7 +410,7 @@ return redis.call('ZCARD', KEYS[1]) - redis.call('ZCOUNT', KEYS[2], '-inf', tonu
 
 # %% ../nbs/04_redis.ipynb #58066c0d
 # KEYS: created, updated, expiry indexes, the set of expired sessions already unlisted; ARGV: now, updated before (or '')
-_PURGE = """
+_PURGE = _UNOWN + """
 local dead, seen, n = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1]), {}, 0
 for _, s in ipairs(redis.call('SMEMBERS', KEYS[4])) do dead[#dead + 1] = s end
 if ARGV[2] ~= '' then
@@ -418,8 +421,7 @@ end
 for _, s in ipairs(dead) do
   if not seen[s] then
     seen[s] = true; n = n + 1
-    local ok = redis.call('HGET', s, 'ok')
-    if ok then for _, x in ipairs({':c', ':u', ':x'}) do redis.call('ZREM', ok .. x, s) end end
+    unown(s)
     redis.call('DEL', s, s .. ':z', s .. ':m', s .. ':d')
     for i = 1, 3 do redis.call('ZREM', KEYS[i], s) end
   end
