@@ -251,17 +251,18 @@ def _kept(m:Message, role:str, items:list)->Message:
     if _responses_canon(m, role) == items: return m
     return Message(m.role, m.content, metadata={**m.metadata, 'responses': items})
 
-def _turn(i, group, calls)->Message:
-    "One assistant message from a run of output items"
+def _turn(group, calls)->Message:
+    "One assistant message from a run of output items, `(index, item)` pairs"
     tcs = []
-    for d in group:
+    for i,d in group:
         if d.get('type') == 'function_call':
             if not (isinstance(d.get('call_id'), str) and isinstance(d.get('name'), str) and isinstance(d.get('arguments'), str)):
                 raise FormatError(f"item {i} is a function_call without a str 'call_id', 'name' and 'arguments': {_short(d)}")
             tcs.append({'id': d['call_id'], 'type': 'function', 'function': {'name': d['name'], 'arguments': d['arguments']}})
     calls.update(t['id'] for t in tcs)
-    text = ''.join(_text(d.get('content')) for d in group if d.get('role') == 'assistant')
-    return _kept(Message('assistant', text, metadata={'tool_calls': tcs} if tcs else None), 'assistant', group)
+    items = [d for _,d in group]
+    text = ''.join(_text(d.get('content')) for d in items if d.get('role') == 'assistant')
+    return _kept(Message('assistant', text, metadata={'tool_calls': tcs} if tcs else None), 'assistant', items)
 
 @_guard
 def from_responses(items:Iterable, # Responses API items: a response's `output`, or a request's `input` (dicts, or SDK objects)
@@ -271,7 +272,7 @@ def from_responses(items:Iterable, # Responses API items: a response's `output`,
     if isinstance(items, (str, dict)) or not hasattr(items, '__iter__'): raise FormatError(f"Responses items must be a list, not {type(items).__name__}")
     res,calls,group = [],set(known_calls),[]
     def close():
-        if group: res.append(_turn(i, list(group), calls)); group.clear()
+        if group: res.append(_turn(list(group), calls)); group.clear()
     for i,o in enumerate(items):
         d = _dictify(o, i)
         t = d.get('type', 'message' if 'role' in d else None)
@@ -289,7 +290,7 @@ def from_responses(items:Iterable, # Responses API items: a response's `output`,
             if cid not in calls: raise FormatError(f"item {i} is the output of function call {_short(cid)}, which no earlier item made")
             out = d.get('output')
             res.append(_kept(Message('tool', out if isinstance(out, str) else _text(out), metadata={'tool_call_id': cid}), 'tool', [d]))
-        elif isinstance(t, str): group.append(d) # the model's own items: reasoning, its message, function calls, and any kind not known here
+        elif isinstance(t, str): group.append((i, d)) # the model's own items: reasoning, its message, function calls, and any kind not known here
         else: raise FormatError(f"item {i} has no 'type' and no 'role': {_short(d)}")
     close()
     return res
