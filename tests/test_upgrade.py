@@ -1,5 +1,6 @@
 """Stores written by earlier releases open with today's chatstate and keep every message, also when several processes open
-them at once: tests/data/v1 (schema 1, made by tests/data/make_v1_stores.py) and tests/data/v2 (schema 2, make_v2_stores.py)."""
+them at once: tests/data/v1 (schema 1, made by tests/data/make_v1_stores.py) tests/data/v2 (schema 2, make_v2_stores.py)
+and tests/data/v3 (schema 4: owners, make_v3_stores.py)."""
 import base64, json, multiprocessing, shutil, uuid, pytest
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -8,7 +9,7 @@ from conftest import server_url
 from chatstate.postgres import SCHEMA_VERSION
 
 DATA = Path(__file__).parent/'data'
-VERSIONS = ['v1', 'v2']
+VERSIONS = ['v1', 'v2', 'v3']
 def expected(v): return json.loads((DATA/v/'expected.json').read_text())
 
 def read_all(url):
@@ -33,7 +34,13 @@ def check(url, v):
     g.add_message('user', 'after the last', after=g[-1].id)
     assert [x.content for x in g][-1] == 'after the last' and len(g) == len(want['gaps']['messages']) + 1
     m.create_session('mine', owner='u1') # sessions with owners, in the upgraded store
-    assert m.list_sessions(owner='u1') == ['mine'] and m.count(owner='u1') == 1 and all(i.owner is None for i in m.sessions() if i.session_id != 'mine')
+    owned = {'own-a': 'alice', 'own-b': 'bob', 'mine': 'u1'}
+    assert m.list_sessions(owner='u1') == ['mine'] and m.count(owner='u1') == 1 and all(i.owner == owned.get(i.session_id) for i in m.sessions())
+    if 'own-a' in want:
+        assert m.list_sessions(owner='alice') == ['own-a'] and m.get_session('own-a', owner='bob') is None
+        a = m.get_session('own-a', owner='alice')
+        a.append_chunk(a[-1].id, ' and 2'); a.finalize(a[-1].id)
+        assert [x.to_dict() for x in a] == [{'role': 'user', 'content': 'Plan a trip', 'id': 'a1'}, {'role': 'assistant', 'content': 'Day 1 and 2', 'id': 'a2', 'model': 'gpt-x'}]
     if 'names' in want: assert m['names'].metadata == {'owner': 'not-a-field', 'state': 'kept'} and m.list_sessions(owner='not-a-field') == []
     m.close()
 
@@ -62,7 +69,7 @@ def test_redis_keys(v):
         keys = list(r.scan_iter(match=prefix + '*'))
         if keys: r.delete(*keys)
 
-@pytest.mark.parametrize('v,comment', [('v1', None), ('v1', 'chatstate schema 1'), ('v2', None)], ids=['v1-first-release', 'v1-last-release', 'v2'])
+@pytest.mark.parametrize('v,comment', [('v1', None), ('v1', 'chatstate schema 1'), ('v2', None), ('v3', None)], ids=['v1-first-release', 'v1-last-release', 'v2', 'v3'])
 def test_postgres_tables(v, comment):
     "Tables as each release left them, upgraded in place: version 1 as the first release left it (no comment) and as its last did (its comment)"
     url = server_url('postgres')
