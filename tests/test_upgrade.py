@@ -59,9 +59,10 @@ def test_redis_keys(v):
     try:
         for k,o in data['keys'].items():
             key = prefix.encode() + b(k)
-            if o['type'] == 'hash': r.hset(key, mapping={b(f): b(v) for f,v in o['value'].items()})
-            elif o['type'] == 'zset': # the session indexes' members are session keys, which take the new prefix
-                r.zadd(key, {prefix.encode() + b(f)[len(old):] if b(k).startswith(b'by_') else b(f): s for f,s in o['value']})
+            moved = lambda x: prefix.encode() + x[len(old):] # a key named inside a value takes the new prefix too
+            if o['type'] == 'hash': r.hset(key, mapping={b(f): moved(b(v)) if b(f) == b'ok' else b(v) for f,v in o['value'].items()})
+            elif o['type'] == 'zset': # the session indexes' members (the store's and each owner's) are session keys
+                r.zadd(key, {moved(b(f)) if b(k).startswith((b'by_', b'o:')) else b(f): s for f,s in o['value']})
             else: r.set(key, b(o['value']))
             if o['pttl'] > 0: r.pexpire(key, o['pttl'])
         check(f'{url}?prefix={prefix}', v)
