@@ -34,7 +34,8 @@ def _pg_sql(s:str)->str: return re.sub(r'(?<![:\w]):([A-Za-z_]\w*)', r'%(\1)s', 
 class PostgresDialect(Dialect):
     "How the SQL engine speaks to PostgreSQL"
     cte,lock_rows,lock_both,preview = True,' FOR UPDATE OF s',' FOR UPDATE OF s, m',f'substr(m.content, 1, {2*PREVIEW_LEN})'
-    last = 'LEFT JOIN LATERAL (SELECT content, role FROM {M} WHERE session = s.pk ORDER BY seq DESC LIMIT 1) m ON true'
+    last = 'LEFT JOIN LATERAL (SELECT content, role, pending, st, expires FROM {M} WHERE session = s.pk ORDER BY seq DESC LIMIT 1) m ON true'
+    clock = "date_part('epoch', statement_timestamp())" # the server's clock, the same for every worker
     def __init__(self, psycopg): self.dup = psycopg.errors.UniqueViolation
     def sql(self, s): return _pg_sql(s)
     def enc(self, s): return enc(s)
@@ -42,10 +43,11 @@ class PostgresDialect(Dialect):
     def among(self, col, name, vals, p): p[name] = vals; return f'{col} = ANY(:{name})'
     def preview_text(self, v): return None if v is None else dec(v)[:PREVIEW_LEN]
 
-    def messages(self, rows, _m=unchecked_message, _l=json.loads, _E=_E):
+    def messages(self, rows, _m=unchecked_message, _l=json.loads, _E=_E, _rl=reply_life):
         "`Message`s from rows: the hot loop of every read, which decodes only text that holds the escape character"
-        return [_m(dec(r) if _E in r else r, dec(c) if _E in c else c, dec(i) if _E in i else i, p, _l(dec(md)) if md else {})
-                for r,c,i,p,md in rows]
+        return [_m(dec(r) if _E in r else r, dec(c) if _E in c else c, dec(i) if _E in i else i, p, _l(dec(md)) if md else {},
+                   at if not (p or st) and (en == at or en is None) else _rl(at, en, p, st, la, er and dec(er)))
+                for r,c,i,p,md,at,en,st,er,la in rows]
 
 # %% ../nbs/03_postgres.ipynb #8298413b
 def _driver():
@@ -54,7 +56,7 @@ def _driver():
     return psycopg
 
 _NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,40}')
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _COLUMNS = {'sessions': {'pk', 'id', 'metadata', 'created', 'updated', 'expires_at', 'next_seq', 'n'},
             'messages': {'session', 'seq', 'id', 'role', 'content', 'pending', 'metadata'}} # what version 1 has
 
@@ -71,7 +73,11 @@ def _migrations(S, M, p):
             2: [f'ALTER TABLE {M} ADD COLUMN IF NOT EXISTS at DOUBLE PRECISION'],
             3: [f'ALTER TABLE {S} ADD COLUMN IF NOT EXISTS owner TEXT',
                 f'CREATE INDEX IF NOT EXISTS "{p}sessions_owner" ON {S}(owner, updated) WHERE owner IS NOT NULL'],
-            4: [f'UPDATE {S} AS s SET next_seq = COALESCE((SELECT max(seq) FROM {M} m WHERE m.session = s.pk), 0)']} # next_seq names the last message
+            4: [f'UPDATE {S} AS s SET next_seq = COALESCE((SELECT max(seq) FROM {M} m WHERE m.session = s.pk), 0)'], # next_seq names the last message
+            5: [*(f'ALTER TABLE {M} ADD COLUMN IF NOT EXISTS {c}' for c in ('ended DOUBLE PRECISION', 'st SMALLINT NOT NULL DEFAULT 0', 'writer TEXT',
+                                                                          'expires DOUBLE PRECISION', 'error TEXT')),
+                f'UPDATE {M} SET expires = COALESCE(at, 0) WHERE pending AND expires IS NULL', # a reply left pending by an earlier release: stale
+                f'CREATE INDEX IF NOT EXISTS "{p}messages_lease" ON {M}(expires) WHERE pending']}
 
 # %% ../nbs/03_postgres.ipynb #41de3d5a
 class PostgresSessionManager(SQLStore):

@@ -27,38 +27,48 @@ def _owner_key(prefix, owner): return f'{prefix}o:{quote(owner, safe="")}' # `â€
 def _b(o): return o if isinstance(o, bytes) else str(o).encode()
 def _f(o): return '' if o is None else repr(float(o))
 
-def _head_end(v:bytes)->int:
-    "Where a stored message value's header (flag, role length, ':', role) ends and its content starts"
+def _parts(v:bytes)->tuple:
+    "A stored value's header: `(flags, created, ended, expires, x, role, where the content starts)`, times in ms (None: none); `x` is a pending reply's writer, a failed one's error"
     k = v.index(b':', 1)
-    return k + 1 + int(v[1:k])
+    if v[0] < 64: # as releases before reply states wrote it: flag digit, role length, ':', role
+        e = k + 1 + int(v[1:k])
+        return v[0] - 48, None, None, None, b'', v[k+1:e], e
+    ca,en,ex,xl,rl = v[1:k].split(b',')
+    a = k + 1 + int(xl)
+    e = a + int(rl)
+    return v[0] - 64, int(ca) if ca else None, int(en) if en else None, int(ex) if ex else None, v[k+1:a], v[a:e], e
 
-def _msgs(r, _m=unchecked_message, _loads=json.loads):
-    "`Message`s from a script's [ids, values, metadata of those that have some]"
-    ids,vals,mds = r
-    mdi,heads,res = iter(mds),{},[]
+def _msgs(r, _m=unchecked_message, _loads=json.loads, _rl=reply_life, _p=_parts):
+    "`Message`s from a script's [ids, values, metadata of those that have some, the server's time in ms]"
+    ids,vals,mds,now = r
+    mdi,res = iter(mds),[]
     for i,v in zip(ids, vals):
-        e = _head_end(v)
-        h = heads.get(v[:e])
-        if h is None: h = heads[v[:e]] = (v[v.index(b':', 1)+1:e].decode(), v[0] - 48)
-        res.append(_m(h[0], v[e:].decode(), i.decode(), h[1] & 1 == 1, _loads(next(mdi)) if h[1] & 2 else {}))
+        f,ca,en,ex,x,role,e = _p(v)
+        p,st,t = f & 1 == 1,f >> 2,None if ca is None else ca/1000
+        life = t if not (p or st) and (en == ca or en is None) else _rl(t, None if en is None else en/1000, p, st, p and (ex or 0) <= now, x.decode() if st == FAILED else None)
+        res.append(_m(role.decode(), v[e:].decode(), i.decode(), p, _loads(next(mdi)) if f & 2 else {}, life))
     return res
 
-def _val(m:Message)->bytes:
-    "A message's stored value: flag, role length, ':', role, content"
-    r = m.role.encode()
-    return b'%d%d:%s%s' % (m.pending + 2*bool(m.metadata), len(r), r, m.content.encode())
+def _ms(t)->bytes: return b'' if t is None else b'*' if t == '*' else b'%d' % round(t * 1000)
 
-def _fields(m:Message): return (m.id, _val(m), compact_json(m.metadata) if m.metadata else '')
+def _val(m:Message, writer:Optional[str]=None, keep:bool=False)->bytes:
+    "A message's stored value (see above), with `*` for the time the script stores it at and `+` for that time plus the lease (unless `keep`: its own times)"
+    c,en,st,err = stored_life(m, '*') if keep else ('*', None if m.pending else '*', 0, None)
+    r,x = m.role.encode(),((writer or '') if m.pending else (err or '')).encode()
+    return b'%c%s,%s,%s,%d,%d:%s%s%s' % (64 + m.pending + 2*bool(m.metadata) + 4*st, _ms(c), _ms(en), b'+' if m.pending else b'', len(x), len(r), x, r, m.content.encode())
+
+def _fields(m:Message, writer=None, keep=False): return (m.id, _val(m, writer, keep), compact_json(m.metadata) if m.metadata else '')
 
 # %% ../nbs/04_redis.ipynb #4b77e37f
 def _summary(f, pre=PREVIEW_LEN):
     sid,md,created,updated,exp,n,owner = f[:7]
-    role = content = None
+    role = content = reply = None
     if len(f) > 7:
-        v = f[7]; e = _head_end(v)
-        role,content = v[v.index(b':', 1)+1:e].decode(),v[e:].decode('utf-8', 'ignore')[:pre]
+        v = f[7]; fl,_,_,ex,_,role,e = _parts(v)
+        p = fl & 1 == 1
+        role,content,reply = role.decode(),v[e:].decode('utf-8', 'ignore')[:pre],reply_state(p, fl >> 2, p and (ex or 0) <= int(f[8]))
     return SessionInfo(sid.decode(), json.loads(md), float(created), float(updated), float(exp) if exp else None, int(n), content, role,
-                       None if owner is None else owner.decode())
+                       None if owner is None else owner.decode(), reply)
 
 def _patch_args(patch)->list:
     "A metadata patch as the merge script takes it: key and value JSON in turn, '' for a key to remove"
@@ -66,11 +76,14 @@ def _patch_args(patch)->list:
 
 # %% ../nbs/04_redis.ipynb #893fdd31
 _UNOWN = r"""
-local function unown(s)
+local function unown(s, L)
   local ok = redis.call('HGET', s, 'ok')
   if ok then for _, x in ipairs({':c', ':u', ':x'}) do redis.call('ZREM', ok .. x, s) end end
+  for _, f in ipairs(redis.call('HKEYS', s)) do -- its pending replies, noted in its hash as `l:` and their id, out of lease index `L`
+    if string.sub(f, 1, 2) == 'l:' then redis.call('ZREM', L, #s .. ':' .. s .. string.sub(f, 3)) end
+  end
 end
-""" # session `s` out of its owner's indexes (before its keys go)
+""" # session `s` out of its owner's indexes and the lease index (before its keys go)
 
 _LIB = _UNOWN + r"""
 local S, Z, M, D = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -96,13 +109,37 @@ local function each(cmd, key, ids)
   end
   return res
 end
+local function clock() local t = redis.call('TIME'); return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end
+local function hasmd(v) local f = string.byte(v, 1); if f >= 64 then return (f - 64) % 4 >= 2 end return f >= 50 end
 local function msgs(ids)
   local vals, withmd = each('HMGET', M, ids), {}
-  for i, v in ipairs(vals) do if v and string.byte(v, 1) >= 50 then withmd[#withmd + 1] = ids[i] end end
-  return {ids, vals, each('HMGET', D, withmd)}
+  for i, v in ipairs(vals) do if v and hasmd(v) then withmd[#withmd + 1] = ids[i] end end
+  return {ids, vals, each('HMGET', D, withmd), clock()}
 end
-local function put(j)
-  redis.call('HSET', M, ARGV[j], ARGV[j + 1])
+local function stamp(v, now, exp) -- a value as `_val` made it, its times filled in: `*` now, `+` now plus the lease
+  local k = string.find(v, ':', 2, true)
+  return string.sub(v, 1, 1) .. string.gsub(string.gsub(string.sub(v, 2, k - 1), '%*', now), '%+', exp) .. string.sub(v, k)
+end
+local function parse(v) -- a stored value's parts (see `_parts`)
+  local f, k = string.byte(v, 1), string.find(v, ':', 2, true)
+  if f < 64 then
+    local e = k + tonumber(string.sub(v, 2, k - 1))
+    return {f = f - 48, c = '', e = '', exp = '', x = '', role = string.sub(v, k + 1, e), body = string.sub(v, e + 1)}
+  end
+  local h = {}
+  for p in string.gmatch(string.sub(v, 2, k - 1) .. ',', '([^,]*),') do h[#h + 1] = p end
+  local a = k + tonumber(h[4])
+  local e = a + tonumber(h[5])
+  return {f = f - 64, c = h[1], e = h[2], exp = h[3], x = string.sub(v, k + 1, a), role = string.sub(v, a + 1, e), body = string.sub(v, e + 1)}
+end
+local function build(m) return string.char(64 + m.f) .. m.c .. ',' .. m.e .. ',' .. m.exp .. ',' .. #m.x .. ',' .. #m.role .. ':' .. m.x .. m.role .. m.body end
+local function leased(id) return #S .. ':' .. S .. id end -- a reply's member of the store's lease index (KEYS[10])
+local function lease(id, exp) redis.call('ZADD', KEYS[10], exp, leased(id)); redis.call('HSET', S, 'l:' .. id, 1) end
+local function unlease(id) redis.call('ZREM', KEYS[10], leased(id)); redis.call('HDEL', S, 'l:' .. id) end
+local function put(j, now, exp)
+  local v = stamp(ARGV[j + 1], now, exp)
+  redis.call('HSET', M, ARGV[j], v)
+  if string.byte(v, 1) % 2 == 1 then lease(ARGV[j], exp) end
   if ARGV[j + 2] ~= '' then redis.call('HSET', D, ARGV[j], ARGV[j + 2]) end
 end
 local function touch(now)
@@ -160,23 +197,24 @@ end
 
 # %% ../nbs/04_redis.ipynb #30e5a41e
 # KEYS: S Z M D, then the created, updated and expiry indexes, the creation counter, the set of expired sessions already unlisted
-# ARGV: id, metadata, created, updated, expiry, n, replace?, n message fields (3 each), then the owner and its key ('' for none)
+# ARGV: id, metadata, created, updated, expiry, n, replace?, n message fields (3 each), then the owner and its key ('' for none), the lease (ms)
 _CREATE = _LIB + """
-local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 5, 'zset', 6, 'zset', 7, 'zset', 8, 'string', 9, 'set'})
+local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 5, 'zset', 6, 'zset', 7, 'zset', 8, 'string', 9, 'set', 10, 'zset'})
 if bad then return bad end
 local c = redis.call('GET', KEYS[8])
 if c and not tonumber(c) then return redis.error_reply('chatstate: key ' .. KEYS[8] .. ' does not hold the counter chatstate keeps there') end
 if redis.call('EXISTS', S) == 1 and ARGV[7] ~= '1' then return 0 end
-unown(S)
+unown(S, KEYS[10])
 redis.call('DEL', S, Z, M, D)
 redis.call('SREM', KEYS[9], S)
 local n = tonumber(ARGV[6])
 local owner, ok = ARGV[8 + n * 3], ARGV[9 + n * 3]
 redis.call('HSET', S, 'id', ARGV[1], 'md', ARGV[2], 'created', ARGV[3], 'updated', ARGV[4], 'exp', ARGV[5], 'next', n, 'n', n)
 if owner ~= '' then redis.call('HSET', S, 'owner', owner, 'ok', ok) end
+local now = clock()
 for i = 1, n do
   local j = 8 + (i - 1) * 3
-  redis.call('ZADD', Z, i, ARGV[j]); put(j)
+  redis.call('ZADD', Z, i, ARGV[j]); put(j, now, now + tonumber(ARGV[10 + n * 3]))
 end
 local at = redis.call('INCR', KEYS[8])
 redis.call('ZADD', KEYS[5], at, S)
@@ -192,7 +230,7 @@ return 1
 
 # %% ../nbs/04_redis.ipynb #c29161e1
 _APPEND = _LIB + """
-local bad = check({2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset'})
+local bad = check({2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset', 10, 'zset'})
 if bad then return bad end
 local f = redis.call('HMGET', S, 'next', 'n', 'exp', 'ok')
 if not f[1] then return {0} end
@@ -200,10 +238,13 @@ if ARGV[4] ~= '' then
   local last = redis.call('ZRANGE', Z, -1, -1)[1] or ''
   if '=' .. last ~= ARGV[4] then return {3, last} end
 end
-local n, seq = tonumber(ARGV[3]), tonumber(f[1])
+local n, seq, now = tonumber(ARGV[3]), tonumber(f[1]), clock()
+local exp = now + tonumber(ARGV[5 + n * 3])
 if n == 1 then
-  if redis.call('HSETNX', M, ARGV[5], ARGV[6]) == 0 then return {2, ARGV[5]} end
+  local v = stamp(ARGV[6], now, exp)
+  if redis.call('HSETNX', M, ARGV[5], v) == 0 then return {2, ARGV[5]} end
   if ARGV[7] ~= '' then redis.call('HSET', D, ARGV[5], ARGV[7]) end
+  if string.byte(v, 1) % 2 == 1 then lease(ARGV[5], exp) end
   redis.call('ZADD', Z, seq + 1, ARGV[5])
 else
   for i = 1, n do
@@ -212,50 +253,66 @@ else
   end
   for i = 1, n do
     local j = 5 + (i - 1) * 3
-    redis.call('ZADD', Z, seq + i, ARGV[j]); put(j)
+    redis.call('ZADD', Z, seq + i, ARGV[j]); put(j, now, exp)
   end
 end
 redis.call('HSET', S, 'next', seq + n, 'n', tonumber(f[2]) + n, 'updated', ARGV[2])
 redis.call('ZADD', KEYS[6], ARGV[2], S)
 if f[4] then redis.call('ZADD', f[4] .. ':u', ARGV[2], S) end
 if f[3] ~= '' then expire(f[3]) end
-return {1}
+return {1, now}
 """
 
 # %% ../nbs/04_redis.ipynb #615e0a3d
+# ARGV: id, now, message id, chunk?, chunk, content?, content, pending ('', '0', '1'), metadata?, metadata, merge?, act, writer, error, lease (ms), merge pairs
 _UPDATE = _LIB + """
-local bad = check({1, 'hash', 3, 'hash', 4, 'hash', 6, 'zset'})
+local bad = check({1, 'hash', 3, 'hash', 4, 'hash', 6, 'zset', 10, 'zset'})
 if bad then return bad end
 if redis.call('EXISTS', S) == 0 then return {0} end
 local mid = ARGV[3]
 local v = redis.call('HGET', M, mid)
 if not v then return {3} end
-local flag = string.byte(v, 1) - 48
-if ARGV[4] == '1' then
-  if flag % 2 == 0 then return {4} end
-  v = v .. ARGV[5]
+local now, m, act, L = clock(), parse(v), ARGV[12], KEYS[10]
+local p, st = m.f % 2 == 1, math.floor(m.f / 4)
+local lapsed = p and (tonumber(m.exp) or 0) <= now
+local holds = m.x == ARGV[13] or lapsed
+local go = true -- the rules of `reply_step`; when an act may not go ahead, `judge_reply` says why
+if act == 'chunk' or act == 'fail' then go = p and holds
+elseif act == 'done' then go = (p and holds) or (not p and st == 0)
+elseif act == 'stop' then go = p
+elseif act == 'settle' then go = p and lapsed end
+if not go then return {5, p and 1 or 0, st, m.x, lapsed and 1 or 0, v, redis.call('HGET', D, mid), now} end
+if ARGV[4] == '1' then m.body = m.body .. ARGV[5] elseif ARGV[6] == '1' then m.body = ARGV[7] end
+local function flags(pend, code) m.f = m.f % 4 - m.f % 2 + (pend and 1 or 0) + 4 * code end
+local function finish(code, x) flags(false, code); m.e, m.exp, m.x = tostring(now), '', x; unlease(mid) end
+local function renew() m.exp = tostring(now + tonumber(ARGV[15])); lease(mid, m.exp) end
+if act == 'chunk' then
+  m.x = ARGV[13]
+  if st == 1 then finish(1, '') else renew() end
+elseif act == 'done' then if p then finish(st, '') end
+elseif act == 'fail' then if st == 1 then finish(1, '') else finish(2, ARGV[14]) end
+elseif act == 'stop' then if lapsed then finish(1, '') else flags(true, 1) end
+elseif act == 'settle' then finish(2, ARGV[14])
+elseif ARGV[8] ~= '' and (ARGV[8] == '1') ~= p then
+  if ARGV[8] == '1' then flags(true, 0); m.e, m.x = '', ''; renew() else finish(0, '') end
 end
-if ARGV[6] == '1' then
-  local k = string.find(v, ':', 2, true)
-  v = string.sub(v, 1, k + tonumber(string.sub(v, 2, k - 1))) .. ARGV[7]
-end
-if ARGV[8] ~= '' then flag = flag - flag % 2 + tonumber(ARGV[8]) end
 local md = nil
 if ARGV[9] == '1' then md = ARGV[10] end
 if ARGV[11] == '1' then
-  md = merge(md or redis.call('HGET', D, mid), 12)
+  md = merge(md or redis.call('HGET', D, mid), 16)
   if md == '{}' then md = '' end
 end
 if md then
-  if md == '' then redis.call('HDEL', D, mid); flag = flag % 2
-  else redis.call('HSET', D, mid, md); flag = flag % 2 + 2 end
+  local had = math.floor(m.f / 2) % 2 * 2
+  if md == '' then redis.call('HDEL', D, mid); m.f = m.f - had
+  else redis.call('HSET', D, mid, md); m.f = m.f - had + 2 end
 end
-v = string.char(48 + flag) .. string.sub(v, 2)
+v = build(m)
 redis.call('HSET', M, mid, v)
 touch(ARGV[2])
 local exp = redis.call('HGET', S, 'exp')
 if exp ~= '' then expire(exp) end
-return {1, v, redis.call('HGET', D, mid)}
+return {1, v, redis.call('HGET', D, mid), now}
 """
 
 # %% ../nbs/04_redis.ipynb #bce5cdd2
@@ -283,6 +340,7 @@ else
   for i, p in ipairs(scored) do ids[i] = p[2] end
 end
 local res = msgs(ids)
+for i, v in ipairs(res[2]) do if string.byte(v, 1) % 2 == 1 then unlease(ids[i]) end end
 if #ids > 0 then
   each('ZREM', Z, ids); each('HDEL', M, ids); each('HDEL', D, ids)
   redis.call('HINCRBY', S, 'n', -#ids)
@@ -319,7 +377,7 @@ local bad = check({5, 'zset', 6, 'zset', 7, 'zset', 9, 'set'})
 if bad then return bad end
 if ARGV[2] ~= '' and redis.call('HGET', S, 'owner') ~= ARGV[2] then return 0 end
 local live = redis.call('EXISTS', S)
-unown(S)
+unown(S, KEYS[10])
 redis.call('DEL', S, Z, M, D)
 for i = 5, 7 do redis.call('ZREM', KEYS[i], S) end
 redis.call('SREM', KEYS[9], S)
@@ -342,7 +400,7 @@ _GET = _LIB + """
 if redis.call('EXISTS', S) == 0 then return {0} end
 local v = redis.call('HGET', M, ARGV[1])
 if not v then return {1} end
-return {1, v, redis.call('HGET', D, ARGV[1])}
+return {1, v, redis.call('HGET', D, ARGV[1]), clock()}
 """
 
 # %% ../nbs/04_redis.ipynb #f4003135
@@ -352,8 +410,11 @@ local function summary(s, pre)
   local last = redis.call('ZRANGE', s .. ':z', -1, -1)
   if #last == 1 then
     local v = redis.call('HGET', s .. ':m', last[1])
-    local k = string.find(v, ':', 2, true)
-    f[8] = string.sub(v, 1, k + tonumber(string.sub(v, 2, k - 1)) + pre)
+    local k, e = string.find(v, ':', 2, true), nil
+    if string.byte(v, 1) < 64 then e = k + tonumber(string.sub(v, 2, k - 1))
+    else local _, _, xl, rl = string.find(string.sub(v, 2, k - 1), '(%d+),(%d+)$'); e = k + tonumber(xl) + tonumber(rl) end
+    local t = redis.call('TIME')
+    f[8], f[9] = string.sub(v, 1, e + pre), tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   end
   return f
 end
@@ -409,7 +470,7 @@ return redis.call('ZCARD', KEYS[1]) - redis.call('ZCOUNT', KEYS[2], '-inf', tonu
 """
 
 # %% ../nbs/04_redis.ipynb #58066c0d
-# KEYS: created, updated, expiry indexes, the set of expired sessions already unlisted; ARGV: now, updated before (or '')
+# KEYS: created, updated, expiry indexes, the set of expired sessions already unlisted, the lease index; ARGV: now, updated before (or '')
 _PURGE = _UNOWN + """
 local dead, seen, n = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1]), {}, 0
 for _, s in ipairs(redis.call('SMEMBERS', KEYS[4])) do dead[#dead + 1] = s end
@@ -421,22 +482,54 @@ end
 for _, s in ipairs(dead) do
   if not seen[s] then
     seen[s] = true; n = n + 1
-    unown(s)
+    unown(s, KEYS[5])
     redis.call('DEL', s, s .. ':z', s .. ':m', s .. ':d')
     for i = 1, 3 do redis.call('ZREM', KEYS[i], s) end
   end
 end
 redis.call('DEL', KEYS[4])
+for _, k in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do -- replies of sessions that expired (their keys went, and the notes of them)
+  local c = string.find(k, ':', 1, true)
+  if redis.call('EXISTS', string.sub(k, c + 1, c + tonumber(string.sub(k, 1, c - 1)))) == 0 then redis.call('ZREM', KEYS[5], k) end
+end
 return n
 """
 
-# KEYS: created, updated, expiry indexes, the unlisted set, then the owner's created, updated and expiry indexes; ARGV: the owner's key
-_ERASE = """
+# KEYS: the lease index; ARGV: how many. Members of replies that ended, were deleted, or whose session is gone are dropped as they are met
+_STALE = """
+local t = redis.call('TIME')
+local now, lim, res, off = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), tonumber(ARGV[1]), {{}, {}, {}, {}}, 0
+while #res[1] < lim do
+  local c = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', off, 100)
+  if #c == 0 then break end
+  for _, k in ipairs(c) do
+    local n = string.find(k, ':', 1, true)
+    local len = tonumber(string.sub(k, 1, n - 1))
+    local s, mid = string.sub(k, n + 1, n + len), string.sub(k, n + len + 1)
+    local v = redis.call('HGET', s .. ':m', mid)
+    local f = v and string.byte(v, 1)
+    if not v or f < 64 or (f - 64) % 2 == 0 or redis.call('EXISTS', s) == 0 then redis.call('ZREM', KEYS[1], k)
+    else
+      off = off + 1
+      if #res[1] < lim then
+        local i = #res[1] + 1
+        res[1][i], res[2][i], res[3][i], res[4][i] = redis.call('HGET', s, 'id'), mid, v, redis.call('HGET', s .. ':d', mid)
+      end
+    end
+  end
+end
+res[5] = now
+return res
+"""
+
+# KEYS: created, updated, expiry indexes, the unlisted set, then the owner's created, updated and expiry indexes, the lease index; ARGV: the owner's key
+_ERASE = _UNOWN + """
 local n = 0
 for _, s in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
   local ok = redis.call('HGET', s, 'ok')
   if not ok or ok == ARGV[1] then -- a member whose id another owner's session took since is left alone
     n = n + redis.call('EXISTS', s)
+    unown(s, KEYS[8])
     redis.call('DEL', s, s .. ':z', s .. ':m', s .. ':d')
     for i = 1, 3 do redis.call('ZREM', KEYS[i], s) end
     redis.call('SREM', KEYS[4], s)
@@ -488,9 +581,9 @@ class _Redis(SessionManager):
             except (ValueError, TypeError) as e: raise InvalidValueError(f"bad Redis URL {self._where!r}: {e}") from None
         self.r,self._ar,self._inherited = client,None,[]
         self._lost = (redis.ConnectionError, redis.TimeoutError)
-        self._idx = [f'{prefix}{k}' for k in ('by_created', 'by_updated', 'by_expiry', 'counter', 'unlisted')]
+        self._idx = [f'{prefix}{k}' for k in ('by_created', 'by_updated', 'by_expiry', 'counter', 'unlisted', 'leases')]
         self._scripts = {k: self.r.register_script(v) for k,v in dict(create=_CREATE, append=_APPEND, update=_UPDATE, remove=_REMOVE,
-            set_info=_SET_INFO, drop=_DROP, range=_RANGE, get=_GET, one=_ONE, list=_LIST, count=_COUNT, purge=_PURGE, erase=_ERASE).items()}
+            set_info=_SET_INFO, drop=_DROP, range=_RANGE, get=_GET, one=_ONE, list=_LIST, count=_COUNT, purge=_PURGE, erase=_ERASE, stale=_STALE).items()}
 
     def __repr__(self): return f'RedisSessionManager({self._where!r}, prefix={self.prefix!r})'
 
@@ -587,8 +680,9 @@ async def _aclose(self:_Redis):
 @primitive
 def _create(self:_Redis, sid, metadata, created, updated, expires_at, msgs, replace=False, owner=None):
     args = [sid, compact_json(metadata), _f(created), _f(updated), _f(expires_at), len(msgs), '1' if replace else '0']
-    for m in msgs: args.extend(_fields(m))
+    for m in msgs: args.extend(_fields(m, None, True))
     args += ['', ''] if owner is None else [owner, _owner_key(self.prefix, owner)]
+    args.append(round(self.lease * 1000))
     return bool((yield ('create', self._keys(sid), args, True)))
 
 @patch
@@ -641,24 +735,26 @@ def _session_count(self:_Redis, owner=None):
 @patch
 @primitive
 def _erase(self:_Redis, owner):
-    return (yield ('erase', [*(self._idx[i] for i in (0, 1, 2, 4)), *self._owned(owner)], [_owner_key(self.prefix, owner)], True))
+    return (yield ('erase', [*(self._idx[i] for i in (0, 1, 2, 4)), *self._owned(owner), self._idx[5]], [_owner_key(self.prefix, owner)], True))
 
 @patch
 @primitive
-def _purge(self:_Redis, now, before=None): return (yield ('purge', [self._idx[i] for i in (0, 1, 2, 4)], [_f(now), _f(before)], True))
+def _purge(self:_Redis, now, before=None): return (yield ('purge', [self._idx[i] for i in (0, 1, 2, 4, 5)], [_f(now), _f(before)], True))
 
 # %% ../nbs/04_redis.ipynb #22fe0002
 _MAXPOS = 10**15 # positions beyond are cut to it: Lua passes larger numbers to Redis in a form it refuses
 
 @patch
 @primitive
-def _append(self:_Redis, sid, msgs, after=None):
+def _append(self:_Redis, sid, msgs, after=None, writer=None):
     args = [sid, _f(time.time()), len(msgs), '' if after is None else '=' + after]
-    for m in msgs: args.extend(_fields(m))
+    for m in msgs: args.extend(_fields(m, writer))
+    args.append(round(self.lease * 1000))
     r = (yield ('append', self._keys(sid), args, True))
     if r[0] == 0: raise session_not_found(sid)
     if r[0] == 3: raise ends_elsewhere(sid, after, r[1].decode())
     if r[0] == 2: raise DuplicateMessageError(f"session {sid!r} already has a message {r[1].decode()!r}")
+    return r[1] / 1000
 
 @patch
 @primitive
@@ -691,20 +787,31 @@ def _tail(self:_Redis, sid, n, before=None):
 def _get(self:_Redis, sid, mid):
     r = (yield ('get', self._keys(sid), [mid], False))
     if r[0] == 0: raise session_not_found(sid)
-    return _msgs([[_b(mid)], [r[1]], r[2:]])[0] if len(r) > 1 else None
+    return _msgs([[_b(mid)], [r[1]], [r[2]], r[3]])[0] if len(r) > 1 else None
 
 # %% ../nbs/04_redis.ipynb #62a01ba8
 @patch
 @primitive
-def _update(self:_Redis, sid, mid, content=None, chunk=None, pending=None, metadata=None, merge=None):
+def _update(self:_Redis, sid, mid, content=None, chunk=None, pending=None, metadata=None, merge=None, act=None, writer=None, error=None):
+    act = 'chunk' if chunk is not None else act
     args = [sid, _f(time.time()), mid, '0' if chunk is None else '1', chunk or '', '0' if content is None else '1', content or '',
             '' if pending is None else ('1' if pending else '0'), '0' if metadata is None else '1', compact_json(metadata) if metadata else '',
-            '0' if merge is None else '1', *_patch_args(merge or {})]
+            '0' if merge is None else '1', act or '', writer or '', error or '', round(self.lease * 1000), *_patch_args(merge or {})]
     r = (yield ('update', self._keys(sid), args, True))
     if r[0] == 0: raise session_not_found(sid)
     if r[0] == 3: raise message_not_found(sid, mid)
-    if r[0] == 4: raise not_pending(mid)
-    return _msgs([[_b(mid)], [r[1]], r[2:]])[0]
+    if r[0] == 5: # refused: `judge_reply` says why, or that the act leaves the reply as it is
+        if not judge_reply(sid, mid, act, writer, r[1] == 1, r[2], r[3].decode() or None, r[4] == 1):
+            raise ConflictError(f"reply {mid!r} in session {sid!r} was refused a write the rules allow: the store's script and `reply_step` disagree")
+        return _msgs([[_b(mid)], [r[5]], [r[6]], r[7]])[0]
+    return _msgs([[_b(mid)], [r[1]], [r[2]], r[3]])[0]
+
+@patch
+@primitive
+def _stale(self:_Redis, limit):
+    if limit == 0: return []
+    sids,ids,vals,mds,now = (yield ('stale', [self._idx[5]], [min(limit, _MAXPOS)], True))
+    return [(s.decode(), _msgs([[i], [v], [md], now])[0]) for s,i,v,md in zip(sids, ids, vals, mds)]
 
 @patch
 def _remove(self:_Redis, sid, how, ids):

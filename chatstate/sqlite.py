@@ -17,7 +17,7 @@ from .core import *
 from .sql import *
 
 # %% ../nbs/02_sqlite.ipynb #03831865
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _MIGRATIONS = {1: [ # each version: the statements that bring a file from the version before to it
     '''CREATE TABLE chatstate_sessions(pk INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, metadata TEXT NOT NULL,
@@ -35,6 +35,10 @@ _MIGRATIONS = {1: [ # each version: the statements that bring a file from the ve
   3: ['ALTER TABLE chatstate_sessions ADD COLUMN owner TEXT', # sessions that belong to a user, listed by owner through an index of their own
       'CREATE INDEX chatstate_sessions_owner ON chatstate_sessions(owner, updated) WHERE owner IS NOT NULL'],
   4: ['''UPDATE chatstate_sessions SET next_seq = COALESCE((SELECT max(seq) FROM chatstate_messages m WHERE m.session = chatstate_sessions.pk), 0)'''], # next_seq names the last message
+  5: [*(f'ALTER TABLE chatstate_messages ADD COLUMN {c}' for c in ('ended REAL', 'st INTEGER NOT NULL DEFAULT 0', 'writer TEXT', 'expires REAL', 'error TEXT')),
+      # replies: how each ended, and a lease for each pending one; one left pending by an earlier release has none: it is stale
+      'UPDATE chatstate_messages SET expires = COALESCE(at, 0) WHERE pending',
+      'CREATE INDEX chatstate_messages_lease ON chatstate_messages(expires) WHERE pending'],
 }
 
 # %% ../nbs/02_sqlite.ipynb #48045c9b
@@ -49,9 +53,10 @@ class SQLiteDialect(Dialect):
         p.update((f'{name}{i}', v) for i,v in enumerate(vals))
         return f"{col} IN ({', '.join(f':{name}{i}' for i in range(len(vals)))})"
 
-    def messages(self, rows, _m=unchecked_message, _l=_loads):
-        "`Message`s from rows: the hot loop of every read"
-        return [_m(r, c, i, p == 1, _l(md)[0] if md else {}) for r,c,i,p,md in rows]
+    def messages(self, rows, _m=unchecked_message, _l=_loads, _rl=reply_life):
+        "`Message`s from rows: the hot loop of every read (most messages are no reply, or a finished one: their times are one float)"
+        return [_m(r, c, i, p == 1, _l(md)[0] if md else {}, at if not (p or st) and (en == at or en is None) else _rl(at, en, p == 1, st, la == 1, er))
+                for r,c,i,p,md,at,en,st,er,la in rows]
 
     def preview_text(self, v): return None if v is None else v.decode('utf-8', 'ignore')[:PREVIEW_LEN]
 
