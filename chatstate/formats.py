@@ -44,8 +44,12 @@ def _as_msgs(o)->List[Message]:
     if isinstance(o, AsyncChatSession): raise InvalidTypeError("an AsyncChatSession's messages must be awaited: pass `await s.messages`, or call `await s.to_openai()`")
     return [m if isinstance(m, Message) else Message.from_dict(m) for m in o]
 
-def _live(msgs, include_pending):
-    return [(i,m) for i,m in enumerate(_as_msgs(msgs)) if include_pending or not m.pending]
+def _unsent(m:Message)->bool:
+    "A message the model is not sent: a reply still pending (streaming, or stale), or one that failed; a stopped one's text is sent"
+    return m.pending or m.state == 'failed'
+
+def _live(msgs, include_pending, include_failed=False):
+    return [(i,m) for i,m in enumerate(_as_msgs(msgs)) if (include_pending or not m.pending) and (include_failed or m.state != 'failed')]
 
 # %% ../nbs/05_formats.ipynb #7943f612
 def _openai_canon(m:Message, role:str)->dict:
@@ -71,10 +75,11 @@ def _openai_msg(i, m:Message)->dict:
 
 @_guard
 def to_openai(msgs, # A `ChatSession`, or a list of `Message`s
-              include_pending:bool=False # Send pending (still streaming) messages too
+              include_pending:bool=False, # Send pending messages too (streaming, or stale: their writer is gone)
+              include_failed:bool=False # Send the text of replies that failed too
              )->List[dict]:
     "The OpenAI Chat Completions `messages` for `msgs`"
-    return [_openai_msg(i, m) for i,m in _live(msgs, include_pending)]
+    return [_openai_msg(i, m) for i,m in _live(msgs, include_pending, include_failed)]
 
 # %% ../nbs/05_formats.ipynb #dfea7a1a
 def _text(c)->str:
@@ -150,11 +155,12 @@ def _blocks(c): return c if isinstance(c, list) else [c] if isinstance(c, dict) 
 
 @_guard
 def to_anthropic(msgs, # A `ChatSession`, or a list of `Message`s
-                 include_pending:bool=False # Send pending (still streaming) messages too
+                 include_pending:bool=False, # Send pending messages too (streaming, or stale: their writer is gone)
+                 include_failed:bool=False # Send the text of replies that failed too
                 )->dict:
     "The `system` and `messages` arguments of the Anthropic Messages API for `msgs`"
     system,turns = [],[]
-    for i,m in _live(msgs, include_pending):
+    for i,m in _live(msgs, include_pending, include_failed):
         role = _role(m.role, i, 'Anthropic')
         c = m.metadata['anthropic'] if 'anthropic' in m.metadata else _anthropic_canon(i, m, role)
         if role in ('system', 'developer'): system.append(c); continue
@@ -240,10 +246,11 @@ def _responses_items(i, m:Message)->list:
 
 @_guard
 def to_responses(msgs, # A `ChatSession`, or a list of `Message`s
-                 include_pending:bool=False # Send pending (still streaming) messages too
+                 include_pending:bool=False, # Send pending messages too (streaming, or stale: their writer is gone)
+                 include_failed:bool=False # Send the text of replies that failed too
                 )->List[dict]:
     "The OpenAI Responses API `input` items for `msgs`"
-    return [it for i,m in _live(msgs, include_pending) for it in _responses_items(i, m)]
+    return [it for i,m in _live(msgs, include_pending, include_failed) for it in _responses_items(i, m)]
 
 # %% ../nbs/05_formats.ipynb #25ef321a
 def _kept(m:Message, role:str, items:list)->Message:
@@ -300,19 +307,19 @@ def _stored_calls(msgs):
     return [c['id'] for m in msgs for c in (m.metadata.get('tool_calls') or []) if isinstance(c, dict) and 'id' in c]
 
 @_twin('session')
-def _to_openai(self, include_pending:bool=False)->List[dict]:
+def _to_openai(self, include_pending:bool=False, include_failed:bool=False)->List[dict]:
     "The OpenAI `messages` for this session"
-    return to_openai((yield P._slice(self.session_id, 0, None)), include_pending)
+    return to_openai((yield P._slice(self.session_id, 0, None)), include_pending, include_failed)
 
 @_twin('session')
-def _to_anthropic(self, include_pending:bool=False)->dict:
+def _to_anthropic(self, include_pending:bool=False, include_failed:bool=False)->dict:
     "The Anthropic `system` and `messages` for this session"
-    return to_anthropic((yield P._slice(self.session_id, 0, None)), include_pending)
+    return to_anthropic((yield P._slice(self.session_id, 0, None)), include_pending, include_failed)
 
 @_twin('session')
-def _to_responses(self, include_pending:bool=False)->List[dict]:
+def _to_responses(self, include_pending:bool=False, include_failed:bool=False)->List[dict]:
     "The OpenAI Responses API `input` items for this session"
-    return to_responses((yield P._slice(self.session_id, 0, None)), include_pending)
+    return to_responses((yield P._slice(self.session_id, 0, None)), include_pending, include_failed)
 
 @_twin('session')
 def _add_responses(self, items:Iterable)->List[Message]:
@@ -406,8 +413,8 @@ def _pick(units, left, count)->tuple:
     return keep[::-1],False
 
 def _lead(msgs)->int:
-    "How many messages the system prompt's run at the start takes (pending ones in it are skipped, as everywhere)"
-    return next((i for i,m in enumerate(msgs) if not (m.pending or _is_sys(m))), len(msgs))
+    "How many messages the system prompt's run at the start takes (unsent ones in it are skipped, as everywhere)"
+    return next((i for i,m in enumerate(msgs) if not (_unsent(m) or _is_sys(m))), len(msgs))
 
 @_guard
 def window(msgs, # A `ChatSession`, or a list of `Message`s
@@ -419,8 +426,8 @@ def window(msgs, # A `ChatSession`, or a list of `Message`s
     if isinstance(msgs, ChatSession): return msgs.window(max_messages, max_tokens, count)
     msgs = _as_msgs(msgs)
     k = _lead(msgs)
-    sys = [m for m in msgs[:k] if not m.pending]
-    keep,_ = _pick(_units([m for m in msgs[k:] if not m.pending]), _budget(sys, max_messages, max_tokens, count), count)
+    sys = [m for m in msgs[:k] if not _unsent(m)]
+    keep,_ = _pick(_units([m for m in msgs[k:] if not _unsent(m)]), _budget(sys, max_messages, max_tokens, count), count)
     return sys + [m for u in keep for m in u]
 
 @_twin('session')
@@ -433,7 +440,7 @@ def _window(self, max_messages:Optional[int]=None, max_tokens:Optional[int]=None
         lead += page[:n]
         if n < len(page) or len(page) < k: break
         k *= 2
-    sys,seen = [m for m in lead if not m.pending],{m.id for m in lead}
+    sys,seen = [m for m in lead if not _unsent(m)],{m.id for m in lead}
     left = _budget(sys, max_messages, max_tokens, count)
     buf,k = [],32
     while True: # the newest messages, a page at a time backwards, until one unit does not fit or the start is reached
@@ -441,7 +448,7 @@ def _window(self, max_messages:Optional[int]=None, max_tokens:Optional[int]=None
         cut = next((i for i in range(len(page)-1, -1, -1) if page[i].id in seen), None)
         start = cut is not None or len(page) < k
         buf = page[(cut + 1 if cut is not None else 0):] + buf
-        live = [m for m in buf if not m.pending]
+        live = [m for m in buf if not _unsent(m)]
         if not start: # tool results at the front may answer a call in the page before: they wait for it
             live = live[next((i for i,m in enumerate(live) if ROLES.get(m.role.lower()) != 'tool'), len(live)):]
         keep,full = _pick(_units(live), left, count)

@@ -2,6 +2,7 @@
 cause, stale replies found across the store and settled, and the times every message keeps."""
 import time, pytest
 from chatstate import *
+import chatstate.formats # the sessions learn to_openai, window, ...
 from chatstate.core import LAPSED
 from test_threads import run_threads
 
@@ -158,3 +159,18 @@ def test_bad_reply_input_is_refused_and_changes_nothing(store, mgr):
         with pytest.raises(err, match=msg): call()
     with pytest.raises(InvalidValueError, match='lease must be'): lease(mgr, -1)
     assert seen(store, 'b') == before
+
+def test_the_model_is_sent_a_stopped_reply_not_a_failed_or_stale_one(store, mgr):
+    s = mgr.create_session('fmt')
+    q,a = s.start_turn('A long story', writer='w')
+    s.append_chunk(a.id, 'Once', writer='w'); s.stop(a.id)
+    with pytest.raises(ReplyStopped): s.append_chunk(a.id, ' upon', writer='w')
+    q2,b = s.start_turn('Again', writer='w')
+    s.append_chunk(b.id, 'Twice', writer='w'); s.fail(b.id, 'boom', writer='w')
+    lease(mgr, 0.2)
+    q3,c = s.start_turn('Third')
+    time.sleep(0.4)
+    assert [m.state for m in s.messages] == ['done', 'stopped', 'done', 'failed', 'done', 'stale']
+    assert [d['content'] for d in s.to_openai()] == ['A long story', 'Once upon', 'Again', 'Third']
+    assert [d['content'] for d in s.to_openai(include_failed=True, include_pending=True)] == ['A long story', 'Once upon', 'Again', 'Twice', 'Third', '']
+    assert [m.content for m in s.window(max_messages=10)] == ['A long story', 'Once upon', 'Again', 'Third']
