@@ -495,6 +495,16 @@ end
 return n
 """
 
+# KEYS: a session's, as `_keys` gives them. Its replies a release before leases left pending go into the lease index, lapsed (score 0)
+_INDEX_OLD = _LIB + """
+local vals = redis.call('HGETALL', M)
+for i = 1, #vals, 2 do
+  local f = string.byte(vals[i + 1], 1)
+  if f < 64 and (f - 48) % 2 == 1 then lease(vals[i], 0) end
+end
+return 1
+"""
+
 # KEYS: the lease index; ARGV: how many. Members of replies that ended, were deleted, or whose session is gone are dropped as they are met
 _STALE = """
 local t = redis.call('TIME')
@@ -508,7 +518,7 @@ while #res[1] < lim do
     local s, mid = string.sub(k, n + 1, n + len), string.sub(k, n + len + 1)
     local v = redis.call('HGET', s .. ':m', mid)
     local f = v and string.byte(v, 1)
-    if not v or f < 64 or (f - 64) % 2 == 0 or redis.call('EXISTS', s) == 0 then redis.call('ZREM', KEYS[1], k)
+    if not v or (f - (f < 64 and 48 or 64)) % 2 == 0 or redis.call('EXISTS', s) == 0 then redis.call('ZREM', KEYS[1], k)
     else
       off = off + 1
       if #res[1] < lim then
@@ -579,11 +589,11 @@ class _Redis(SessionManager):
         if client is None:
             try: client = redis.Redis.from_pool(self._pool())
             except (ValueError, TypeError) as e: raise InvalidValueError(f"bad Redis URL {self._where!r}: {e}") from None
-        self.r,self._ar,self._inherited = client,None,[]
+        self.r,self._ar,self._inherited,self._leased = client,None,[],False
         self._lost = (redis.ConnectionError, redis.TimeoutError)
         self._idx = [f'{prefix}{k}' for k in ('by_created', 'by_updated', 'by_expiry', 'counter', 'unlisted', 'leases')]
         self._scripts = {k: self.r.register_script(v) for k,v in dict(create=_CREATE, append=_APPEND, update=_UPDATE, remove=_REMOVE,
-            set_info=_SET_INFO, drop=_DROP, range=_RANGE, get=_GET, one=_ONE, list=_LIST, count=_COUNT, purge=_PURGE, erase=_ERASE, stale=_STALE).items()}
+            set_info=_SET_INFO, drop=_DROP, range=_RANGE, get=_GET, one=_ONE, list=_LIST, count=_COUNT, purge=_PURGE, erase=_ERASE, stale=_STALE, index_old=_INDEX_OLD).items()}
 
     def __repr__(self): return f'RedisSessionManager({self._where!r}, prefix={self.prefix!r})'
 
@@ -807,8 +817,23 @@ def _update(self:_Redis, sid, mid, content=None, chunk=None, pending=None, metad
     return _msgs([[_b(mid)], [r[1]], [r[2]], r[3]])[0]
 
 @patch
+def _index_old(self:_Redis):
+    "Once per store: put the replies an earlier release left pending (it kept no leases) into the lease index, a page of sessions at a time"
+    done = f'{self.prefix}leases_v'
+    if not (yield ('exists', [done])):
+        off = 0
+        while True:
+            page = yield ('zrange', [self._idx[0], off, off + 99])
+            for s in page: yield ('index_old', [s, s + b':z', s + b':m', s + b':d', *self._idx], [], True)
+            if len(page) < 100: break
+            off += 100
+        yield ('set', [done, 1])
+    self._leased = True
+
+@patch
 @primitive
 def _stale(self:_Redis, limit):
+    if not self._leased: yield from self._index_old()
     if limit == 0: return []
     sids,ids,vals,mds,now = (yield ('stale', [self._idx[5]], [min(limit, _MAXPOS)], True))
     return [(s.decode(), _msgs([[i], [v], [md], now])[0]) for s,i,v,md in zip(sids, ids, vals, mds)]
