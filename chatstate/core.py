@@ -119,27 +119,33 @@ def _message_md(md)->dict:
     if bad: raise InvalidValueError(f"metadata key {bad[0]!r} collides with the core field of that name")
     return check_json(md)
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True, frozen=True, init=False)
 class Message:
     "Represents a single chat message."
-    role:str # Who wrote it: 'User', 'Assistant', 'system', 'tool', ...
-    content:str # The text; '' is allowed, for a pending reply that has not started
-    id:Optional[str]=None # Unique within its session; a uuid4 is made when None
-    pending:bool=False # True while the reply is still streaming
-    metadata:Dict[str,Any]=field(default_factory=dict) # JSON-storable extras: model, tool calls, a timestamp, ...
+    role:str
+    content:str
+    id:Optional[str]=None
+    pending:bool=False
+    metadata:Dict[str,Any]=field(default_factory=dict)
     _life:Any=field(default=None, init=False, compare=False, repr=False) # what the store says of it: times and reply state (see `Message.state`)
 
-    def __post_init__(self):
-        r,c,i,p,md = self.role,self.content,self.id,self.pending,self.metadata
-        if not isinstance(r, str): raise InvalidTypeError(f"role must be a str, not {_tname(r)} ({_short(r)})")
-        if not r.strip(): raise InvalidValueError(f"role must be a non-empty str, got {r!r}")
-        if not isinstance(c, str): raise InvalidTypeError(f"content must be a str, not {_tname(c)} ({_short(c)})")
-        if type(r) is not str or not r.isascii(): _setattr(self, 'role', _text(r, 'role'))
-        if type(c) is not str or not c.isascii(): _setattr(self, 'content', _text(c, 'content'))
-        if i is None: _setattr(self, 'id', new_id())
-        else: _setattr(self, 'id', _check_id(i, 'id'))
-        if not isinstance(p, bool): raise InvalidTypeError(f"pending must be a bool, not {_tname(p)} ({_short(p)})")
-        _setattr(self, 'metadata', {} if md is None or md == {} else _message_md(md))
+    def __init__(self,
+                 role:str, # Who wrote it: 'User', 'Assistant', 'system', 'tool', ...
+                 content:str, # The text; '' is allowed, for a pending reply that has not started
+                 id:Optional[str]=None, # Unique within its session; a uuid4 is made when None
+                 pending:bool=False, # True while the reply is still streaming
+                 metadata:Optional[Dict[str,Any]]=None, # JSON-storable extras: model, tool calls, a timestamp, ...
+                 _s=_setattr):
+        if not isinstance(role, str): raise InvalidTypeError(f"role must be a str, not {_tname(role)} ({_short(role)})")
+        if not role.strip(): raise InvalidValueError(f"role must be a non-empty str, got {role!r}")
+        if not isinstance(content, str): raise InvalidTypeError(f"content must be a str, not {_tname(content)} ({_short(content)})")
+        if not isinstance(pending, bool): raise InvalidTypeError(f"pending must be a bool, not {_tname(pending)} ({_short(pending)})")
+        _s(self, 'role', role if type(role) is str and role.isascii() else _text(role, 'role'))
+        _s(self, 'content', content if type(content) is str and content.isascii() else _text(content, 'content'))
+        _s(self, 'id', new_id() if id is None else _check_id(id, 'id'))
+        _s(self, 'pending', pending)
+        _s(self, 'metadata', {} if metadata is None or metadata == {} else _message_md(metadata))
+        _s(self, '_life', None)
 
     def __hash__(self): return hash((self.id, self.role, self.content, self.pending))
 
@@ -914,7 +920,9 @@ def add_message(self:ChatSession,
                )->Message: # The stored message
     "Append a message at the end of the conversation"
     m = Message(role, content, id, pending, metadata)
-    return _added([m], self.manager._append(self.session_id, [m], _after(after), _writer(writer)))[0]
+    t = self.manager._append(self.session_id, [m], after if after is None else _after(after), writer if writer is None else _writer(writer))
+    _setattr(m, '_life', (t, None, 'streaming', None) if pending else t) # the hot path: `_added`, written out
+    return m
 
 @patch
 async def add_message(self:AsyncChatSession, role:str, content:str, metadata:Optional[dict]=None, pending:bool=False, id:Optional[str]=None,
