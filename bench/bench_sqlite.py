@@ -28,7 +28,8 @@ def bench_append(d, n, rounds):
             same.execute('BEGIN IMMEDIATE')
             pk,seq = same.execute("""UPDATE chatstate_sessions SET next_seq = next_seq + 1, n = n + 1, updated = ?
                                      WHERE id = 'raw' AND (expires_at IS NULL OR expires_at > ?) RETURNING pk, next_seq""", (now, now)).fetchone()
-            same.execute("INSERT INTO chatstate_messages VALUES (?, ?, ?, 'User', 'hello there', 0, NULL, ?)", (pk, seq, str(uuid.uuid4()), now))
+            same.execute("INSERT INTO chatstate_messages(session, seq, id, role, content, pending, metadata, at, ended) VALUES (?, ?, ?, 'User', 'hello there', 0, NULL, ?, ?)",
+                         (pk, seq, str(uuid.uuid4()), now, now))
             same.execute('COMMIT')
     def raw_bare():
         for i in range(n):
@@ -55,8 +56,9 @@ def bench_load(d, n, rounds):
         assert len(msgs) == n
     def base():
         c = raw_con(path)
-        rows = c.execute('SELECT m.role, m.content, m.id, m.pending, m.metadata FROM chatstate_messages m JOIN chatstate_sessions s ON m.session = s.pk WHERE s.id=? ORDER BY m.seq', ('s',)).fetchall()
-        msgs = [(r, ct, i, bool(p), json.loads(md) if md else {}) for r,ct,i,p,md in rows]
+        rows = c.execute('''SELECT m.role, m.content, m.id, m.pending, m.metadata, m.at, m.ended, m.st, m.error, m.pending AND COALESCE(m.expires, 0) <= ?
+                            FROM chatstate_messages m JOIN chatstate_sessions s ON m.session = s.pk WHERE s.id=? ORDER BY m.seq''', (time.time(), 's')).fetchall()
+        msgs = [(r, ct, i, bool(p), json.loads(md) if md else {}, (at, en, st, er, la)) for r,ct,i,p,md,at,en,st,er,la in rows] # a message, its times and state
         c.close()
         assert len(msgs) == n
     row(f'reopen and load a {n:,}-message session, ms', ours, base, rounds, 1.3)
