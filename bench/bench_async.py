@@ -31,17 +31,17 @@ async def bench_redis(rounds, n=1000, n_load=10_000):
     async def ours():
         for _ in range(n): await s.add_message('User', 'hello there')
     async def raw():
-        for _ in range(n): await r.rpush(key, json.dumps({'id': str(uuid.uuid4()), 'role': 'User', 'content': 'hello there'}))
+        for _ in range(n): await r.rpush(key, json.dumps({'id': str(uuid.uuid4()), 'role': 'User', 'content': 'hello there', 'created': time.time()}))
     line(f'redis.asyncio: append x{n}, ms', *await paired(ours, raw, rounds), 1.3)
     from chatstate.redis import _APPEND, _fields, _f
     sha,keys = await r.script_load(_APPEND),m.store._keys('same')
     await m.create_session('same')
     async def same(): # the raw driver doing exactly chatstate's work: the same script, keys and arguments
-        for _ in range(n): await r.evalsha(sha, len(keys), *keys, 'same', _f(time.time()), 1, '', *_fields(Message('User', 'hello there')))
+        for _ in range(n): await r.evalsha(sha, len(keys), *keys, 'same', _f(time.time()), 1, '', *_fields(Message('User', 'hello there')), 30000)
     line(f'  the same, vs EVALSHA of the same script (the same work)', *await paired(ours, same, rounds), 1.3)
     big = await m.create_session('big')
     await big.add_messages(sample_messages(n_load))
-    await r.delete(key); await r.rpush(key, *[json.dumps(x.to_dict(nested=True)) for x in await big.messages])
+    await r.delete(key); await r.rpush(key, *[json.dumps({**x.to_dict(nested=True), 'created': x.created, 'ended': x.ended}) for x in await big.messages])
     async def load(): assert len(await big.messages) == n_load
     async def raw_load(): assert len([json.loads(o) for o in await r.lrange(key, 0, -1)]) == n_load
     line(f'redis.asyncio: load {n_load:,} messages, ms', *await paired(load, raw_load, rounds), 1.3)
@@ -54,26 +54,26 @@ async def bench_postgres(rounds, n=1000, n_load=10_000):
     m = await aconnect(f'{PG}?schema={schema}')
     s = await m.create_session('s')
     raw = await psycopg.AsyncConnection.connect(PG, autocommit=True)
-    await raw.execute(f'CREATE TABLE "{schema}".raw(session TEXT, seq BIGINT, id TEXT, role TEXT, content TEXT, PRIMARY KEY(session, seq))')
+    await raw.execute(f'CREATE TABLE "{schema}".raw(session TEXT, seq BIGINT, id TEXT, role TEXT, content TEXT, at DOUBLE PRECISION, PRIMARY KEY(session, seq))')
     seq = [0]
     async def ours():
         for _ in range(n): await s.add_message('User', 'hello there')
     async def base():
         for _ in range(n):
             seq[0] += 1
-            await raw.execute(f'INSERT INTO "{schema}".raw VALUES (%s, %s, %s, %s, %s)', ('s', seq[0], str(uuid.uuid4()), 'User', 'hello there'))
+            await raw.execute(f'INSERT INTO "{schema}".raw VALUES (%s, %s, %s, %s, %s, %s)', ('s', seq[0], str(uuid.uuid4()), 'User', 'hello there', time.time()))
     line(f'psycopg async: append x{n}, ms', *await paired(ours, base, rounds), 1.3)
     await m.create_session('same')
     q = m.store._appender(1)
     async def same(): # the raw driver doing exactly chatstate's work: the same statement and parameters
-        for _ in range(n): await raw.execute(q, dict(sid='same', now=time.time(), k=1, id1=new_id(), role1='User', content1='hello there', pending1=False, md1=None))
+        for _ in range(n): await raw.execute(q, dict(sid='same', now=time.time(), k=1, id1=new_id(), role1='User', content1='hello there', pending1=False, md1=None, after=None, writer=None, lease=30.0))
     line(f'  the same, vs the same statement (the same work)', *await paired(ours, same, rounds), 1.3)
     big = await m.create_session('big')
     await big.add_messages(sample_messages(n_load))
-    q = f'''SELECT m.role, m.content, m.id, m.pending, m.metadata FROM "{schema}".chatstate_messages m
-            JOIN "{schema}".chatstate_sessions s ON m.session = s.pk WHERE s.id = %s ORDER BY m.seq'''
+    q = f'''SELECT m.role, m.content, m.id, m.pending, m.metadata, m.at, m.ended, m.st, m.error, m.pending AND COALESCE(m.expires, 0) <= date_part('epoch', statement_timestamp())
+            FROM "{schema}".chatstate_messages m JOIN "{schema}".chatstate_sessions s ON m.session = s.pk WHERE s.id = %s ORDER BY m.seq''' # each message with its times and state
     async def load(): assert len(await big.messages) == n_load
-    async def raw_load(): assert len([(a, b, c, d, json.loads(e) if e else {}) for a,b,c,d,e in await (await raw.execute(q, ('big',))).fetchall()]) == n_load
+    async def raw_load(): assert len([(a, b, c, d, json.loads(e) if e else {}, (at, en, st, er, la)) for a,b,c,d,e,at,en,st,er,la in await (await raw.execute(q, ('big',))).fetchall()]) == n_load
     line(f'psycopg async: load {n_load:,} messages, ms', *await paired(load, raw_load, rounds), 1.3)
     await raw.execute(f'DROP SCHEMA "{schema}" CASCADE'); await raw.close(); await m.close()
 
