@@ -91,7 +91,7 @@ def cmd_show(session:str, # The session's id
              tail:int=None, # Show only the last N messages
              owner:str=None, # Only if the session is this owner's
              json:store_true=False): # Print the session as JSON (its `to_dict`)
-    "Show one session's messages: time, role, a pending marker, content"
+    "Show one session's messages: when each was added, role, the state of a reply not done, content"
     s = _owned(open_store(store), session, owner)
     if json: return _out(s.to_json())
     msgs = s.tail(tail) if tail is not None else s.messages
@@ -99,8 +99,9 @@ def cmd_show(session:str, # The session's id
     whose = f', owner {_plain(info.owner)}' if info.owner is not None else ''
     _out(f"{_plain(session)}{f' - {_plain(info.title)}' if info.title else ''} ({_n(info.message_count, 'message')}, updated {_when(info.updated)}{whose})")
     for m in msgs:
-        when = _plain(m.metadata.get('timestamp', ''))
-        head = f"{when + '  ' if when else ''}{_plain(m.role)}{' [pending]' if m.pending else ''}: "
+        when = _when(m.created) if m.created is not None else _plain(m.metadata.get('timestamp', '')) # a store an earlier release wrote kept no times
+        state = '' if m.state == 'done' else f" [{m.state}{': ' + _plain(m.error) if m.error else ''}]"
+        head = f"{when + '  ' if when else ''}{_plain(m.role)}{state}: "
         _out(head + _plain(m.content, lines=True).replace('\n', '\n' + ' ' * len(head)))
 
 # %% ../nbs/06_cli.ipynb #ae958226

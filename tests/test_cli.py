@@ -1,4 +1,5 @@
 "The installed `chatstate` console script, run in a subprocess the way a user runs it."
+from datetime import datetime
 import json, os, pty, shutil, subprocess, sys, pytest
 from chatstate import *
 from conftest import server_url
@@ -31,7 +32,8 @@ def test_add_show_list(tmp_path):
     cs('add', 'trip', 'Day 1: Alfama', '--role', 'assistant', '--pending', '--meta', '{"model": "m"}', '--store', url)
     for i in range(3): cs('add', f's{i}', 'x', '--store', url)
     out = cs('show', 'trip', '--store', url).stdout.splitlines()
-    assert out[0].startswith('trip - Lisbon (2 messages') and out[2].endswith('assistant [pending]: Day 1: Alfama')
+    assert out[0].startswith('trip - Lisbon (2 messages') and out[2].endswith('assistant [streaming]: Day 1: Alfama')
+    assert out[1].startswith(datetime.now().strftime('%Y-%m-%d')) # when the store added it
     js = json.loads(cs('show', 'trip', '--json', '--store', url).stdout)
     assert js['messages'][1]['metadata']['model'] == 'm' and js['messages'][1]['pending'] is True
     table = cs('list', '--store', url, '--limit', '2').stdout.splitlines()
@@ -40,6 +42,9 @@ def test_add_show_list(tmp_path):
     assert [r['id'] for r in rows] == ['trip', 's0', 's1', 's2'] and rows[0]['messages'] == 2 and rows[0]['title'] == 'Lisbon'
     r = cs('add', 'trip', '-', '--store', url, input='from stdin\n')
     assert connect(url)['trip'][-1].content == 'from stdin\n'
+    m = connect(url)
+    m['trip'].fail(m['trip'][1].id, 'the model timed out'); m.close()
+    assert cs('show', 'trip', '--store', url).stdout.splitlines()[2].endswith('assistant [failed: the model timed out]: Day 1: Alfama')
 
 def test_export_import(tmp_path):
     a,b = f'sqlite:///{tmp_path}/a.db',f'sqlite:///{tmp_path}/b.db'
