@@ -13,14 +13,14 @@ __all__ = ['MAX_DEPTH', 'MAX_INT_BITS', 'MAX_ID_LEN', 'STOPPED', 'FAILED', 'PREV
            'Message', 'reply_life', 'stored_life', 'SessionInfo', 'reply_state', 'SessionManager', 'merge_metadata',
            'judge_reply', 'reply_step', 'not_pending', 'session_not_found', 'message_not_found', 'ends_elsewhere',
            'InMemorySessionManager', 'ChatSession', 'AsyncChatSession', 'primitive', 'AsyncSessionManager',
-           'unchecked_message', 'take_place', 'connect', 'aconnect', 'check_seconds', 'mask_url']
+           'unchecked_message', 'take_place', 'Wakeups', 'connect', 'aconnect', 'check_seconds', 'mask_url']
 
 # %% ../nbs/00_core.ipynb #2af54ddb
 import asyncio, functools, json, math, os, re, reprlib, sys, threading, time, uuid, weakref
 from concurrent.futures import ThreadPoolExecutor
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Union
+from typing import Any, AsyncIterator, Callable, Dict, Iterable, Iterator, List, Optional, Union
 from fastcore.basics import patch, ifnone, first
 
 # %% ../nbs/00_core.ipynb #5768d216
@@ -347,7 +347,9 @@ def _after_fork_in_parent():
     while _held: _held.pop().release()
 def _after_fork_in_child():
     _held.clear()
-    for m in list(_managers): m._after_fork()
+    for m in list(_managers):
+        m._after_fork()
+        if getattr(m, '_wakes', None) is not None: m._wakes = None # the parent's listener thread is not in the child
 if hasattr(os, 'register_at_fork'):
     os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child)
 
@@ -465,7 +467,7 @@ class _Closed:
 class InMemorySessionManager(SessionManager):
     "In-memory implementation of SessionManager."
     _threads = 0
-    def __init__(self): self._s,self._own,self._pend,self._lock = {},{},{},threading.RLock() # sessions; each owner's session ids, oldest first; (sid, mid) of replies that were pending
+    def __init__(self): self._s,self._own,self._pend,self._wakes,self._lock = {},{},{},None,threading.RLock() # sessions; each owner's session ids, oldest first; (sid, mid) of replies that were pending; followers
     def __repr__(self): return 'InMemorySessionManager()'
     def close(self): self._lock = _Closed('this in-memory store')
     def _fork_lock(self): return None if isinstance(self._lock, _Closed) else self._lock
@@ -607,7 +609,11 @@ class InMemorySessionManager(SessionManager):
             r.msgs[i] = t = _changed(t, content, chunk, metadata, merge, *step)
             if t[3]: self._pend[sid, mid] = None
             r.updated = now
+        w = self._wakes
+        if w is not None and w.waiting: w.notify((sid, mid)) # its followers: this store's writes are its only signal
         return _out([t], now)[0]
+
+    def _make_wakeups(self): return Wakeups()
 
     def _stale(self, limit):
         with self._lock:
@@ -1146,6 +1152,128 @@ def _stale_replies(self, limit:int=100)->List[tuple]:
     "`(session_id, message)` of every reply whose writer's lease lapsed, across the store, the longest lapsed first: one query, no session read"
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0: raise InvalidValueError(f"limit must be an int >= 0, got {_short(limit)}")
     return (yield P._stale(min(limit, 2**62)))
+
+# %% ../nbs/00_core.ipynb #437dea91
+class _Waiter:
+    "One follower's wake-ups: `n` counts them; `wait(n, t)` returns once `n` moved on, or after `t` seconds"
+    def __init__(self): self.n,self.cv,self.futs = 0,threading.Condition(),[]
+    def wake(self):
+        with self.cv:
+            self.n += 1
+            self.cv.notify_all()
+            futs,self.futs = self.futs,[]
+        for loop,f in futs:
+            try: loop.call_soon_threadsafe(_resolve, f)
+            except RuntimeError: pass # its loop has closed
+    def wait(self, n:int, t:float):
+        with self.cv: self.cv.wait_for(lambda: self.n != n, t)
+    async def await_(self, n:int, t:float):
+        loop = asyncio.get_running_loop()
+        with self.cv:
+            if self.n != n: return
+            f = loop.create_future()
+            self.futs.append((loop, f))
+        try: await asyncio.wait_for(f, t)
+        except asyncio.TimeoutError: pass
+
+def _resolve(f):
+    if not f.done(): f.set_result(None)
+
+class Wakeups:
+    "Wakes this process's followers of a store's replies: fed by one listener (a thread started for the first follower) or by the store's own writes"
+    def __init__(self,
+                 listen:Optional[Callable]=None, # Runs on a thread of its own: calls `notify` for each reply the store says changed
+                 every:float=1.0): # Longest a follower waits without a wake-up before it reads the reply again
+        self.lock,self.waiting,self.listen,self.started,self.every = threading.Lock(),{},listen,False,every
+    def watch(self, key:tuple)->_Waiter:
+        "A waiter woken by `notify(key)`; `key` is `(session id, message id)`"
+        w = _Waiter()
+        with self.lock:
+            self.waiting.setdefault(key, set()).add(w)
+            if self.listen is not None and not self.started:
+                self.started = True
+                threading.Thread(target=self.listen, args=(self,), daemon=True, name='chatstate-wakeups').start()
+        return w
+    def unwatch(self, key:tuple, w:_Waiter):
+        with self.lock:
+            ws = self.waiting.get(key)
+            if ws is not None:
+                ws.discard(w)
+                if not ws: del self.waiting[key]
+    def notify(self, key:Optional[tuple]=None):
+        "Wake the followers of reply `key`, or every follower when None"
+        if not self.waiting: return
+        with self.lock: ws = [w for s in self.waiting.values() for w in s] if key is None else list(self.waiting.get(key, ()))
+        for w in ws: w.wake()
+
+_wake_lock = threading.Lock()
+
+@patch
+def _wakeups(self:SessionManager)->Wakeups:
+    "This store's `Wakeups`, made on first use by `_make_wakeups`"
+    w = getattr(self, '_wakes', None)
+    if w is None:
+        with _wake_lock:
+            w = getattr(self, '_wakes', None)
+            if w is None: w = self._wakes = self._make_wakeups()
+    return w
+
+@patch
+def _make_wakeups(self:SessionManager)->Wakeups:
+    "A store with no way to signal its writes: its followers read the reply every 50 ms. A store that has one overrides this"
+    return Wakeups(every=0.05)
+
+def _following(m, sid, mid):
+    if m is None: raise message_not_found(sid, mid)
+    return m
+
+def _news(old:Message, new:Message):
+    "What a follower is told when the reply went from `old` to `new`: the new text (None: replaced whole), or False for nothing new"
+    if new.content == old.content and new.state == old.state: return False
+    return new.content[len(old.content):] if new.content.startswith(old.content) else None
+
+# %% ../nbs/00_core.ipynb #feab7c17
+@patch
+def follow(self:ChatSession, mid:str,
+           timeout:Optional[float]=None # Stop following after this many seconds (the reply goes on); None: until it ends
+          )->Iterator[tuple]:
+    "`(text, message)`: reply `mid`'s text so far, then each new piece as it is stored, until the reply ends; `text` is None when it was replaced whole"
+    st,sid,mid = self.manager,self.session_id,_check_id(mid, 'message id')
+    w,end = st._wakeups(),None if timeout is None else time.monotonic() + timeout
+    waiter = w.watch((sid, mid))
+    try:
+        n = waiter.n # taken before each read: a wake-up during the read is not lost
+        m = _following(st._get(sid, mid), sid, mid)
+        yield m.content, m
+        while m.state == 'streaming':
+            left = min(w.every, st.lease) if end is None else min(w.every, st.lease, end - time.monotonic()) # a reply whose lease lapses is read again
+            if left <= 0: return
+            waiter.wait(n, left)
+            n = waiter.n
+            new = _following(st._get(sid, mid), sid, mid)
+            if (text := _news(m, new)) is not False: yield text, new
+            m = new
+    finally: w.unwatch((sid, mid), waiter)
+
+@patch
+async def follow(self:AsyncChatSession, mid:str, timeout:Optional[float]=None)->AsyncIterator[tuple]:
+    "`(text, message)`: reply `mid`'s text so far, then each new piece as it is stored, until the reply ends; `text` is None when it was replaced whole"
+    st,sid,mid = self.manager,self.session_id,_check_id(mid, 'message id')
+    w,end = st.store._wakeups(),None if timeout is None else time.monotonic() + timeout
+    waiter = w.watch((sid, mid))
+    try:
+        n = waiter.n
+        m = _following(await st._get(sid, mid), sid, mid)
+        yield m.content, m
+        while m.state == 'streaming':
+            left = min(w.every, st.lease) if end is None else min(w.every, st.lease, end - time.monotonic()) # a reply whose lease lapses is read again
+            if left <= 0: return
+            await waiter.await_(n, left)
+            n = waiter.n
+            new = _following(await st._get(sid, mid), sid, mid)
+            if (text := _news(m, new)) is not False: yield text, new
+            m = new
+    finally: w.unwatch((sid, mid), waiter)
 
 # %% ../nbs/00_core.ipynb #e06a0d99
 @_twin('session')

@@ -8,7 +8,7 @@ Docs: https://chatstate.github.io/chatstate/postgres.html.md"""
 __all__ = ['SCHEMA_VERSION', 'enc', 'dec', 'PostgresDialect', 'PostgresSessionManager']
 
 # %% ../nbs/03_postgres.ipynb #2e1df0e1
-import asyncio, functools, json, math, os, re, select, threading, time
+import asyncio, functools, hashlib, json, math, os, re, select, threading, time
 from contextlib import contextmanager
 from typing import Optional
 from urllib.parse import urlsplit, parse_qsl, urlencode
@@ -36,6 +36,7 @@ class PostgresDialect(Dialect):
     cte,lock_rows,lock_both,preview = True,' FOR UPDATE OF s',' FOR UPDATE OF s, m',f'substr(m.content, 1, {2*PREVIEW_LEN})'
     last = 'LEFT JOIN LATERAL (SELECT content, role, pending, st, expires FROM {M} WHERE session = s.pk ORDER BY seq DESC LIMIT 1) m ON true'
     clock = "date_part('epoch', statement_timestamp())" # the server's clock, the same for every worker
+    wake = ', LATERAL (SELECT pg_notify(:chan, :key), u.session AS woke) w' # on commit, to the store's channel: a reply changed
     def __init__(self, psycopg): self.dup = psycopg.errors.UniqueViolation
     def sql(self, s): return _pg_sql(s)
     def enc(self, s): return enc(s)
@@ -102,6 +103,7 @@ class PostgresSessionManager(SQLStore):
         if any(not p.isdigit() for p in info.get('port', '5432').split(',')): raise InvalidValueError(f"bad port {info['port']!r} in PostgreSQL URL {self._where!r}")
         self._psycopg,self.dialect = psycopg,PostgresDialect(psycopg)
         self._tables(f'"{schema}"."{prefix}sessions"', f'"{schema}"."{prefix}messages"')
+        self._chan = 'chatstate_' + hashlib.sha1(f'{schema}.{prefix}'.encode()).hexdigest()[:24] # the followers' channel: one name per store, short enough for any
         self.pool,self._ap = _Pool(self._connect, pool_size, self.timeout),None
         self._setup()
 
@@ -247,6 +249,21 @@ def _conn(self:PostgresSessionManager):
 def _tx(self:PostgresSessionManager):
     "A pooled connection inside one transaction, rolled back on any error"
     with self._conn() as c, c.transaction(): yield c
+
+# %% ../nbs/03_postgres.ipynb #0d7bd4ff
+@patch
+def _make_wakeups(self:PostgresSessionManager)->Wakeups:
+    "Followers are woken by `pg_notify` on the store's channel (sent when a write to a reply commits), heard by one `LISTEN` connection per store in this process"
+    def listen(w):
+        while not self.pool.closed:
+            try:
+                with self._psycopg.connect(self.url, **self._conn_setup()[0]) as c:
+                    c.execute(f'LISTEN "{self._chan}"')
+                    w.notify() # (re)connected: what was said meanwhile is read again
+                    while not self.pool.closed:
+                        for n in c.notifies(timeout=1.0): w.notify(tuple(json.loads(n.payload)))
+            except Exception: time.sleep(0.2) # the server went away: the followers read again on their own meanwhile
+    return Wakeups(listen)
 
 # %% ../nbs/03_postgres.ipynb #7cc86f29
 @patch

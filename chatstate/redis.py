@@ -264,7 +264,8 @@ return {1, now}
 """
 
 # %% ../nbs/04_redis.ipynb #615e0a3d
-# ARGV: id, now, message id, chunk?, chunk, content?, content, pending ('', '0', '1'), metadata?, metadata, merge?, act, writer, error, lease (ms), merge pairs
+# ARGV: id, now, message id, chunk?, chunk, content?, content, pending ('', '0', '1'), metadata?, metadata, merge?, act, writer, error, lease (ms),
+#       the followers' channel and what to tell them, merge pairs
 _UPDATE = _LIB + """
 local bad = check({1, 'hash', 3, 'hash', 4, 'hash', 6, 'zset', 10, 'zset'})
 if bad then return bad end
@@ -299,7 +300,7 @@ end
 local md = nil
 if ARGV[9] == '1' then md = ARGV[10] end
 if ARGV[11] == '1' then
-  md = merge(md or redis.call('HGET', D, mid), 16)
+  md = merge(md or redis.call('HGET', D, mid), 18)
   if md == '{}' then md = '' end
 end
 if md then
@@ -312,6 +313,7 @@ redis.call('HSET', M, mid, v)
 touch(ARGV[2])
 local exp = redis.call('HGET', S, 'exp')
 if exp ~= '' then expire(exp) end
+if p or m.f % 2 == 1 then redis.call('PUBLISH', ARGV[16], ARGV[17]) end -- a reply changed: wake its followers
 return {1, v, redis.call('HGET', D, mid), now}
 """
 
@@ -806,7 +808,8 @@ def _update(self:_Redis, sid, mid, content=None, chunk=None, pending=None, metad
     act = 'chunk' if chunk is not None else act
     args = [sid, _f(time.time()), mid, '0' if chunk is None else '1', chunk or '', '0' if content is None else '1', content or '',
             '' if pending is None else ('1' if pending else '0'), '0' if metadata is None else '1', compact_json(metadata) if metadata else '',
-            '0' if merge is None else '1', act or '', writer or '', error or '', round(self.lease * 1000), *_patch_args(merge or {})]
+            '0' if merge is None else '1', act or '', writer or '', error or '', round(self.lease * 1000), self.prefix + 'wake', compact_json([sid, mid]),
+            *_patch_args(merge or {})]
     r = (yield ('update', self._keys(sid), args, True))
     if r[0] == 0: raise session_not_found(sid)
     if r[0] == 3: raise message_not_found(sid, mid)
@@ -856,6 +859,27 @@ def _pop(self:_Redis, sid): return next(iter((yield from self._remove(sid, 'last
 @patch
 @primitive
 def _truncate(self:_Redis, sid, after): return (yield from self._remove(sid, 'after', [after or '']))
+
+# %% ../nbs/04_redis.ipynb #b1315e98
+@patch
+def _make_wakeups(self:_Redis)->Wakeups:
+    "Followers are woken by the scripts' `PUBLISH` on `{prefix}wake`, heard by one subscriber per store in this process (a connection of its own)"
+    def listen(w):
+        while not self._closed:
+            ps = None
+            try:
+                ps = self.r.pubsub(ignore_subscribe_messages=True)
+                ps.subscribe(self.prefix + 'wake')
+                w.notify() # (re)subscribed: what was said meanwhile is read again
+                while not self._closed:
+                    msg = ps.get_message(timeout=1.0)
+                    if msg is not None: w.notify(tuple(json.loads(msg['data'])))
+            except Exception: time.sleep(0.2) # the server went away: the followers read again on their own meanwhile
+            finally:
+                if ps is not None:
+                    try: ps.close()
+                    except Exception: pass
+    return Wakeups(listen)
 
 # %% ../nbs/04_redis.ipynb #333c4370
 class RedisSessionManager(_Redis):

@@ -32,6 +32,7 @@ class Dialect:
     last = 'LEFT JOIN {M} m ON m.session = s.pk AND m.seq = (SELECT max(seq) FROM {M} WHERE session = s.pk)' # each session's last message
     dup = Exception # the driver's error for a broken unique key: a duplicate message id
     clock = ':now' # the store's clock, in seconds since the epoch: message times and leases run on it
+    wake = '' # what the one-statement update adds to wake a reply's followers (`:chan`, `:key`), if the database can signal
 
     def sql(self, s:str)->str: "Statement `s`, written with `:name` parameters, in the driver's form"; return s
     def enc(self, s:str)->str: "Text as the database keeps it"; return s
@@ -108,7 +109,7 @@ STATEMENTS = dict(
     **{f'update:{a}': 'UPDATE {M} SET ' + SET + ', ' + s + ' WHERE session = :pk AND id = :mid AND ' + w + ' RETURNING ' + COLS for a,(w,s) in REPLY.items()},
     **{f'update1:{a}': 'WITH l AS (' + PK + '{LOCK}), u AS (UPDATE {M} SET ' + SET + ', ' + s + '''
       WHERE session = (SELECT pk FROM l) AND id = :mid AND ''' + w + ' RETURNING session, ' + COLS + '''),
-      t AS (UPDATE {S} SET updated = :now WHERE pk = (SELECT session FROM u)) SELECT ''' + OUT + ' FROM u' for a,(w,s) in REPLY.items()},
+      t AS (UPDATE {S} SET updated = :now WHERE pk = (SELECT session FROM u)) SELECT ''' + OUT + ' FROM u{WAKE}' for a,(w,s) in REPLY.items()},
     touch = 'UPDATE {S} SET updated = :now WHERE pk = :pk',
     why = 'SELECT m.pending, m.st, m.writer, ' + LAPSED.replace('expires', 'm.expires') + ' FROM {S} s LEFT JOIN {M} m ON m.session = s.pk AND m.id = :mid WHERE s.id = :sid AND ' + LIVE,
     stale = 'SELECT s.id, ' + cols('m.') + ' FROM {M} m JOIN {S} s ON s.pk = m.session WHERE m.pending AND m.expires <= {CLOCK} AND ' + LIVE + ' ORDER BY m.expires LIMIT :lim',
@@ -124,12 +125,13 @@ STATEMENTS = dict(
 class SQLStore(SessionManager):
     "The store primitives, once, in SQL: a subclass gives the `dialect` and runs the ops (`_exec`, `_finish`)"
     dialect:Dialect = Dialect()
+    _chan = None # the channel the database wakes followers on, if it can
 
     def _tables(self, S:str, M:str):
         "Bind the engine's statements to tables `S` (sessions) and `M` (messages)"
         d = self.dialect
         self._S,self._M,self._appends = S,M,{}
-        self._text = {k: v.replace('{LAST}', d.last).format(S=S, M=M, PREVIEW=d.preview, LOCK=d.lock_rows, LOCK2=d.lock_both, ROWS='{ROWS}', CLOCK=d.clock)
+        self._text = {k: v.replace('{LAST}', d.last).format(S=S, M=M, PREVIEW=d.preview, LOCK=d.lock_rows, LOCK2=d.lock_both, ROWS='{ROWS}', CLOCK=d.clock, WAKE=d.wake)
                       for k,v in STATEMENTS.items()}
         self._cols = COLS.format(CLOCK=d.clock)
         self._sql = {k: d.sql(v) for k,v in self._text.items()}
@@ -321,7 +323,7 @@ def _update(self:SQLStore, sid, mid, content=None, chunk=None, pending=None, met
     act = 'chunk' if chunk is not None else act
     p = dict(sid=e(sid), mid=e(mid), chunk=None if chunk is None else e(chunk), content=None if content is None else e(content), pending=pending,
              setmd=metadata is not None or merge is not None, md=self._md(metadata), now=time.time(), lease=self.lease,
-             writer=writer and e(writer), w=e(writer or ''), error=error and e(error))
+             writer=writer and e(writer), w=e(writer or ''), error=error and e(error), chan=self._chan, key=compact_json([sid, mid]))
     one,began = merge is None and d.cte,False
     for _ in range(3): # a reply that changed between the write and `why` is written again
         if one: r = yield Q(self._sql[f'update1:{act}'], p)

@@ -126,6 +126,25 @@ def _after_fork(self:SQLiteSessionManager):
     if self._c is not None: self._inherited.append(self._c)
     self._c,self._pid = None,None
 
+# %% ../nbs/02_sqlite.ipynb #0d813b9a
+@patch
+def _make_wakeups(self:SQLiteSessionManager)->Wakeups:
+    "Followers are woken when the file changes: one thread per store in this process looks at the file and its write-ahead log every 20 ms (a `stat`, no query) and wakes them; each reads its reply once"
+    if self.path == ':memory:': return Wakeups(every=0.05) # one connection, no file to watch
+    files = [self.path, self.path + '-wal']
+    def seen():
+        res = []
+        for f in files:
+            try: s = os.stat(f); res.append((s.st_mtime_ns, s.st_size, s.st_ino))
+            except OSError: res.append(None)
+        return res
+    def listen(w):
+        last = seen()
+        while not self._closed:
+            time.sleep(0.02)
+            if (now := seen()) != last: last = now; w.notify()
+    return Wakeups(listen)
+
 # %% ../nbs/02_sqlite.ipynb #93eeb51c
 def _version(con): return con.execute('PRAGMA user_version').fetchone()[0]
 
