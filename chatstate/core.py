@@ -1165,16 +1165,18 @@ class _Waiter:
         for loop,f in futs:
             try: loop.call_soon_threadsafe(_resolve, f)
             except RuntimeError: pass # its loop has closed
-    def wait(self, n:int, t:float):
-        with self.cv: self.cv.wait_for(lambda: self.n != n, t)
-    async def await_(self, n:int, t:float):
+    def wait(self, n:int, t:float)->bool:
+        "Whether it was woken (else `t` seconds passed)"
+        with self.cv: return self.cv.wait_for(lambda: self.n != n, t)
+    async def await_(self, n:int, t:float)->bool:
         loop = asyncio.get_running_loop()
         with self.cv:
-            if self.n != n: return
+            if self.n != n: return True
             f = loop.create_future()
             self.futs.append((loop, f))
         try: await asyncio.wait_for(f, t)
-        except asyncio.TimeoutError: pass
+        except asyncio.TimeoutError: return False
+        return True
 
 def _resolve(f):
     if not f.done(): f.set_result(None)
@@ -1185,6 +1187,7 @@ class Wakeups:
                  listen:Optional[Callable]=None, # Runs on a thread of its own: calls `notify` for each reply the store says changed
                  every:float=1.0): # Longest a follower waits without a wake-up before it reads the reply again
         self.lock,self.waiting,self.listen,self.started,self.every = threading.Lock(),{},listen,False,every
+        self.gen,self.reads = {},{} # each reply's count of wake-ups; the read of it its followers share (per event loop)
     def watch(self, key:tuple)->_Waiter:
         "A waiter woken by `notify(key)`; `key` is `(session id, message id)`"
         w = _Waiter()
@@ -1194,17 +1197,52 @@ class Wakeups:
                 self.started = True
                 threading.Thread(target=self.listen, args=(self,), daemon=True, name='chatstate-wakeups').start()
         return w
+    def notify(self, key:Optional[tuple]=None):
+        "Wake the followers of reply `key`, or every follower when None"
+        if not self.waiting: return
+        with self.lock:
+            keys = list(self.waiting) if key is None else [key] if key in self.waiting else []
+            for k in keys: self.gen[k] = self.gen.get(k, 0) + 1
+            ws = [w for k in keys for w in self.waiting[k]]
+        for w in ws: w.wake()
+
+    def _slot(self, key, loop):
+        "The shared read of reply `key` since its last wake-up, and whether the caller is the one to make it"
+        with self.lock:
+            g,r = self.gen.get(key, 0),self.reads.get((key, loop))
+            if r is not None and r[0] == g: return r[1],False
+            slot = loop.create_future() if loop else [threading.Event(), None, None]
+            self.reads[key, loop] = (g, slot)
+            return slot,True
+
+    def read(self, key:tuple, fetch:Callable):
+        "`fetch()` of reply `key`, made once for all of this process's followers woken by the same write"
+        slot,mine = self._slot(key, None)
+        if mine:
+            try: slot[1] = fetch()
+            except BaseException as e: slot[2] = e; raise
+            finally: slot[0].set()
+        else: slot[0].wait()
+        if slot[2] is not None: raise slot[2]
+        return slot[1]
+
+    async def aread(self, key:tuple, fetch:Callable):
+        "`read` for followers on an event loop: `await fetch()`, once per wake-up for those on the same loop"
+        slot,mine = self._slot(key, asyncio.get_running_loop())
+        if mine:
+            try: slot.set_result(await fetch())
+            except BaseException as e: slot.set_exception(e); slot.exception(); raise
+        return await asyncio.shield(slot)
+
     def unwatch(self, key:tuple, w:_Waiter):
         with self.lock:
             ws = self.waiting.get(key)
             if ws is not None:
                 ws.discard(w)
-                if not ws: del self.waiting[key]
-    def notify(self, key:Optional[tuple]=None):
-        "Wake the followers of reply `key`, or every follower when None"
-        if not self.waiting: return
-        with self.lock: ws = [w for s in self.waiting.values() for w in s] if key is None else list(self.waiting.get(key, ()))
-        for w in ws: w.wake()
+                if not ws:
+                    del self.waiting[key]
+                    self.gen.pop(key, None)
+                    for k in [k for k in self.reads if k[0] == key]: del self.reads[k]
 
 _wake_lock = threading.Lock()
 
@@ -1248,9 +1286,9 @@ def follow(self:ChatSession, mid:str,
         while m.state == 'streaming':
             left = min(w.every, st.lease) if end is None else min(w.every, st.lease, end - time.monotonic()) # a reply whose lease lapses is read again
             if left <= 0: return
-            waiter.wait(n, left)
-            n = waiter.n
-            new = _following(st._get(sid, mid), sid, mid)
+            woke = waiter.wait(n, left)
+            n = waiter.n # woken: one read for all the followers the same write woke; not: a read of its own (has its lease lapsed?)
+            new = _following(w.read((sid, mid), lambda: st._get(sid, mid)) if woke else st._get(sid, mid), sid, mid)
             if (text := _news(m, new)) is not False: yield text, new
             m = new
     finally: w.unwatch((sid, mid), waiter)
@@ -1268,9 +1306,9 @@ async def follow(self:AsyncChatSession, mid:str, timeout:Optional[float]=None)->
         while m.state == 'streaming':
             left = min(w.every, st.lease) if end is None else min(w.every, st.lease, end - time.monotonic()) # a reply whose lease lapses is read again
             if left <= 0: return
-            await waiter.await_(n, left)
+            woke = await waiter.await_(n, left)
             n = waiter.n
-            new = _following(await st._get(sid, mid), sid, mid)
+            new = _following(await (w.aread((sid, mid), lambda: st._get(sid, mid)) if woke else st._get(sid, mid)), sid, mid)
             if (text := _news(m, new)) is not False: yield text, new
             m = new
     finally: w.unwatch((sid, mid), waiter)
