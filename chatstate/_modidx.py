@@ -675,4 +675,5 @@ d = { 'settings': { 'branch': 'main',
                                   'chatstate.stream.ReplyStream.run': ('stream.html#replystream.run', 'chatstate/stream.py'),
                                   'chatstate.stream._aclose': ('stream.html#_aclose', 'chatstate/stream.py'),
                                   'chatstate.stream._close': ('stream.html#_close', 'chatstate/stream.py'),
-                                  'chatstate.stream._items': ('stream.html#_items', 'chatstate/stream.py')}}}
+                                  'chatstate.stream._items': ('stream.html#_items', 'chatstate/stream.py'),
+                                  'chatstate.stream._who': ('stream.html#_who', 'chatstate/stream.py')}}}

@@ -13,7 +13,7 @@ from typing import Optional
 from fastcore.basics import patch
 from .core import *
 from .core import _check_id, _writer
-from .formats import from_openai, from_anthropic, from_responses, _dictify
+from .formats import from_openai, from_anthropic, from_responses, FormatError, _dictify
 
 # %% ../nbs/08_stream.ipynb #25307433
 _DERIVED = {'text', 'input_json', 'thinking', 'signature', 'citation'} # the Anthropic stream helper's own events: repeats of the raw ones
@@ -25,7 +25,9 @@ class Assembler:
     def feed(self, o)->str:
         "The text delta in stream item `o` ('' if none), and what else it says kept"
         if isinstance(o, str): self.kind = self.kind or 'text'; self.text.append(o); return o
-        d = _dictify(o, 0)
+        try: d = _dictify(o, 0)
+        except FormatError: d = None
+        if not isinstance(d, dict): raise InvalidTypeError(f"a stream item must be a str or a model's stream event, not {type(o).__name__}: {short_repr(o)}")
         t = d.get('type')
         if 'choices' in d: return self._chat(d)
         if isinstance(t, str) and t.startswith('response.'): return self._responses(t, d)
@@ -218,15 +220,19 @@ def run(self:ReplyStream)->Message:
 def stream_reply(self:ChatSession,
                  stream, # The model's stream: an SDK stream, its events as dicts, or any iterable of str
                  mid:Optional[str]=None, # The pending reply to write into; None: add one
-                 writer:Optional[str]=None, # Who writes it (see Reply states); a new id when None
+                 writer:Optional[str]=None, # Who writes it (see Reply states): the writer `mid` was added by; None: an unnamed one, or a new id when it adds the reply
                  every:float=0.25, # Seconds between writes at most, while text comes
                  chars:int=2000, # Characters waiting that make a write at once
                  detach:bool=False, # When the reader goes away before the end: write the rest on (True) or stop the reply (False)
                  role:str='assistant', metadata:Optional[dict]=None # The reply's role and first metadata, when it is added here
                 )->ReplyStream:
     "Stream a model's reply into the store: iterate the result for the text deltas as they come"
-    return ReplyStream(self, stream, None if mid is None else _check_id(mid, 'message id'), new_id() if writer is None else _writer(writer),
-                       every, chars, detach, role, metadata)
+    return ReplyStream(self, stream, *_who(mid, writer), every, chars, detach, role, metadata)
+
+def _who(mid, writer):
+    "The reply and its writer: one it adds itself is held by a writer of its own"
+    if mid is not None: return _check_id(mid, 'message id'),writer and _writer(writer)
+    return None,new_id() if writer is None else _writer(writer)
 
 # %% ../nbs/08_stream.ipynb #91a9c8e8
 async def _aclose(stream):
@@ -341,5 +347,4 @@ async def _afail(self:AsyncReplyStream, e):
 def stream_reply(self:AsyncChatSession, stream, mid:Optional[str]=None, writer:Optional[str]=None, every:float=0.25, chars:int=2000,
                  detach:bool=False, role:str='assistant', metadata:Optional[dict]=None)->AsyncReplyStream:
     "Stream a model's reply into the store: `async for` the result for the text deltas as they come"
-    return AsyncReplyStream(self, stream, None if mid is None else _check_id(mid, 'message id'), new_id() if writer is None else _writer(writer),
-                            every, chars, detach, role, metadata)
+    return AsyncReplyStream(self, stream, *_who(mid, writer), every, chars, detach, role, metadata)
