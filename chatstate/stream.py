@@ -111,16 +111,19 @@ class ReplyStream:
     def __init__(self, session, stream, mid, writer, every, chars, detach, role, metadata):
         self.session,self.stream,self.mid,self.writer,self.every,self.chars,self.detach = session,stream,mid,writer,every,chars,detach
         self.role,self.metadata,self.message,self.writes = role,metadata,None,0
-        self._buf,self._n,self._last,self._lock,self._stopped,self._done = [],0,time.monotonic(),threading.Lock(),False,False
+        self._buf,self._n,self._last,self._lock,self._stopped,self._done = [],0,time.monotonic(),threading.RLock(),False,False
     def _write(self, f, *args, **kw):
         with self._lock:
             self.writes += 1
             self._last = time.monotonic()
             return f(*args, **kw)
+    def _add(self, text):
+        with self._lock: self._buf.append(text); self._n += len(text)
     def _flush(self):
-        if self._buf:
-            text,self._buf,self._n = ''.join(self._buf),[],0
-            self.message = self._write(self.session.append_chunk, self.mid, text, writer=self.writer)
+        with self._lock:
+            if self._buf:
+                text,self._buf,self._n = ''.join(self._buf),[],0
+                self.message = self._write(self.session.append_chunk, self.mid, text, writer=self.writer)
 
 # %% ../nbs/08_stream.ipynb #24fcc4a5
 @patch
@@ -130,7 +133,10 @@ def _beat(self:ReplyStream):
     while not self._done:
         time.sleep(min(lease / 3, 1.0))
         if self._done or time.monotonic() - self._last < lease / 3: continue
-        try: self._write(self.session.heartbeat, self.mid, writer=self.writer)
+        try: # text waiting is written (a write renews the lease too); else a heartbeat
+            with self._lock:
+                if self._buf: self._flush()
+                else: self._write(self.session.heartbeat, self.mid, writer=self.writer)
         except ReplyStopped: self._stopped = True; _close(self.stream); return
         except ChatStateError: return
 
@@ -143,7 +149,7 @@ def _run(self:ReplyStream):
         for o in self.stream:
             text = asm.feed(o)
             if text:
-                self._buf.append(text); self._n += len(text)
+                self._add(text)
                 yield text
                 if self._n >= self.chars or time.monotonic() - self._last >= self.every: self._flush()
         self._flush()
@@ -173,7 +179,7 @@ def _run_rest(self:ReplyStream, asm):
         for o in self.stream:
             text = asm.feed(o)
             if text:
-                self._buf.append(text); self._n += len(text)
+                self._add(text)
                 if self._n >= self.chars or time.monotonic() - self._last >= self.every: self._flush()
         self._flush()
         content,md = asm.message()
@@ -272,7 +278,9 @@ async def _abeat(self:AsyncReplyStream):
     while not self._done:
         await asyncio.sleep(min(lease / 3, 1.0))
         if self._done or time.monotonic() - self._last < lease / 3: continue
-        try: await self._awrite(self.session.heartbeat, self.mid, writer=self.writer)
+        try:
+            if self._buf: await self._aflush()
+            else: await self._awrite(self.session.heartbeat, self.mid, writer=self.writer)
         except ReplyStopped: self._stopped = True; await _aclose(self.stream); return
         except ChatStateError: return
 

@@ -6,7 +6,7 @@ from chatstate import *
 import chatstate.formats
 from chatstate.formats import to_openai, to_anthropic, to_responses
 from chatstate.stream import ReplyStream
-from conftest import Sync, run_async
+from conftest import KINDS, Store, Sync, run_async
 
 _END = object()
 class Threaded:
@@ -138,9 +138,11 @@ def test_a_failing_stream_keeps_the_text_and_the_cause(store, mgr):
     with pytest.raises(InvalidTypeError, match='stream item must be'): stream(s, [3])
     assert s.messages[-1].state == 'failed'
 
-def test_a_cancelled_request_leaves_a_failed_reply(store, mgr):
-    if store.api == 'sync': pytest.skip('cancellation is the async API')
-    a = mgr._o
+@pytest.mark.parametrize('kind', KINDS)
+def test_a_cancelled_request_leaves_a_failed_reply(tmp_path, kind):
+    "A task cancelled mid-reply (the async API's way of a request going away)"
+    st = Store(kind, tmp_path, 'async')
+    a = st.open()._o
     async def go():
         s = await a.get_or_create('x')
         async def stuck():
@@ -152,7 +154,8 @@ def test_a_cancelled_request_leaves_a_failed_reply(store, mgr):
         await asyncio.sleep(0.2); task.cancel()
         with pytest.raises(asyncio.CancelledError): await task
         return await s.get(rs.mid)
-    m = run_async(go())
+    try: m = run_async(go())
+    finally: st.close()
     assert (m.state, m.content, m.error) == ('failed', 'Thinking', 'CancelledError')
 
 def test_a_reader_that_leaves_stops_the_reply_unless_detached(store, mgr):
