@@ -1261,6 +1261,11 @@ def _make_wakeups(self:SessionManager)->Wakeups:
     "A store with no way to signal its writes: its followers read the reply every 50 ms. A store that has one overrides this"
     return Wakeups(every=0.05)
 
+def _timeout(t):
+    if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= 86400):
+        raise InvalidValueError(f"timeout must be None or a number of seconds from 0 to 86400, got {_short(t)}")
+    return t
+
 def _following(m, sid, mid):
     if m is None: raise message_not_found(sid, mid)
     return m
@@ -1277,7 +1282,7 @@ def follow(self:ChatSession, mid:str,
           )->Iterator[tuple]:
     "`(text, message)`: reply `mid`'s text so far, then each new piece as it is stored, until the reply ends; `text` is None when it was replaced whole"
     st,sid,mid = self.manager,self.session_id,_check_id(mid, 'message id')
-    w,end = st._wakeups(),None if timeout is None else time.monotonic() + timeout
+    w,end = st._wakeups(),None if _timeout(timeout) is None else time.monotonic() + timeout
     waiter = w.watch((sid, mid))
     try:
         n = waiter.n # taken before each read: a wake-up during the read is not lost
@@ -1297,7 +1302,7 @@ def follow(self:ChatSession, mid:str,
 async def follow(self:AsyncChatSession, mid:str, timeout:Optional[float]=None)->AsyncIterator[tuple]:
     "`(text, message)`: reply `mid`'s text so far, then each new piece as it is stored, until the reply ends; `text` is None when it was replaced whole"
     st,sid,mid = self.manager,self.session_id,_check_id(mid, 'message id')
-    w,end = st.store._wakeups(),None if timeout is None else time.monotonic() + timeout
+    w,end = st.store._wakeups(),None if _timeout(timeout) is None else time.monotonic() + timeout
     waiter = w.watch((sid, mid))
     try:
         n = waiter.n

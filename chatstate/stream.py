@@ -233,6 +233,7 @@ def stream_reply(self:ChatSession,
                  role:str='assistant', metadata:Optional[dict]=None # The reply's role and first metadata, when it is added here
                 )->ReplyStream:
     "Stream a model's reply into the store: iterate the result for the text deltas as they come"
+    _checked(stream, every, chars, detach)
     return ReplyStream(self, stream, *_who(mid, writer), every, chars, detach, role, metadata)
 
 def _who(mid, writer):
@@ -240,7 +241,15 @@ def _who(mid, writer):
     if mid is not None: return _check_id(mid, 'message id'),writer and _writer(writer)
     return None,new_id() if writer is None else _writer(writer)
 
-# %% ../nbs/08_stream.ipynb #91a9c8e8
+def _checked(stream, every, chars, detach, is_async=False):
+    "The helper's options, checked before anything is written"
+    if isinstance(stream, (str, bytes, dict)) or not (hasattr(stream, '__iter__') or (is_async and hasattr(stream, '__aiter__'))):
+        raise InvalidTypeError(f"stream must be a model's stream (an iterable{' or async iterable' if is_async else ''}), not {type(stream).__name__}: {short_repr(stream)}")
+    if isinstance(every, bool) or not isinstance(every, (int, float)) or not 0 < every <= 3600: raise InvalidValueError(f"every must be a number of seconds, more than 0 and at most 3600, got {short_repr(every)}")
+    if isinstance(chars, bool) or not isinstance(chars, int) or chars < 1: raise InvalidValueError(f"chars must be an int >= 1, got {short_repr(chars)}")
+    if not isinstance(detach, bool): raise InvalidTypeError(f"detach must be a bool, not {type(detach).__name__}")
+
+# %% ../nbs/08_stream.ipynb #3c52e06a
 async def _aclose(stream):
     f = getattr(stream, 'aclose', None) or getattr(stream, 'close', None)
     if callable(f):
@@ -271,7 +280,7 @@ class AsyncReplyStream(ReplyStream):
         async for _ in self: pass
         return self.message
 
-# %% ../nbs/08_stream.ipynb #3c52e06a
+# %% ../nbs/08_stream.ipynb #902ccde1
 @patch
 async def _abeat(self:AsyncReplyStream):
     lease = self.session.manager.lease
@@ -355,4 +364,5 @@ async def _afail(self:AsyncReplyStream, e):
 def stream_reply(self:AsyncChatSession, stream, mid:Optional[str]=None, writer:Optional[str]=None, every:float=0.25, chars:int=2000,
                  detach:bool=False, role:str='assistant', metadata:Optional[dict]=None)->AsyncReplyStream:
     "Stream a model's reply into the store: `async for` the result for the text deltas as they come"
+    _checked(stream, every, chars, detach, True)
     return AsyncReplyStream(self, stream, *_who(mid, writer), every, chars, detach, role, metadata)

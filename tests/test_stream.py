@@ -175,3 +175,15 @@ def test_a_reader_that_leaves_stops_the_reply_unless_detached(store, mgr):
             if detach: [x for x in s.follow(rs.mid)]
         m = s.get(rs.mid)
         assert m.state == want and (m.content == 'abcd' if detach else m.content.startswith('a')), (detach, m.state, m.content)
+
+def test_bad_input_is_refused_before_anything_is_written(store, mgr):
+    s = mgr.create_session('b')
+    sr = s._o.stream_reply if isinstance(s, Sync) else s.stream_reply
+    for args,kw,err,msg in [(('hello',), {}, InvalidTypeError, "stream must be a model's stream"), ((3,), {}, InvalidTypeError, "stream must be"),
+                            (([],), {'every': 0}, InvalidValueError, 'every must be'), (([],), {'chars': 0}, InvalidValueError, 'chars must be'),
+                            (([],), {'writer': ''}, InvalidValueError, 'writer must be a non-empty str'), (([],), {'detach': 'yes'}, InvalidTypeError, 'detach must be'),
+                            (([],), {'mid': 3}, InvalidTypeError, 'message id must be a str')]:
+        with pytest.raises(err, match=msg): sr(*args, **kw)
+    with pytest.raises(InvalidValueError, match="metadata key 'id' collides"): stream(s, ['x'], metadata={'id': 1})
+    with pytest.raises(InvalidValueError, match='timeout must be'): list(s.follow('x', timeout=-1)) if not isinstance(s, Sync) else run_async(s._o.follow('x', timeout=-1).__anext__())
+    assert len(s) == 0
