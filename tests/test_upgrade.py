@@ -1,6 +1,7 @@
 """Stores written by earlier releases open with today's chatstate and keep every message, also when several processes open
 them at once: tests/data/v1 (schema 1, made by tests/data/make_v1_stores.py) tests/data/v2 (schema 2, make_v2_stores.py)
-and tests/data/v3 (schema 4: owners, make_v3_stores.py)."""
+tests/data/v3 (schema 4: owners, make_v3_stores.py)
+and tests/data/v4 (schema 5: times and reply states, make_v4_stores.py)."""
 import base64, json, multiprocessing, shutil, uuid, pytest
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -9,7 +10,7 @@ from conftest import server_url
 from chatstate.postgres import SCHEMA_VERSION
 
 DATA = Path(__file__).parent/'data'
-VERSIONS = ['v1', 'v2', 'v3']
+VERSIONS = ['v1', 'v2', 'v3', 'v4']
 def expected(v): return json.loads((DATA/v/'expected.json').read_text())
 
 def read_all(url):
@@ -28,9 +29,15 @@ def check(url, v):
     left = sorted((sid, d['id']) for sid,sd in want.items() for d in sd['messages'] if d.get('pending')) # replies an earlier release left pending
     assert open_at_once(url) == [(want, left)] * 4
     m = connect(url)
-    assert sorted((sid, x.id) for sid,x in m.stale_replies()) == left and len(left) == (2 if 'own-a' in want else 1) # no lease: stale, found store-wide
+    assert sorted((sid, x.id) for sid,x in m.stale_replies()) == left and left # no lease, or one long lapsed: stale, found store-wide
+    if 'replies' in want: # a reply in each state, as the release that wrote them left them
+        r = m.get_session('replies', owner='ana')
+        assert [(x.id, x.state, x.error) for x in r.messages if x.role == 'assistant'] == [('done', 'done', None), ('stopped', 'stopped', None),
+            ('failed', 'failed', 'TimeoutError: the model timed out'), ('live', 'stale', None)]
+        assert all(x.created is not None and x.ended >= x.created for x in r.messages if not x.pending) and r['live'].metadata == {'state': 'meta'}
+        assert r.info.reply == 'stale' and r.append_chunk('live', ' on', writer='w3').content == 'Streaming on' # taken over: its lease lapsed
     assert all(x.state == 'stale' for sid,x in m.stale_replies()) and m.stale_replies() == connect(url).stale_replies()
-    assert all(x.state == 'done' and (x.created is None or x.created > 1.7e9) for sid in want for x in m[sid].messages if not x.pending)
+    assert all((x.state == 'done' or sid == 'replies') and (x.created is None or x.created > 1.7e9) for sid in want for x in m[sid].messages if not x.pending)
     s = m['chat-1']
     s.add_message('user', 'after the upgrade')
     assert s[-1].created > 1.7e9 and s[-1].state == 'done'
@@ -43,7 +50,7 @@ def check(url, v):
     g.add_message('user', 'after the last', after=g[-1].id)
     assert [x.content for x in g][-1] == 'after the last' and len(g) == len(want['gaps']['messages']) + 1
     m.create_session('mine', owner='u1') # sessions with owners, in the upgraded store
-    owned = {'own-a': 'alice', 'own-b': 'bob', 'mine': 'u1'}
+    owned = {'own-a': 'alice', 'own-b': 'bob', 'mine': 'u1', 'replies': 'ana'}
     assert m.list_sessions(owner='u1') == ['mine'] and m.count(owner='u1') == 1 and all(i.owner == owned.get(i.session_id) for i in m.sessions())
     if 'own-a' in want:
         assert m.list_sessions(owner='alice') == ['own-a'] and m.get_session('own-a', owner='bob') is None
@@ -69,9 +76,13 @@ def test_redis_keys(v):
         for k,o in data['keys'].items():
             key = prefix.encode() + b(k)
             moved = lambda x: prefix.encode() + x[len(old):] # a key named inside a value takes the new prefix too
+            def lease(x): # a lease index member: the session key's length, ':', the key, the message id
+                n,rest = x.split(b':', 1)
+                key = moved(rest[:int(n)])
+                return b'%d:%s%s' % (len(key), key, rest[int(n):])
             if o['type'] == 'hash': r.hset(key, mapping={b(f): moved(b(v)) if b(f) == b'ok' else b(v) for f,v in o['value'].items()})
             elif o['type'] == 'zset': # the session indexes' members (the store's and each owner's) are session keys
-                r.zadd(key, {moved(b(f)) if b(k).startswith((b'by_', b'o:')) else b(f): s for f,s in o['value']})
+                r.zadd(key, {moved(b(f)) if b(k).startswith((b'by_', b'o:')) else lease(b(f)) if b(k) == b'leases' else b(f): s for f,s in o['value']})
             else: r.set(key, b(o['value']))
             if o['pttl'] > 0: r.pexpire(key, o['pttl'])
         check(f'{url}?prefix={prefix}', v)
@@ -79,7 +90,7 @@ def test_redis_keys(v):
         keys = list(r.scan_iter(match=prefix + '*'))
         if keys: r.delete(*keys)
 
-@pytest.mark.parametrize('v,comment', [('v1', None), ('v1', 'chatstate schema 1'), ('v2', None), ('v3', None)], ids=['v1-first-release', 'v1-last-release', 'v2', 'v3'])
+@pytest.mark.parametrize('v,comment', [('v1', None), ('v1', 'chatstate schema 1'), ('v2', None), ('v3', None), ('v4', None)], ids=['v1-first-release', 'v1-last-release', 'v2', 'v3', 'v4'])
 def test_postgres_tables(v, comment):
     "Tables as each release left them, upgraded in place: version 1 as the first release left it (no comment) and as its last did (its comment)"
     url = server_url('postgres')
