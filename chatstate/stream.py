@@ -141,27 +141,31 @@ def _beat(self:ReplyStream):
         except ChatStateError: return
 
 @patch
+def _pump(self:ReplyStream, items, asm):
+    "Read the model's stream on from where it is (`items`, one iterator): store its text as it comes, yield each piece; at its end, finish the reply"
+    for o in items:
+        text = asm.feed(o)
+        if text:
+            self._add(text)
+            yield text
+            if self._n >= self.chars or time.monotonic() - self._last >= self.every: self._flush()
+    self._flush()
+    content,md = asm.message()
+    self.message = self._write(self.session.finalize, self.mid, metadata=md or None, writer=self.writer)
+    if self.message.content != content: self.message = self._write(self.session.finalize, self.mid, content, writer=self.writer)
+
+@patch
 def _run(self:ReplyStream):
-    s,asm = self.session,Assembler()
+    s,asm,items = self.session,Assembler(),iter(self.stream)
     if self.mid is None: self.mid = s.add_message(self.role, '', self.metadata, pending=True, writer=self.writer).id
     threading.Thread(target=self._beat, daemon=True, name='chatstate-heartbeat').start()
-    try:
-        for o in self.stream:
-            text = asm.feed(o)
-            if text:
-                self._add(text)
-                yield text
-                if self._n >= self.chars or time.monotonic() - self._last >= self.every: self._flush()
-        self._flush()
-        content,md = asm.message()
-        self.message = self._write(s.finalize, self.mid, metadata=md or None, writer=self.writer)
-        if self.message.content != content: self.message = self._write(s.finalize, self.mid, content, writer=self.writer)
+    try: yield from self._pump(items, asm)
     except ReplyStopped as e:
         _close(self.stream)
         self.message = e.message or s.get(self.mid)
     except GeneratorExit:
         if self.detach: # the reader left: the rest is written on by a thread of its own
-            threading.Thread(target=lambda: [None for _ in self._run_rest(asm)], daemon=True, name='chatstate-detached').start()
+            threading.Thread(target=self._run_rest, args=(items, asm), daemon=True, name='chatstate-detached').start()
             return
         self._end_stopped()
     except BaseException as e:
@@ -173,22 +177,14 @@ def _run(self:ReplyStream):
 
 # %% ../nbs/08_stream.ipynb #8cabb49d
 @patch
-def _run_rest(self:ReplyStream, asm):
+def _run_rest(self:ReplyStream, items, asm):
     "The rest of the stream after its reader left (`detach`), written as before"
     try:
-        for o in self.stream:
-            text = asm.feed(o)
-            if text:
-                self._add(text)
-                if self._n >= self.chars or time.monotonic() - self._last >= self.every: self._flush()
-        self._flush()
-        content,md = asm.message()
-        self.message = self._write(self.session.finalize, self.mid, metadata=md or None, writer=self.writer)
+        for _ in self._pump(items, asm): pass
     except ReplyStopped as e: _close(self.stream); self.message = e.message
     except BaseException as e:
         if not self._stopped: self._fail(e)
     finally: self._done = True
-    yield
 
 @patch
 def _end_stopped(self:ReplyStream):
@@ -294,27 +290,32 @@ async def _abeat(self:AsyncReplyStream):
         except ChatStateError: return
 
 @patch
+async def _apump(self:AsyncReplyStream, items, asm):
+    "`_pump`, awaited"
+    async for o in items:
+        text = asm.feed(o)
+        if text:
+            self._add(text)
+            yield text
+            if self._n >= self.chars or time.monotonic() - self._last >= self.every: await self._aflush()
+    await self._aflush()
+    content,md = asm.message()
+    self.message = await self._awrite(self.session.finalize, self.mid, metadata=md or None, writer=self.writer)
+    if self.message.content != content: self.message = await self._awrite(self.session.finalize, self.mid, content, writer=self.writer)
+
+@patch
 async def _arun(self:AsyncReplyStream):
-    s,asm = self.session,Assembler()
+    s,asm,items = self.session,Assembler(),_items(self.stream)
     if self.mid is None: self.mid = (await s.add_message(self.role, '', self.metadata, pending=True, writer=self.writer)).id
     beat = asyncio.ensure_future(self._abeat())
     try:
-        async for o in _items(self.stream):
-            text = asm.feed(o)
-            if text:
-                self._buf.append(text); self._n += len(text)
-                yield text
-                if self._n >= self.chars or time.monotonic() - self._last >= self.every: await self._aflush()
-        await self._aflush()
-        content,md = asm.message()
-        self.message = await self._awrite(s.finalize, self.mid, metadata=md or None, writer=self.writer)
-        if self.message.content != content: self.message = await self._awrite(s.finalize, self.mid, content, writer=self.writer)
+        async for text in self._apump(items, asm): yield text
     except ReplyStopped as e:
         await _aclose(self.stream)
         self.message = e.message or await s.get(self.mid)
     except GeneratorExit:
         if self.detach:
-            self._rest = asyncio.ensure_future(self._arun_rest(asm)) # kept: a task nobody holds may be collected
+            self._rest = asyncio.ensure_future(self._arun_rest(items, asm)) # kept: a task nobody holds may be collected
             return
         await self._aend_stopped()
     except BaseException as e:
@@ -325,16 +326,9 @@ async def _arun(self:AsyncReplyStream):
         if not self.detach or self.message is not None: self._done = True; beat.cancel()
 
 @patch
-async def _arun_rest(self:AsyncReplyStream, asm):
+async def _arun_rest(self:AsyncReplyStream, items, asm):
     try:
-        async for o in _items(self.stream):
-            text = asm.feed(o)
-            if text:
-                self._buf.append(text); self._n += len(text)
-                if self._n >= self.chars or time.monotonic() - self._last >= self.every: await self._aflush()
-        await self._aflush()
-        content,md = asm.message()
-        self.message = await self._awrite(self.session.finalize, self.mid, metadata=md or None, writer=self.writer)
+        async for _ in self._apump(items, asm): pass
     except ReplyStopped as e: await _aclose(self.stream); self.message = e.message
     except BaseException as e:
         if not self._stopped: await self._afail(e)
