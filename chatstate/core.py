@@ -563,8 +563,8 @@ class InMemorySessionManager(SessionManager):
                 if dup: raise DuplicateMessageError(f"session {sid!r} already has a message {dup!r}")
                 n = len(lst)
                 for i,m in enumerate(msgs): ix[m.id] = n+i
-                lst.extend((m.role, m.content, m.id, m.pending, _copy(m.metadata) if m.metadata else None, now,
-                            (None, 0, writer, now+self.lease, None) if m.pending else None) for m in msgs)
+                held = (None, 0, writer, now+self.lease, None) # the lease of the pending ones (a tuple: shared, never changed)
+                lst.extend((m.role, m.content, m.id, m.pending, _copy(m.metadata) if m.metadata else None, now, held if m.pending else None) for m in msgs)
                 for m in msgs:
                     if m.pending: self._pend[sid, m.id] = None
             r.updated = now

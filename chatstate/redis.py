@@ -75,6 +75,10 @@ def _patch_args(patch)->list:
     return [x for k,v in patch.items() for x in (compact_json(k), '' if v is None else compact_json(v))]
 
 # %% ../nbs/04_redis.ipynb #893fdd31
+_CLOCK = r"""
+local function clock() local t = redis.call('TIME'); return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end
+""" # the server's time in ms: message times and leases run on it
+
 _UNOWN = r"""
 local function unown(s, L)
   local ok = redis.call('HGET', s, 'ok')
@@ -85,7 +89,7 @@ local function unown(s, L)
 end
 """ # session `s` out of its owner's indexes and the lease index (before its keys go)
 
-_LIB = _UNOWN + r"""
+_LIB = _CLOCK + _UNOWN + r"""
 local S, Z, M, D = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local function check(spec)
   for i = 1, #spec, 2 do
@@ -109,7 +113,6 @@ local function each(cmd, key, ids)
   end
   return res
 end
-local function clock() local t = redis.call('TIME'); return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end
 local function hasmd(v) local f = string.byte(v, 1); if f >= 64 then return (f - 64) % 4 >= 2 end return f >= 50 end
 local function msgs(ids)
   local vals, withmd = each('HMGET', M, ids), {}
@@ -406,7 +409,7 @@ return {1, v, redis.call('HGET', D, ARGV[1]), clock()}
 """
 
 # %% ../nbs/04_redis.ipynb #f4003135
-_SUMMARY = """
+_SUMMARY = _CLOCK + """
 local function summary(s, pre)
   local f = redis.call('HMGET', s, 'id', 'md', 'created', 'updated', 'exp', 'n', 'owner')
   local last = redis.call('ZRANGE', s .. ':z', -1, -1)
@@ -415,8 +418,7 @@ local function summary(s, pre)
     local k, e = string.find(v, ':', 2, true), nil
     if string.byte(v, 1) < 64 then e = k + tonumber(string.sub(v, 2, k - 1))
     else local _, _, xl, rl = string.find(string.sub(v, 2, k - 1), '(%d+),(%d+)$'); e = k + tonumber(xl) + tonumber(rl) end
-    local t = redis.call('TIME')
-    f[8], f[9] = string.sub(v, 1, e + pre), tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    f[8], f[9] = string.sub(v, 1, e + pre), clock()
   end
   return f
 end
@@ -508,9 +510,8 @@ return 1
 """
 
 # KEYS: the lease index; ARGV: how many. Members of replies that ended, were deleted, or whose session is gone are dropped as they are met
-_STALE = """
-local t = redis.call('TIME')
-local now, lim, res, off = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), tonumber(ARGV[1]), {{}, {}, {}, {}}, 0
+_STALE = _CLOCK + """
+local now, lim, res, off = clock(), tonumber(ARGV[1]), {{}, {}, {}, {}}, 0
 while #res[1] < lim do
   local c = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', off, 100)
   if #c == 0 then break end
