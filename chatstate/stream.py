@@ -8,7 +8,7 @@ Docs: https://chatstate.github.io/chatstate/stream.html.md"""
 __all__ = ['Assembler', 'ReplyStream', 'AsyncReplyStream']
 
 # %% ../nbs/08_stream.ipynb #06915237
-import asyncio, json, threading, time
+import asyncio, itertools, json, threading, time
 from typing import Optional
 from fastcore.basics import patch
 from .core import *
@@ -140,6 +140,18 @@ def _beat(self:ReplyStream):
         except ReplyStopped: self._stopped = True; _close(self.stream); return
         except ChatStateError: return
 
+def _raising(e):
+    raise e
+    yield
+
+def _first(items):
+    "`items` from its first, read (and checked) before the reply is added; the model's error there is raised once the reply is there to fail"
+    try: o = next(items)
+    except StopIteration: return iter(())
+    except Exception as e: return _raising(e)
+    Assembler().feed(o) # raises for a thing no model sends
+    return itertools.chain([o], items)
+
 @patch
 def _pump(self:ReplyStream, items, asm):
     "Read the model's stream on from where it is (`items`, one iterator): store its text as it comes, yield each piece; at its end, finish the reply"
@@ -157,7 +169,9 @@ def _pump(self:ReplyStream, items, asm):
 @patch
 def _run(self:ReplyStream):
     s,asm,items = self.session,Assembler(),iter(self.stream)
-    if self.mid is None: self.mid = s.add_message(self.role, '', self.metadata, pending=True, writer=self.writer).id
+    if self.mid is None:
+        items = _first(items)
+        self.mid = s.add_message(self.role, '', self.metadata, pending=True, writer=self.writer).id
     threading.Thread(target=self._beat, daemon=True, name='chatstate-heartbeat').start()
     try: yield from self._pump(items, asm)
     except ReplyStopped as e:
@@ -289,6 +303,26 @@ async def _abeat(self:AsyncReplyStream):
         except ReplyStopped: self._stopped = True; await _aclose(self.stream); return
         except ChatStateError: return
 
+async def _araising(e):
+    raise e
+    yield
+
+async def _achain(o, items):
+    yield o
+    async for x in items: yield x
+
+async def _afirst(items):
+    "`_first`, awaited"
+    try: o = await items.__anext__()
+    except StopAsyncIteration: return _achain_empty()
+    except Exception as e: return _araising(e)
+    Assembler().feed(o)
+    return _achain(o, items)
+
+async def _achain_empty():
+    return
+    yield
+
 @patch
 async def _apump(self:AsyncReplyStream, items, asm):
     "`_pump`, awaited"
@@ -306,7 +340,9 @@ async def _apump(self:AsyncReplyStream, items, asm):
 @patch
 async def _arun(self:AsyncReplyStream):
     s,asm,items = self.session,Assembler(),_items(self.stream)
-    if self.mid is None: self.mid = (await s.add_message(self.role, '', self.metadata, pending=True, writer=self.writer)).id
+    if self.mid is None:
+        items = await _afirst(items)
+        self.mid = (await s.add_message(self.role, '', self.metadata, pending=True, writer=self.writer)).id
     beat = asyncio.ensure_future(self._abeat())
     try:
         async for text in self._apump(items, asm): yield text

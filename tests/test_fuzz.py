@@ -4,6 +4,8 @@ import contextlib, io, math, os, time, pytest
 from chatstate import *
 from chatstate.formats import *
 from chatstate.cli import main
+import chatstate.stream
+from conftest import run_async
 
 class Weird:
     "An object whose repr fails, as a hostile caller's might"
@@ -22,6 +24,11 @@ HOSTILE = [None, True, 0, -1, 2**63, 10**400, 1.5, math.nan, math.inf, '', '\ud8
            [], [1], {}, {1: 2}, {'role': 1}, {'k': deep(1000)}, {'k': 10**5000}, {'k': {1}}, set(), Weird(), Loud('s'), Message('user', 'x')]
 
 S = lambda m: m['s']
+def drain(x):
+    "Everything an iterator gives (an async one's, on the async API)"
+    if not hasattr(x, '__aiter__'): return list(x)
+    async def go(): return [o async for o in x]
+    return run_async(go())
 CALLS = [ # (name, call, arguments that succeed or fail cleanly on the filled store)
     ('create_session', lambda m, a, b, c, d: m.create_session(a, metadata=b, ttl=c, expires_at=d), ['new', None, None, None]),
     ('get_session', lambda m, a: m.get_session(a), ['s']),
@@ -52,6 +59,16 @@ CALLS = [ # (name, call, arguments that succeed or fail cleanly on the filled st
     ('update_message_metadata kw', lambda m, a: S(m).update_message_metadata('q', k=a), [1]),
     ('append_chunk', lambda m, a, b: S(m).append_chunk(a, b), ['p', 'x']),
     ('finalize', lambda m, a, b, c: S(m).finalize(a, content=b, metadata=c), ['zz', None, None]),
+    ('add_message writer', lambda m, a, b: S(m).add_message('assistant', '', pending=True, after=a, writer=b), [None, 'w']),
+    ('start_turn', lambda m, a, b, c: S(m).start_turn(a, after=b, writer=c), ['x', None, None]),
+    ('append_chunk writer', lambda m, a, b: S(m).append_chunk(a, 'x', writer=b), ['p', None]),
+    ('heartbeat', lambda m, a, b: S(m).heartbeat(a, writer=b), ['p', None]),
+    ('fail', lambda m, a, b, c, d: S(m).fail(a, b, metadata=c, writer=d), ['zz', 'boom', None, None]),
+    ('stop', lambda m, a: S(m).stop(a), ['zz']),
+    ('settle', lambda m, a, b: S(m).settle(a, b), ['p', None]),
+    ('stale_replies', lambda m, a: m.stale_replies(a), [10]),
+    ('follow', lambda m, a, b: drain(S(m).follow(a, timeout=b)), ['q', 0]),
+    ('stream_reply', lambda m, a, b, c, d, e: drain(S(m).stream_reply(a, every=b, chars=c, writer=d, metadata=e)), [['x'], 0.25, 2000, None, None]),
     ('delete', lambda m, a: S(m).delete(a), ['zz']),
     ('truncate_after', lambda m, a: S(m).truncate_after(a), ['zz']),
     ('update_metadata', lambda m, a: S(m).update_metadata(a), [{}]),

@@ -135,8 +135,9 @@ def test_a_failing_stream_keeps_the_text_and_the_cause(store, mgr):
     with pytest.raises(ConnectionError): stream(s, broken)
     m = s.messages[-1]
     assert (m.state, m.content, m.error) == ('failed', 'Half a', 'ConnectionError: the model went away')
+    n = len(s)
     with pytest.raises(InvalidTypeError, match='stream item must be'): stream(s, [3])
-    assert s.messages[-1].state == 'failed'
+    assert s.messages[-1].state == 'failed' and len(s) == n # bad input before anything was stored: the reply it added went again
 
 @pytest.mark.parametrize('kind', KINDS)
 def test_a_cancelled_request_leaves_a_failed_reply(tmp_path, kind):
