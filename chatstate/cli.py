@@ -91,17 +91,20 @@ def cmd_show(session:str, # The session's id
              tail:int=None, # Show only the last N messages
              owner:str=None, # Only if the session is this owner's
              json:store_true=False): # Print the session as JSON (its `to_dict`)
-    "Show one session's messages: when each was added, role, the state of a reply not done, content"
+    "Show one session's active branch: when each message was added, role, its version where there are several (2 / 3), the state of a reply not done, content"
     s = _owned(open_store(store), session, owner)
     if json: return _out(s.to_json())
-    msgs = s.tail(tail) if tail is not None else s.messages
+    t = s.tree()
+    if tail is not None and tail < 0: raise InvalidValueError(f"--tail must be a whole number >= 0, got {tail}")
+    msgs = t.active if tail is None else t.active[max(0, len(t.active) - tail):]
     info = s.info
     whose = f', owner {_plain(info.owner)}' if info.owner is not None else ''
     _out(f"{_plain(session)}{f' - {_plain(info.title)}' if info.title else ''} ({_n(info.message_count, 'message')}, updated {_when(info.updated)}{whose})")
     for m in msgs:
         when = _when(m.created) if m.created is not None else _plain(m.metadata.get('timestamp', '')) # a store an earlier release wrote kept no times
         state = '' if m.state == 'done' else f" [{m.state}{': ' + _plain(m.error) if m.error else ''}]"
-        head = f"{when + '  ' if when else ''}{_plain(m.role)}{state}: "
+        v = t.siblings(m.id)
+        head = f"{when + '  ' if when else ''}{_plain(m.role)}{f' ({v})' if v.n > 1 else ''}{state}: "
         _out(head + _plain(m.content, lines=True).replace('\n', '\n' + ' ' * len(head)))
 
 # %% ../nbs/06_cli.ipynb #ae958226
@@ -216,9 +219,10 @@ def copy_sessions(src:SessionManager, dst:SessionManager, batch:int=500, on_conf
     total,done,start = len(src),0,time.monotonic()
     for off in range(0, total, batch):
         for info in src.sessions(limit=batch, offset=off, order='created'):
-            msgs = src[info.session_id].messages
+            t = src[info.session_id].tree() # every branch
             d = dict(session_id=info.session_id, metadata=info.metadata, created=info.created, updated=info.updated,
-                     expires_at=info.expires_at, messages=msgs, **({} if info.owner is None else dict(owner=info.owner)))
+                     expires_at=info.expires_at, messages=t.messages, **({} if info.owner is None else dict(owner=info.owner)))
+            if t.branched: d['tree'] = t.links()
             if dst.import_session(d, on_conflict=on_conflict) is not None: done += 1
         if progress: progress(min(off+batch, total), total, start)
     return done

@@ -13,7 +13,8 @@ __all__ = ['MAX_DEPTH', 'MAX_INT_BITS', 'MAX_ID_LEN', 'STOPPED', 'FAILED', 'PREV
            'Message', 'reply_life', 'stored_life', 'SessionInfo', 'reply_state', 'SessionManager', 'merge_metadata',
            'judge_reply', 'reply_step', 'not_pending', 'session_not_found', 'message_not_found', 'ends_elsewhere',
            'InMemorySessionManager', 'ChatSession', 'AsyncChatSession', 'primitive', 'AsyncSessionManager',
-           'unchecked_message', 'take_place', 'Wakeups', 'connect', 'aconnect', 'check_seconds', 'mask_url']
+           'unchecked_message', 'take_place', 'Wakeups', 'Siblings', 'Tree', 'connect', 'aconnect', 'check_seconds',
+           'mask_url']
 
 # %% ../nbs/00_core.ipynb #2af54ddb
 import asyncio, functools, json, math, os, re, reprlib, sys, threading, time, uuid, weakref
@@ -262,8 +263,9 @@ class SessionManager(ABC):
         _managers.add(self)
         return self
     @abstractmethod
-    def _create(self, sid:str, metadata:dict, created:float, updated:float, expires_at:Optional[float], msgs:list, replace:bool=False, owner:Optional[str]=None)->bool:
-        "Create session `sid` of `owner` holding `msgs`, atomically; False if a live session has that id (an expired one is replaced), unless `replace`: then it is replaced whole, in the same step"
+    def _create(self, sid:str, metadata:dict, created:float, updated:float, expires_at:Optional[float], msgs:list, replace:bool=False, owner:Optional[str]=None,
+                tree:Optional[tuple]=None)->bool:
+        "Create session `sid` of `owner` holding `msgs`, atomically; False if a live session has that id (an expired one is replaced), unless `replace`: then it is replaced whole, in the same step. `tree`, unless None, is `(parents, head)`: each message's parent id (None at the top; parents come first) and the active branch's last message id; None: `msgs` is one branch"
     @abstractmethod
     def _exists(self, sid:str, owner:Optional[str]=None)->bool: "Whether a live session `sid` exists (and, unless `owner` is None, belongs to `owner`)"
     @abstractmethod
@@ -282,17 +284,17 @@ class SessionManager(ABC):
     def _erase(self, owner:str)->int: "Delete every session of `owner` (expired ones too) and their messages, atomically; return how many live ones"
     @abstractmethod
     def _append(self, sid:str, msgs:list, after:Optional[str]=None, writer:Optional[str]=None)->float:
-        "Append `msgs` at the end of the session, all or none; `DuplicateMessageError` if an id is taken. Unless `after` is None, only if the session's last message is `after` ('': it has none), else `ConflictError` (`ends_elsewhere`). Pending ones are held by `writer` for `lease` seconds. Return the time they were added (the store's clock)"
+        "Append `msgs` at the end of the active branch, all or none; `DuplicateMessageError` if an id is taken. Unless `after` is None, only if the active branch ends with `after` ('': it is empty), or `after` ends another branch (has no messages below it): they go there, and the active branch stays as it is; else `ConflictError` (`ends_elsewhere`). Pending ones are held by `writer` for `lease` seconds. Return the time they were added (the store's clock)"
     @abstractmethod
-    def _count(self, sid:str)->int: "How many messages the session holds"
+    def _count(self, sid:str)->int: "How many messages the active branch holds"
     @abstractmethod
     def _slice(self, sid:str, start:int, stop:Optional[int])->list:
-        "The messages at positions `start` (>=0) up to `stop` (None: the end), in order"
+        "The active branch's messages at positions `start` (>=0) up to `stop` (None: the end), in order"
     @abstractmethod
     def _tail(self, sid:str, n:int, before:Optional[str]=None)->list:
-        "The last `n` messages, or the `n` before message id `before`, in order"
+        "The active branch's last `n` messages, or the `n` above message id `before`, in order: what a long conversation shows first costs `n`, however long it is"
     @abstractmethod
-    def _get(self, sid:str, mid:str)->Optional[Message]: "Message `mid`, or None"
+    def _get(self, sid:str, mid:str)->Optional[Message]: "Message `mid`, on any branch, or None"
     @abstractmethod
     def _update(self, sid:str, mid:str, content:Optional[str]=None, chunk:Optional[str]=None, pending:Optional[bool]=None,
                 metadata:Optional[dict]=None, merge:Optional[dict]=None, act:Optional[str]=None, writer:Optional[str]=None, error:Optional[str]=None)->Message:
@@ -302,15 +304,31 @@ class SessionManager(ABC):
         "Up to `limit` `(session id, Message)` of pending replies whose lease lapsed, in live sessions, the longest lapsed first, found without reading sessions"
     @abstractmethod
     def _delete(self, sid:str, mids:list)->list:
-        "Delete the messages `mids` (all must exist), return them"
+        "Delete the messages `mids` (all must exist), return them in the order they were added; the messages below one join its parent"
     @abstractmethod
-    def _pop(self, sid:str)->Optional[Message]: "Delete the last message and return it; None if the session has none"
+    def _pop(self, sid:str)->Optional[Message]: "Delete the active branch's last message and return it; None if the branch is empty"
     @abstractmethod
     def _truncate(self, sid:str, after:Optional[str])->list:
-        "Delete every message after message id `after` (all of them when None), return them"
+        "Delete every message below message id `after`, on every branch (all of them when None), and make the active branch end at `after`; return them in the order they were added"
     @abstractmethod
     def _purge(self, now:float, before:Optional[float]=None)->int:
         "Delete sessions expired at `now`, and if `before` is given those not updated since then; return how many"
+    def _branch(self, sid:str, msgs:list, at:Optional[str], writer:Optional[str]=None, beside:bool=False)->float:
+        "Add `msgs`, in order, as a new branch below message `at` (below its parent, if `beside`; at the top, if `at` is None), and make them the active branch's end; all or none, as `_append`; return the store time"
+        raise StoreError(f"{type(self).__name__} keeps one branch per session: it cannot add a branch")
+    def _tree(self, sid:str)->tuple:
+        "Every message with its parent's id, in the order they were added, and the active branch's last message id: `([(Message, parent id or None)], head id or None)`"
+        msgs = self._slice(sid, 0, None)
+        return [(m, msgs[i-1].id if i else None) for i,m in enumerate(msgs)],(msgs[-1].id if msgs else None)
+    def _siblings(self, sid:str, mid:str)->tuple:
+        "The messages that share message `mid`'s parent (`mid` among them), in the order they were added, and the position of the one on the active branch (None if none is)"
+        m = self._get(sid, mid)
+        if m is None: raise message_not_found(sid, mid)
+        return [m],0
+    def _switch(self, sid:str, mid:str)->Message:
+        "Make the active branch run through message `mid`, down to the message below it that was active last (or added last); return the branch's new last message"
+        if self._get(sid, mid) is None: raise message_not_found(sid, mid)
+        return self._tail(sid, 1)[0]
     def close(self):
         "Release the store's connections: any later call raises `StoreClosedError`"
     def _message_dicts(self, sid:str)->list:
@@ -408,21 +426,64 @@ def reply_step(sid:str, mid:str, act:Optional[str], writer:Optional[str], error:
 
 # %% ../nbs/00_core.ipynb #e2791339
 class _Rec:
-    "One session as the in-memory store keeps it: messages as (role, content, id, pending, metadata or None, created, reply or None) tuples"
-    __slots__ = ('msgs', 'ix', 'metadata', 'created', 'updated', 'expires_at', 'owner')
+    """One session as the in-memory store keeps it: each message as a (role, content, id, pending, metadata or None, created, reply or None) tuple
+    in `all` (in the order they were added), its place in the tree in `node` (id: (depth, parent id, when it was last active)), and the active branch
+    in `msgs[:n]` (what lies beyond `n` is left from an earlier branch, and written over as the branch grows)"""
+    __slots__ = ('msgs', 'n', 'all', 'node', 'tick', 'metadata', 'created', 'updated', 'expires_at', 'owner')
 
-    def __init__(self, metadata, created, updated, expires_at, msgs, owner=None, now=None, lease=30.0):
+    def __init__(self, metadata, created, updated, expires_at, msgs, owner=None, now=None, lease=30.0, tree=None):
         self.metadata,self.created,self.updated,self.expires_at,self.owner = metadata,created,updated,expires_at,owner
-        self.msgs = [_tup(m, now or time.time(), lease) for m in msgs]
-        self.ix = {t[2]: i for i,t in enumerate(self.msgs)}
+        ts = [_tup(m, now or time.time(), lease) for m in msgs]
+        parents,head = tree or ([None] + [m.id for m in msgs[:-1]], msgs[-1].id if msgs else None)
+        self.all,self.node,self.tick,self.msgs,self.n = {t[2]: t for t in ts},{},len(ts),[],0
+        for i,(t,p) in enumerate(zip(ts, parents)): self.node[t[2]] = (0 if p is None else self.node[p][0] + 1, p, i)
+        _repath(self, head)
 
     def live(self, now): return self.expires_at is None or self.expires_at > now
+    def head(self): return self.msgs[self.n-1][2] if self.n else None
     def info(self, sid, now):
-        last = self.msgs[-1] if self.msgs else None
+        last = self.msgs[self.n-1] if self.n else None
         rep = last and last[6]
-        return SessionInfo(sid, _copy(self.metadata), self.created, self.updated, self.expires_at, len(self.msgs),
+        return SessionInfo(sid, _copy(self.metadata), self.created, self.updated, self.expires_at, self.n,
                            last and last[1][:PREVIEW_LEN], last and last[0], self.owner,
                            rep and reply_state(last[3], rep[1], last[3] and rep[3] <= now))
+
+def _repath(r:_Rec, mid:Optional[str]):
+    "Make the active branch of `r` end at message `mid` (None: empty), writing only the part of `r.msgs` that changes"
+    if mid is None: r.n = 0; return
+    lst,node,n = r.msgs,r.node,r.n
+    d,x,up = node[mid][0],mid,[]
+    while x is not None:
+        dx = node[x][0]
+        if dx < n and lst[dx][2] == x: break # on the branch already, and so is everything above it
+        up.append(x); x = node[x][1]
+    if len(lst) <= d: lst.extend([None] * (d + 1 - len(lst)))
+    for y in up: lst[node[y][0]] = r.all[y]
+    r.n = d + 1
+
+def _on_branch(r:_Rec, mid:str)->bool:
+    "Whether message `mid` is on the active branch of `r`"
+    d = r.node[mid][0]
+    return d < r.n and r.msgs[d][2] == mid
+
+def _below(r:_Rec, mid:Optional[str])->list:
+    "The ids of every message below `mid` in `r` (all of them when None), in the order they were added"
+    if mid is None: return list(r.all)
+    sub,res,node = {mid},[],r.node
+    for k in r.all:
+        if node[k][1] in sub: sub.add(k); res.append(k)
+    return res
+
+def _reshape(r:_Rec, gone:set, head:Optional[str]):
+    "Take the messages `gone` out of `r` (each one's children join its parent) and end the active branch at `head`"
+    node,keep = r.node,{}
+    for k,t in r.all.items():
+        if k in gone: continue
+        p = node[k][1]
+        while p in gone: p = node[p][1]
+        keep[k] = (0 if p is None else keep[p][0] + 1, p, node[k][2])
+    r.all,r.node,r.msgs,r.n = {k: r.all[k] for k in keep},keep,[],0
+    _repath(r, head)
 
 def not_pending(mid): return InvalidValueError(f"message {mid!r} is not pending: only a pending message takes chunks")
 def session_not_found(sid): return SessionNotFoundError(f"no session {sid!r}")
@@ -479,14 +540,14 @@ class InMemorySessionManager(SessionManager):
         if r is None or not r.live(now or time.time()): raise session_not_found(sid)
         return r
 
-    def _create(self, sid, metadata, created, updated, expires_at, msgs, replace=False, owner=None):
+    def _create(self, sid, metadata, created, updated, expires_at, msgs, replace=False, owner=None, tree=None):
         with self._lock:
             r = self._s.get(sid)
             if r is not None:
                 if r.live(time.time()) and not replace: return False
                 self._forget(sid)
-            self._s[sid] = r = _Rec(_copy(metadata), created, updated, expires_at, msgs, owner, time.time(), self.lease)
-            for t in r.msgs:
+            self._s[sid] = r = _Rec(_copy(metadata), created, updated, expires_at, msgs, owner, time.time(), self.lease, tree)
+            for t in r.all.values():
                 if t[3]: self._pend[sid, t[2]] = None
             if owner is not None: self._own.setdefault(owner, {})[sid] = None
             return True
@@ -547,38 +608,57 @@ class InMemorySessionManager(SessionManager):
         now = time.time()
         with self._lock:
             r = self._rec(sid, now)
-            ix,lst = r.ix,r.msgs
-            if after is not None:
-                last = lst[-1][2] if lst else ''
-                if last != after: raise ends_elsewhere(sid, after, last)
-            if len(msgs) == 1:
-                m = msgs[0]
-                if m.id in ix: raise DuplicateMessageError(f"session {sid!r} already has a message {m.id!r}")
-                ix[m.id] = len(lst)
-                md = m.metadata
-                if m.pending: self._pend[sid, m.id] = None
-                lst.append((m.role, m.content, m.id, m.pending, _copy(md) if md else None, now, (None, 0, writer, now+self.lease, None) if m.pending else None))
-            else:
-                dup = first(m.id for m in msgs if m.id in ix)
-                if dup: raise DuplicateMessageError(f"session {sid!r} already has a message {dup!r}")
-                n = len(lst)
-                for i,m in enumerate(msgs): ix[m.id] = n+i
-                held = (None, 0, writer, now+self.lease, None) # the lease of the pending ones (a tuple: shared, never changed)
-                lst.extend((m.role, m.content, m.id, m.pending, _copy(m.metadata) if m.metadata else None, now, held if m.pending else None) for m in msgs)
-                for m in msgs:
-                    if m.pending: self._pend[sid, m.id] = None
-            r.updated = now
+            n,al = r.n,r.all
+            head = r.msgs[n-1][2] if n else None
+            under = head
+            if after is not None and after != (head or ''):
+                if not after or after not in al or any(v[1] == after for v in r.node.values()): raise ends_elsewhere(sid, after, head or '')
+                under = after # the end of another branch: it grows there, and the active branch stays as it is
+            self._add(r, sid, msgs, under, writer, now)
+            if under is head: # the active branch grows
+                k = len(msgs)
+                if len(r.msgs) == n: r.msgs.extend(al[m.id] for m in msgs)
+                else: r.msgs[n:n+k] = [al[m.id] for m in msgs]
+                r.n = n + k
+        return now
+
+    def _add(self, r, sid, msgs, under, writer, now):
+        "Put `msgs` into `r`, in order, below message `under` (None: at the top), off the active branch"
+        al,node = r.all,r.node
+        dup = first(m.id for m in msgs if m.id in al)
+        if dup: raise DuplicateMessageError(f"session {sid!r} already has a message {dup!r}")
+        d,t = -1 if under is None else node[under][0],r.tick
+        held = (None, 0, writer, now+self.lease, None) # the lease of the pending ones (a tuple: shared, never changed)
+        for i,m in enumerate(msgs, 1):
+            md = m.metadata
+            al[m.id] = (m.role, m.content, m.id, m.pending, _copy(md) if md else None, now, held if m.pending else None)
+            node[m.id] = (d+i, under, t+i)
+            under = m.id
+            if m.pending: self._pend[sid, m.id] = None
+        r.tick,r.updated = t + len(msgs),now
+
+    def _branch(self, sid, msgs, at, writer=None, beside=False):
+        now = time.time()
+        with self._lock:
+            r = self._rec(sid, now)
+            if at is not None and at not in r.all: raise message_not_found(sid, at)
+            self._add(r, sid, msgs, r.node[at][1] if at is not None and beside else at, writer, now)
+            _repath(r, msgs[-1].id)
         return now
 
     def _count(self, sid):
-        with self._lock: return len(self._rec(sid).msgs)
+        with self._lock: return self._rec(sid).n
 
     def _slice(self, sid, start, stop):
-        with self._lock: rows = self._rec(sid).msgs[start:stop]
+        with self._lock:
+            r = self._rec(sid)
+            rows = r.msgs[start:r.n if stop is None else min(stop, r.n)]
         return _out(rows)
 
     def _message_dicts(self, sid):
-        with self._lock: rows = self._rec(sid).msgs[:]
+        with self._lock:
+            r = self._rec(sid)
+            rows = r.msgs[:r.n]
         return [{'role': r, 'content': c, 'id': i} if md is None and not p else
                 {'role': r, 'content': c, 'id': i, **({'pending': True} if p else {}), **({'metadata': _copy(md)} if md else {})}
                 for r,c,i,p,md,_,_ in rows]
@@ -586,27 +666,31 @@ class InMemorySessionManager(SessionManager):
     def _tail(self, sid, n, before=None):
         with self._lock:
             r = self._rec(sid)
-            end = len(r.msgs) if before is None else r.ix.get(before)
-            if end is None: raise message_not_found(sid, before)
+            if before is None: end = r.n
+            elif before not in r.all: raise message_not_found(sid, before)
+            elif _on_branch(r, before): end = r.node[before][0]
+            else: # above a message off the active branch: its own ancestors
+                rows,x = [],r.node[before][1]
+                while x is not None and len(rows) < n: rows.append(r.all[x]); x = r.node[x][1]
+                return _out(rows[::-1])
             rows = r.msgs[max(0, end-n):end]
         return _out(rows)
 
     def _get(self, sid, mid):
         with self._lock:
-            r = self._rec(sid)
-            i = r.ix.get(mid)
-            return None if i is None else _out([r.msgs[i]])[0]
+            t = self._rec(sid).all.get(mid)
+            return None if t is None else _out([t])[0]
 
     def _update(self, sid, mid, content=None, chunk=None, pending=None, metadata=None, merge=None, act=None, writer=None, error=None):
         now = time.time()
         with self._lock:
             r = self._rec(sid, now)
-            i = r.ix.get(mid)
-            if i is None: raise message_not_found(sid, mid)
-            t = r.msgs[i]
+            t = r.all.get(mid)
+            if t is None: raise message_not_found(sid, mid)
             step = reply_step(sid, mid, 'chunk' if chunk is not None else act, writer, error, t[3], t[6], pending, now, self.lease)
             if step is None: return _out([t], now)[0]
-            r.msgs[i] = t = _changed(t, content, chunk, metadata, merge, *step)
+            r.all[mid] = t = _changed(t, content, chunk, metadata, merge, *step)
+            if _on_branch(r, mid): r.msgs[r.node[mid][0]] = t
             if t[3]: self._pend[sid, mid] = None
             r.updated = now
         w = self._wakes
@@ -620,9 +704,9 @@ class InMemorySessionManager(SessionManager):
             now,res = time.time(),[]
             for k in list(self._pend):
                 r = self._s.get(k[0])
-                i = None if r is None or not r.live(now) else r.ix.get(k[1])
-                if i is None or not r.msgs[i][3]: del self._pend[k] # ended, deleted, or its session gone
-                elif r.msgs[i][6][3] <= now: res.append((r.msgs[i][6][3], k[0], r.msgs[i]))
+                t = None if r is None or not r.live(now) else r.all.get(k[1])
+                if t is None or not t[3]: del self._pend[k] # ended, deleted, or its session gone
+                elif t[6][3] <= now: res.append((t[6][3], k[0], t))
             res.sort(key=lambda o: o[0])
             return [(sid, _out([t], now)[0]) for _,sid,t in res[:limit]]
 
@@ -630,12 +714,12 @@ class InMemorySessionManager(SessionManager):
         now = time.time()
         with self._lock:
             r = self._rec(sid, now)
-            missing = first(o for o in mids if o not in r.ix)
+            missing = first(o for o in mids if o not in r.all)
             if missing is not None: raise message_not_found(sid, missing)
             gone = set(mids)
-            res = [t for t in r.msgs if t[2] in gone]
-            r.msgs = [t for t in r.msgs if t[2] not in gone]
-            r.ix = {t[2]: i for i,t in enumerate(r.msgs)}
+            res,head = [t for k,t in r.all.items() if k in gone],r.head()
+            while head in gone: head = r.node[head][1]
+            _reshape(r, gone, head)
             r.updated = now
         return _out(res)
 
@@ -643,9 +727,12 @@ class InMemorySessionManager(SessionManager):
         now = time.time()
         with self._lock:
             r = self._rec(sid, now)
-            if not r.msgs: return None
-            t = r.msgs.pop()
-            del r.ix[t[2]]
+            if not r.n: return None
+            t = r.msgs[r.n-1]
+            if len(r.all) == r.n: # one branch: the last message has none below it
+                del r.all[t[2]], r.node[t[2]]
+                r.n -= 1
+            else: _reshape(r, {t[2]}, r.node[t[2]][1])
             r.updated = now
         return _out([t])[0]
 
@@ -653,14 +740,49 @@ class InMemorySessionManager(SessionManager):
         now = time.time()
         with self._lock:
             r = self._rec(sid, now)
-            if after is None: i = 0
-            elif after in r.ix: i = r.ix[after]+1
-            else: raise message_not_found(sid, after)
-            res = r.msgs[i:]
-            del r.msgs[i:]
-            for t in res: del r.ix[t[2]]
-            if res: r.updated = now
+            if after is not None and after not in r.all: raise message_not_found(sid, after)
+            if after is not None and len(r.all) == r.n: gone = [t[2] for t in r.msgs[r.node[after][0]+1:r.n]] # one branch: what follows it
+            else: gone = _below(r, after)
+            res = [r.all[k] for k in gone]
+            if after is None: r.all,r.node,r.n = {},{},0
+            else:
+                for k in gone: del r.all[k], r.node[k]
+                d,p,_ = r.node[after]
+                r.tick += 1
+                r.node[after] = (d, p, r.tick) # active now: a switch above it comes back here
+                if r.n != d + 1 or r.msgs[d][2] != after: _repath(r, after)
+            if res or after is not None: r.updated = now
         return _out(res)
+
+    def _tree(self, sid):
+        with self._lock:
+            r = self._rec(sid)
+            rows,node,head = list(r.all.values()),r.node,r.head()
+        return list(zip(_out(rows), [node[t[2]][1] for t in rows])),head
+
+    def _siblings(self, sid, mid):
+        with self._lock:
+            r = self._rec(sid)
+            if mid not in r.all: raise message_not_found(sid, mid)
+            p,node = r.node[mid][1],r.node
+            sib = [t for k,t in r.all.items() if node[k][1] == p]
+            on = first(i for i,t in enumerate(sib) if _on_branch(r, t[2]))
+        return _out(sib),on
+
+    def _switch(self, sid, mid):
+        now = time.time()
+        with self._lock:
+            r = self._rec(sid, now)
+            if mid not in r.all: raise message_not_found(sid, mid)
+            node = r.node
+            best = max([mid] + _below(r, mid), key=lambda k: node[k][2])
+            d,p,_ = node[best]
+            r.tick += 1
+            node[best] = (d, p, r.tick)
+            _repath(r, best)
+            r.updated = now
+            t = r.all[best]
+        return _out([t])[0]
 
     def _purge(self, now, before=None):
         with self._lock:
@@ -796,7 +918,7 @@ def _twin(kind:str, prop:bool=False, name:Optional[str]=None):
     return deco
 
 # %% ../nbs/00_core.ipynb #895e6495
-_PRIMITIVES = ('_create', '_exists', '_info', '_set_info', '_drop', '_list', '_session_count', '_append', '_count', '_slice',
+_PRIMITIVES = ('_create', '_exists', '_info', '_set_info', '_drop', '_list', '_session_count', '_append', '_branch', '_tree', '_siblings', '_switch', '_count', '_slice',
                '_tail', '_get', '_update', '_delete', '_pop', '_truncate', '_purge', '_erase', '_stale', '_message_dicts')
 
 def primitive(body):
@@ -1321,25 +1443,124 @@ async def follow(self:AsyncChatSession, mid:str, timeout:Optional[float]=None)->
 # %% ../nbs/00_core.ipynb #e06a0d99
 @_twin('session')
 def _delete(self, mid:str)->Message:
-    "Delete message `mid`, return it"
+    "Delete message `mid` (the messages below it join its parent), return it"
     return (yield P._delete(self.session_id, [_check_id(mid, 'message id')]))[0]
 
 @_twin('session')
 def _pop(self)->Message:
-    "Delete the last message and return it, in one step"
+    "Delete the active branch's last message and return it, in one step"
     m = yield P._pop(self.session_id)
     if m is None: raise EmptySessionError(f"session {self.session_id!r} has no messages to pop")
     return m
 
 @_twin('session')
 def _truncate_after(self, mid:str)->List[Message]:
-    "Delete every message after message `mid`, return them: the first step of regenerating a reply"
+    "Delete every message below message `mid`, on every branch, and end the active branch there; return them"
     return (yield P._truncate(self.session_id, _check_id(mid, 'message id')))
 
 @_twin('session')
 def _clear(self)->int:
-    "Delete every message, keep the session; return how many were deleted"
+    "Delete every message, on every branch, keep the session; return how many were deleted"
     return len((yield P._truncate(self.session_id, None)))
+
+# %% ../nbs/00_core.ipynb #cd1a277d
+@dataclass
+class Siblings:
+    "The versions of a message: the messages that share its parent, in the order they were added, and which of them is on the active branch"
+    messages:List[Message] # Every version, oldest first
+    index:int # The position of the message asked about
+    active:Optional[int] # The position of the one on the active branch, or None when none is
+    @property
+    def n(self)->int: return len(self.messages)
+    def __str__(self): return f'{self.index + 1} / {self.n}'
+
+def _branch_args(at, what='at'):
+    if at is None: return None
+    return _check_id(at, what)
+
+@_twin('session')
+def _add_branch(self, parent:Optional[str], msgs:Iterable, writer:Optional[str]=None)->List[Message]:
+    "Add `msgs` (`Message`s or dicts), in order, as a new branch below message `parent` (None: at the top), in one atomic step; they become the active branch's end"
+    parent,msgs,writer = _branch_args(parent, 'parent'),_distinct(_as_messages(msgs, 'msgs'), self.session_id),_writer(writer)
+    if not msgs: raise InvalidValueError("a branch needs at least one message")
+    return _added(msgs, (yield P._branch(self.session_id, msgs, parent, writer, False)))
+
+@_twin('session')
+def _edit(self, mid:str,
+          content:Optional[str]=None, # The new version's content; None: the old one's
+          metadata:Optional[dict]=None, # The new version's metadata; None: the old one's
+          id:Optional[str]=None # The new version's id; a uuid4 when None
+         )->Message: # The new version, now on the active branch
+    "A new version of message `mid`, beside it: the old one stays, with everything below it, on a branch of its own"
+    sid,mid = self.session_id,_check_id(mid, 'message id')
+    c,md = _content(content),None if metadata is None else _message_md(metadata)
+    old = yield P._get(sid, mid)
+    if old is None: raise message_not_found(sid, mid)
+    m = Message(old.role, old.content if c is None else c, id, False, old.metadata if md is None else md)
+    return _added([m], (yield P._branch(sid, [m], mid, None, True)))[0]
+
+@_twin('session')
+def _regenerate(self, mid:str,
+                content:str='', # What the new version starts with
+                pending:bool=True, # A reply about to stream into (the default), or a finished one
+                metadata:Optional[dict]=None, # The new version's metadata
+                id:Optional[str]=None, # The new version's id; a uuid4 when None
+                writer:Optional[str]=None # Who streams it (see Reply states)
+               )->Message: # The new version, now on the active branch
+    "A new version of reply `mid`, beside it, pending by default: stream into it as into any reply; the old one stays on a branch of its own"
+    sid,mid = self.session_id,_check_id(mid, 'message id')
+    old = yield P._get(sid, mid)
+    if old is None: raise message_not_found(sid, mid)
+    m = Message(old.role, content, id, pending, metadata)
+    return _added([m], (yield P._branch(sid, [m], mid, _writer(writer), True)))[0]
+
+@_twin('session')
+def _siblings(self, mid:str)->Siblings:
+    "The versions of message `mid` (the messages beside it, itself among them), oldest first, and which is active: `str()` of it reads '2 / 3'"
+    mid = _check_id(mid, 'message id')
+    msgs,on = yield P._siblings(self.session_id, mid)
+    return Siblings(msgs, first(i for i,m in enumerate(msgs) if m.id == mid), on)
+
+@_twin('session')
+def _switch(self, mid:str)->Message:
+    "Make message `mid` active: the active branch runs through it, down to the message below it that was active last; return the branch's new last message"
+    return (yield P._switch(self.session_id, _check_id(mid, 'message id')))
+
+# %% ../nbs/00_core.ipynb #49130d47
+@dataclass
+class Tree:
+    "A whole conversation, as a viewer draws it: every message, each one's parent, and the end of the active branch"
+    messages:List[Message] # Every message, in the order they were added
+    parents:Dict[str, Optional[str]] # Each message id's parent id (None: at the top)
+    head:Optional[str] # The active branch's last message id (None: the branch is empty)
+    def __post_init__(self):
+        self._by,self._kids = {m.id: m for m in self.messages},{}
+        for m in self.messages: self._kids.setdefault(self.parents[m.id], []).append(m)
+
+    def children(self, mid:Optional[str]=None)->List[Message]: "The messages just below message `mid` (None: at the top), oldest first"; return list(self._kids.get(mid, ()))
+    def path(self, mid:Optional[str]=None)->List[Message]:
+        "The messages from the top down to message `mid` (None: the active branch's end)"
+        res,x = [],self.head if mid is None else mid
+        while x is not None: res.append(self._by[x]); x = self.parents[x]
+        return res[::-1]
+    @property
+    def active(self)->List[Message]: "The active branch: what the session reads"; return self.path()
+    @property
+    def branched(self)->bool:
+        "Whether the conversation has more than one branch, or an active branch that does not end at its last message"
+        ms = self.messages
+        return self.head != (ms[-1].id if ms else None) or any(self.parents[m.id] != (ms[i-1].id if i else None) for i,m in enumerate(ms))
+    def links(self)->dict: "What `ChatSession.to_dict` keeps of the tree beside the messages: each one's parent id, and the head"; return {'parents': [self.parents[m.id] for m in self.messages], 'head': self.head}
+    def siblings(self, mid:str)->Siblings:
+        "The versions of message `mid`, as `ChatSession.siblings` gives them"
+        sib,on = self._kids[self.parents[mid]],{m.id for m in self.active}
+        return Siblings(list(sib), first(i for i,m in enumerate(sib) if m.id == mid), first(i for i,m in enumerate(sib) if m.id in on))
+
+@_twin('session')
+def _tree(self)->Tree:
+    "The whole conversation, every branch of it, in one read"
+    rows,head = yield P._tree(self.session_id)
+    return Tree([m for m,_ in rows], {m.id: p for m,p in rows}, head)
 
 # %% ../nbs/00_core.ipynb #f0eef905
 @_twin('session', prop=True)
@@ -1401,12 +1622,28 @@ def _expire(self, ttl:Optional[float]=None, expires_at:Optional[float]=None):
 # %% ../nbs/00_core.ipynb #df8723af
 @_twin('session')
 def _to_dict(self)->dict:
-    "The whole session, details and messages (nested form), as a JSON-ready dict"
+    "The whole session, details and messages (nested form, every branch), as a JSON-ready dict"
     i = yield from _info(self)
     d = dict(session_id=self.session_id, metadata=i.metadata, created=i.created, updated=i.updated, expires_at=i.expires_at)
     if i.owner is not None: d['owner'] = i.owner # only when there is one: the seed's dict keeps its shape
-    d['messages'] = yield P._message_dicts(self.session_id)
+    t = yield from _tree(self)
+    d['messages'] = [_nested(m) for m in t.messages]
+    if t.branched: d['tree'] = t.links() # only for a session that branched: one branch is the list itself
     return d
+
+def _check_tree(t, msgs, sid)->Optional[tuple]:
+    "A session dict's 'tree' (each message's parent id, in the messages' order, and the active branch's end) checked against its messages"
+    if t is None: return None
+    bad = lambda why: InvalidValueError(f"session {sid!r}: bad 'tree': {why}")
+    if not isinstance(t, dict) or not isinstance(t.get('parents'), list) or set(t) - {'parents', 'head'}: raise bad(f"it must be a dict of 'parents' (a list) and 'head', not {_short(t)}")
+    ps,seen = t['parents'],set()
+    if len(ps) != len(msgs): raise bad(f"{len(ps)} parents for {len(msgs)} messages")
+    for m,p in zip(msgs, ps):
+        if p is not None and (not isinstance(p, str) or p not in seen): raise bad(f"message {m.id!r} has parent {_short(p)}, which is not a message before it")
+        seen.add(m.id)
+    h = t.get('head')
+    if h is not None and (not isinstance(h, str) or h not in seen): raise bad(f"head {_short(h)} is not one of its messages")
+    return ps,h
 
 @_twin('session')
 def _to_json(self, **kwargs)->str:
@@ -1562,10 +1799,11 @@ def _import_session(self, d:dict, on_conflict:str='fail')->Optional[ChatSession]
     if 'session_id' not in d: raise InvalidValueError(f"session dict has no 'session_id': {_short(d)}")
     sid,md,owner = _check_id(d['session_id']),_check_md(d.get('metadata')),_owner(d.get('owner'))
     msgs = _distinct(_as_messages(d.get('messages') or []), sid)
+    tree = _check_tree(d.get('tree'), msgs, sid)
     now = time.time()
     created,updated,exp = (_time(d.get(k), k) for k in ('created', 'updated', 'expires_at'))
     created,updated = ifnone(created, now),ifnone(updated, now)
-    if (yield P._create(sid, md, created, updated, exp, msgs, on_conflict == 'replace', owner)): return self._handle(sid)
+    if (yield P._create(sid, md, created, updated, exp, msgs, on_conflict == 'replace', owner, *([] if tree is None else [tree]))): return self._handle(sid)
     if on_conflict == 'skip': return None
     raise DuplicateSessionError(f"session {sid!r} already exists")
 

@@ -34,7 +34,6 @@ def _pg_sql(s:str)->str: return re.sub(r'(?<![:\w]):([A-Za-z_]\w*)', r'%(\1)s', 
 class PostgresDialect(Dialect):
     "How the SQL engine speaks to PostgreSQL"
     cte,lock_rows,lock_both,preview = True,' FOR UPDATE OF s',' FOR UPDATE OF s, m',f'substr(m.content, 1, {2*PREVIEW_LEN})'
-    last = 'LEFT JOIN LATERAL (SELECT content, role, pending, st, expires FROM {M} WHERE session = s.pk ORDER BY seq DESC LIMIT 1) m ON true'
     clock = "date_part('epoch', statement_timestamp())" # the server's clock, the same for every worker
     wake = ', LATERAL (SELECT pg_notify(:chan, :key), u.session AS woke) w' # on commit, to the store's channel: a reply changed
     def __init__(self, psycopg): self.dup = psycopg.errors.UniqueViolation
@@ -57,7 +56,7 @@ def _driver():
     return psycopg
 
 _NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,40}')
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 _COLUMNS = {'sessions': {'pk', 'id', 'metadata', 'created', 'updated', 'expires_at', 'next_seq', 'n'},
             'messages': {'session', 'seq', 'id', 'role', 'content', 'pending', 'metadata'}} # what version 1 has
 
@@ -78,7 +77,15 @@ def _migrations(S, M, p):
             5: [*(f'ALTER TABLE {M} ADD COLUMN IF NOT EXISTS {c}' for c in ('ended DOUBLE PRECISION', 'st SMALLINT NOT NULL DEFAULT 0', 'writer TEXT',
                                                                           'expires DOUBLE PRECISION', 'error TEXT')),
                 f'UPDATE {M} SET expires = COALESCE(at, 0) WHERE pending AND expires IS NULL', # a reply left pending by an earlier release: stale
-                f'CREATE INDEX IF NOT EXISTS "{p}messages_lease" ON {M}(expires) WHERE pending']}
+                f'CREATE INDEX IF NOT EXISTS "{p}messages_lease" ON {M}(expires) WHERE pending'],
+            6: [*(f'ALTER TABLE {M} ADD COLUMN IF NOT EXISTS {c}' for c in ('parent BIGINT', 'depth BIGINT NOT NULL DEFAULT 0', 'touched BIGINT NOT NULL DEFAULT 0')),
+                *(f'ALTER TABLE {S} ADD COLUMN IF NOT EXISTS {c}' for c in ('head BIGINT', 'total BIGINT NOT NULL DEFAULT 0', 'prev BIGINT')),
+                # branches: each message below its parent, at its depth; the session's active branch ends at `head`. A session stored before is one branch
+                f'''UPDATE {M} AS m SET parent = w.up, depth = w.d, touched = m.seq FROM (SELECT session, seq, lag(seq) OVER (PARTITION BY session ORDER BY seq) AS up,
+                      row_number() OVER (PARTITION BY session ORDER BY seq) - 1 AS d FROM {M}) AS w WHERE m.session = w.session AND m.seq = w.seq''',
+                f'''UPDATE {S} AS s SET head = c.head, n = c.n, total = c.n FROM (SELECT session, max(seq) AS head, count(*) AS n FROM {M} GROUP BY session) AS c
+                      WHERE c.session = s.pk''',
+                f'CREATE INDEX IF NOT EXISTS "{p}messages_parent" ON {M}(session, parent)']}
 
 # %% ../nbs/03_postgres.ipynb #41de3d5a
 class PostgresSessionManager(SQLStore):

@@ -198,9 +198,91 @@ local function merge(s, first)
 end
 """
 
+# %% ../nbs/04_redis.ipynb #5389f696
+_LIB += r"""
+-- branches: a session is one branch, its messages in the order of Z, until its first branch. From then its hash holds `head` (the active branch's
+-- last message id; '' when the branch is empty), `base` (how many of Z's first messages are that first branch: each below the one before it) and,
+-- for every message added since, `t:<id>` = depth,touched,parent id ('' at the top)
+local function branched() return redis.call('HEXISTS', S, 'base') == 1 end
+local function untree(t)
+  local a = string.find(t, ',', 1, true)
+  local b = string.find(t, ',', a + 1, true)
+  local p = string.sub(t, b + 1)
+  return tonumber(string.sub(t, 1, a - 1)), tonumber(string.sub(t, a + 1, b - 1)), p ~= '' and p or false
+end
+local function tnode(id) -- depth, touched, parent id (false at the top) of message `id` of a session that branched; nil if it has none
+  local t = redis.call('HGET', S, 't:' .. id)
+  if t then return untree(t) end
+  local r = redis.call('ZRANK', Z, id)
+  if not r then return nil end
+  return r, tonumber(redis.call('ZSCORE', Z, id)), r > 0 and redis.call('ZRANGE', Z, r - 1, r - 1)[1] or false
+end
+local function tset(id, d, t, p) redis.call('HSET', S, 't:' .. id, d .. ',' .. t .. ',' .. (p or '')) end
+local function headid() local h = redis.call('HGET', S, 'head'); return h and h ~= '' and h or false end
+local function path(x, limit) -- message `x` and those above it, top first (the last `limit` of them; all when nil), in a session that branched
+  local up = {}
+  while x and (not limit or #up < limit) do
+    local t = redis.call('HGET', S, 't:' .. x)
+    if not t then break end
+    up[#up + 1] = x
+    local _, _, p = untree(t)
+    x = p
+  end
+  local res = {}
+  if x and (not limit or #up < limit) then -- the rest is the first branch: a range of Z
+    local r = redis.call('ZRANK', Z, x)
+    res = redis.call('ZRANGE', Z, limit and math.max(0, r - (limit - #up) + 1) or 0, r)
+  end
+  for i = #up, 1, -1 do res[#res + 1] = up[i] end
+  return res
+end
+local function load() -- a session that branched, whole: its ids in the order they were added, and each one's {depth, touched, parent or false}
+  local z, h, rec, ids, nodes = redis.call('ZRANGE', Z, 0, -1, 'WITHSCORES'), redis.call('HGETALL', S), {}, {}, {}
+  for i = 1, #h, 2 do if string.sub(h[i], 1, 2) == 't:' then rec[string.sub(h[i], 3)] = h[i + 1] end end
+  for i = 1, #z, 2 do
+    local id = z[i]
+    ids[#ids + 1] = id
+    if rec[id] then nodes[id] = {untree(rec[id])}
+    else nodes[id] = {#ids - 1, tonumber(z[i + 1]), #ids > 1 and ids[#ids - 1] or false} end
+  end
+  return ids, nodes
+end
+local function ends(id) -- whether message `id` of a session that branched ends a branch: nothing is below it
+  local ids, nodes = load()
+  if not nodes[id] then return false end
+  for _, x in ipairs(ids) do if nodes[x][3] == id then return false end end
+  return true
+end
+local function below(ids, nodes, top) -- the set of messages below `top`
+  local sub, res = {[top] = true}, {}
+  for _, id in ipairs(ids) do
+    local p = nodes[id][3]
+    if p and sub[p] then sub[id] = true; res[id] = true end
+  end
+  return res
+end
+local function reshape(ids, nodes, gone, h) -- take the messages `gone` out (each one's children join its parent), end the active branch at `h`; return them
+  local out, left = {}, 0
+  for _, id in ipairs(ids) do
+    if gone[id] then redis.call('HDEL', S, 't:' .. id); out[#out + 1] = id
+    else
+      local nd = nodes[id]
+      local p = nd[3]
+      while p and gone[p] do p = nodes[p][3] end
+      nd[1], nd[3], left = p and nodes[p][1] + 1 or 0, p, left + 1
+      tset(id, nd[1], nd[2], p)
+    end
+  end
+  if left == 0 then redis.call('HDEL', S, 'base', 'head'); redis.call('HSET', S, 'n', 0) -- nothing left: one branch again
+  else redis.call('HSET', S, 'base', 0, 'head', h or '', 'n', h and nodes[h][1] + 1 or 0) end
+  return out
+end
+"""
+
 # %% ../nbs/04_redis.ipynb #30e5a41e
 # KEYS: S Z M D, then the created, updated and expiry indexes, the creation counter, the set of expired sessions already unlisted
-# ARGV: id, metadata, created, updated, expiry, n, replace?, n message fields (3 each), then the owner and its key ('' for none), the lease (ms)
+# ARGV: id, metadata, created, updated, expiry, n, replace?, n message fields (3 each), then the owner and its key ('' for none), the lease (ms),
+#       and for a session that branched: the active branch's end, its length, and each message's `t:` field
 _CREATE = _LIB + """
 local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 5, 'zset', 6, 'zset', 7, 'zset', 8, 'string', 9, 'set', 10, 'zset'})
 if bad then return bad end
@@ -219,6 +301,10 @@ for i = 1, n do
   local j = 8 + (i - 1) * 3
   redis.call('ZADD', Z, i, ARGV[j]); put(j, now, now + tonumber(ARGV[10 + n * 3]))
 end
+if #ARGV > 10 + n * 3 then
+  redis.call('HSET', S, 'base', 0, 'head', ARGV[11 + n * 3], 'n', ARGV[12 + n * 3])
+  for i = 1, n do redis.call('HSET', S, 't:' .. ARGV[8 + (i - 1) * 3], ARGV[12 + n * 3 + i]) end
+end
 local at = redis.call('INCR', KEYS[8])
 redis.call('ZADD', KEYS[5], at, S)
 redis.call('ZADD', KEYS[6], ARGV[4], S)
@@ -235,11 +321,16 @@ return 1
 _APPEND = _LIB + """
 local bad = check({2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset', 10, 'zset'})
 if bad then return bad end
-local f = redis.call('HMGET', S, 'next', 'n', 'exp', 'ok')
+local f = redis.call('HMGET', S, 'next', 'n', 'exp', 'ok', 'base', 'head')
 if not f[1] then return {0} end
+local tree, under, move = f[5], f[6], true -- a session that branched: the new messages go below `under`, and `move` the active branch's end
 if ARGV[4] ~= '' then
-  local last = redis.call('ZRANGE', Z, -1, -1)[1] or ''
-  if '=' .. last ~= ARGV[4] then return {3, last} end
+  local last = tree and f[6] or redis.call('ZRANGE', Z, -1, -1)[1] or ''
+  if '=' .. last ~= ARGV[4] then
+    local at = string.sub(ARGV[4], 2) -- per branch: `after` may end a branch other than the active one
+    if at == '' or not tree or not ends(at) then return {3, last} end
+    under, move = at, false
+  end
 end
 local n, seq, now = tonumber(ARGV[3]), tonumber(f[1]), clock()
 local exp = now + tonumber(ARGV[5 + n * 3])
@@ -259,11 +350,96 @@ else
     redis.call('ZADD', Z, seq + i, ARGV[j]); put(j, now, exp)
   end
 end
-redis.call('HSET', S, 'next', seq + n, 'n', tonumber(f[2]) + n, 'updated', ARGV[2])
+if tree then
+  local d, p = under ~= '' and tnode(under) or -1, under ~= '' and under or false
+  for i = 1, n do
+    local id = ARGV[5 + (i - 1) * 3]
+    tset(id, d + i, seq + i, p); p = id
+  end
+  if move then redis.call('HSET', S, 'head', p, 'n', d + 1 + n) end
+  redis.call('HSET', S, 'next', seq + n, 'updated', ARGV[2])
+else redis.call('HSET', S, 'next', seq + n, 'n', tonumber(f[2]) + n, 'updated', ARGV[2]) end
 redis.call('ZADD', KEYS[6], ARGV[2], S)
 if f[4] then redis.call('ZADD', f[4] .. ':u', ARGV[2], S) end
 if f[3] ~= '' then expire(f[3]) end
 return {1, now}
+"""
+
+# %% ../nbs/04_redis.ipynb #324ba8cc
+# KEYS: as `_APPEND`'s. ARGV: id, now, n, the message it goes below ('': at the top), below its parent instead?, n message fields (3 each), the lease (ms)
+_BRANCH = _LIB + """
+local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset', 10, 'zset'})
+if bad then return bad end
+local f = redis.call('HMGET', S, 'next', 'exp', 'ok', 'base')
+if not f[1] then return {0} end
+local n, seq, under, d = tonumber(ARGV[3]), tonumber(f[1]), false, -1
+if ARGV[4] ~= '' then
+  local nd, _, np = tnode(ARGV[4])
+  if not nd then return {3} end
+  if ARGV[5] == '1' then under, d = np, nd - 1 else under, d = ARGV[4], nd end
+end
+for i = 1, n do
+  local id = ARGV[6 + (i - 1) * 3]
+  if redis.call('HEXISTS', M, id) == 1 then return {2, id} end
+end
+if not f[4] then redis.call('HSET', S, 'base', redis.call('ZCARD', Z)) end -- its first branch: what it holds so far is one branch
+local now = clock()
+local exp, p = now + tonumber(ARGV[6 + n * 3]), under
+for i = 1, n do
+  local j = 6 + (i - 1) * 3
+  redis.call('ZADD', Z, seq + i, ARGV[j]); put(j, now, exp)
+  tset(ARGV[j], d + i, seq + i, p); p = ARGV[j]
+end
+redis.call('HSET', S, 'next', seq + n, 'n', d + 1 + n, 'head', p, 'updated', ARGV[2])
+redis.call('ZADD', KEYS[6], ARGV[2], S)
+if f[3] then redis.call('ZADD', f[3] .. ':u', ARGV[2], S) end
+if f[2] ~= '' then expire(f[2]) end
+return {1, now}
+"""
+
+# ARGV: 'tree', 'siblings' or 'switch', the message id ('' for a tree), now
+_TREE = _LIB + """
+if redis.call('EXISTS', S) == 0 then return {0} end
+local op, mid = ARGV[1], ARGV[2]
+if not branched() then -- one branch: each message below the one before it
+  local ids = redis.call('ZRANGE', Z, 0, -1)
+  if op == 'tree' then
+    local ps = {}
+    for i = 1, #ids do ps[i] = i > 1 and ids[i - 1] or '' end
+    return {1, msgs(ids), ps, ids[#ids] or ''}
+  end
+  if redis.call('HEXISTS', M, mid) == 0 then return {3} end
+  if op == 'siblings' then return {1, msgs({mid}), 0} end
+  return {1, msgs({ids[#ids]})}
+end
+local ids, nodes = load()
+local h = headid()
+if op == 'tree' then
+  local ps = {}
+  for i, id in ipairs(ids) do ps[i] = nodes[id][3] or '' end
+  return {1, msgs(ids), ps, h or ''}
+end
+if not nodes[mid] then return {3} end
+if op == 'siblings' then
+  local on, sib, at = {}, {}, -1
+  for _, id in ipairs(path(h, nil)) do on[id] = true end
+  for _, id in ipairs(ids) do
+    if nodes[id][3] == nodes[mid][3] then
+      if on[id] then at = #sib end
+      sib[#sib + 1] = id
+    end
+  end
+  return {1, msgs(sib), at}
+end
+local best = mid -- switch: the message below it that was active last
+for id in pairs(below(ids, nodes, mid)) do
+  if nodes[id][2] > nodes[best][2] then best = id end
+end
+local nd = nodes[best]
+tset(best, nd[1], redis.call('HINCRBY', S, 'next', 1), nd[3])
+redis.call('HSET', S, 'head', best, 'n', nd[1] + 1)
+touch(ARGV[3])
+return {1, msgs({best})}
 """
 
 # %% ../nbs/04_redis.ipynb #615e0a3d
@@ -325,8 +501,27 @@ _REMOVE = _LIB + """
 local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset'})
 if bad then return bad end
 if redis.call('EXISTS', S) == 0 then return {0} end
-local ids = {}
-if ARGV[3] == 'after' then
+local ids, tree = {}, branched()
+if tree then -- the whole tree is read and written back
+  local all, nodes = load()
+  local h, gone = headid(), {}
+  if ARGV[3] == 'after' then
+    if ARGV[4] == '' then for _, id in ipairs(all) do gone[id] = true end
+    else
+      if not nodes[ARGV[4]] then return {3, ARGV[4]} end
+      gone, h = below(all, nodes, ARGV[4]), ARGV[4]
+      nodes[h][2] = redis.call('HINCRBY', S, 'next', 1) -- active now: a switch above it comes back here
+    end
+  elseif ARGV[3] == 'last' then if h then gone[h] = true end
+  else
+    for i = 4, #ARGV do
+      if not nodes[ARGV[i]] then return {3, ARGV[i]} end
+      gone[ARGV[i]] = true
+    end
+  end
+  while h and gone[h] do h = nodes[h][3] end
+  ids = reshape(all, nodes, gone, h)
+elseif ARGV[3] == 'after' then
   local seq = -1
   if ARGV[4] ~= '' then
     seq = redis.call('ZSCORE', Z, ARGV[4])
@@ -348,7 +543,7 @@ local res = msgs(ids)
 for i, v in ipairs(res[2]) do if string.byte(v, 1) % 2 == 1 then unlease(ids[i]) end end
 if #ids > 0 then
   each('ZREM', Z, ids); each('HDEL', M, ids); each('HDEL', D, ids)
-  redis.call('HINCRBY', S, 'n', -#ids)
+  if not tree then redis.call('HINCRBY', S, 'n', -#ids) end
   touch(ARGV[2])
 end
 return {1, res}
@@ -393,6 +588,19 @@ return live
 _RANGE = _LIB + """
 if redis.call('EXISTS', S) == 0 then return {0} end
 local a, b = tonumber(ARGV[1]), tonumber(ARGV[2])
+if branched() then -- the active branch, up from its end
+  local ids = {}
+  if ARGV[3] ~= '' then
+    local d, _, p = tnode(ARGV[3])
+    if not d then return {3} end
+    if p then ids = path(p, a) end
+  elseif a < 0 then ids = path(headid(), -a)
+  else
+    local all = path(headid(), nil)
+    for i = a + 1, math.min(b < 0 and #all or b + 1, #all) do ids[#ids + 1] = all[i] end
+  end
+  return {1, msgs(ids)}
+end
 if ARGV[3] ~= '' then
   local r = redis.call('ZRANK', Z, ARGV[3])
   if not r then return {3} end
@@ -412,7 +620,8 @@ return {1, v, redis.call('HGET', D, ARGV[1]), clock()}
 _SUMMARY = _CLOCK + """
 local function summary(s, pre)
   local f = redis.call('HMGET', s, 'id', 'md', 'created', 'updated', 'exp', 'n', 'owner')
-  local last = redis.call('ZRANGE', s .. ':z', -1, -1)
+  local h = redis.call('HGET', s, 'head') -- a session that branched: its active branch's end
+  local last = h and (h ~= '' and {h} or {}) or redis.call('ZRANGE', s .. ':z', -1, -1)
   if #last == 1 then
     local v = redis.call('HGET', s .. ':m', last[1])
     local k, e = string.find(v, ':', 2, true), nil
@@ -595,7 +804,7 @@ class _Redis(SessionManager):
         self.r,self._ar,self._inherited,self._leased = client,None,[],False
         self._lost = (redis.ConnectionError, redis.TimeoutError)
         self._idx = [f'{prefix}{k}' for k in ('by_created', 'by_updated', 'by_expiry', 'counter', 'unlisted', 'leases')]
-        self._scripts = {k: self.r.register_script(v) for k,v in dict(create=_CREATE, append=_APPEND, update=_UPDATE, remove=_REMOVE,
+        self._scripts = {k: self.r.register_script(v) for k,v in dict(create=_CREATE, append=_APPEND, branch=_BRANCH, tree=_TREE, update=_UPDATE, remove=_REMOVE,
             set_info=_SET_INFO, drop=_DROP, range=_RANGE, get=_GET, one=_ONE, list=_LIST, count=_COUNT, purge=_PURGE, erase=_ERASE, stale=_STALE, index_old=_INDEX_OLD).items()}
 
     def __repr__(self): return f'RedisSessionManager({self._where!r}, prefix={self.prefix!r})'
@@ -691,11 +900,16 @@ async def _aclose(self:_Redis):
 # %% ../nbs/04_redis.ipynb #bfb670a7
 @patch
 @primitive
-def _create(self:_Redis, sid, metadata, created, updated, expires_at, msgs, replace=False, owner=None):
+def _create(self:_Redis, sid, metadata, created, updated, expires_at, msgs, replace=False, owner=None, tree=None):
     args = [sid, compact_json(metadata), _f(created), _f(updated), _f(expires_at), len(msgs), '1' if replace else '0']
     for m in msgs: args.extend(_fields(m, None, True))
     args += ['', ''] if owner is None else [owner, _owner_key(self.prefix, owner)]
     args.append(round(self.lease * 1000))
+    if tree is not None: # each message's `t:` field: depth, when last active (the order they come in), parent
+        parents,head = tree
+        depth = {}
+        for m,p in zip(msgs, parents): depth[m.id] = 0 if p is None else depth[p] + 1
+        args += [head or '', 0 if head is None else depth[head] + 1, *(f'{depth[m.id]},{i},{p or ""}' for i,(m,p) in enumerate(zip(msgs, parents), 1))]
     return bool((yield ('create', self._keys(sid), args, True)))
 
 @patch
@@ -768,6 +982,41 @@ def _append(self:_Redis, sid, msgs, after=None, writer=None):
     if r[0] == 3: raise ends_elsewhere(sid, after, r[1].decode())
     if r[0] == 2: raise DuplicateMessageError(f"session {sid!r} already has a message {r[1].decode()!r}")
     return r[1] / 1000
+
+@patch
+@primitive
+def _branch(self:_Redis, sid, msgs, at, writer=None, beside=False):
+    args = [sid, _f(time.time()), len(msgs), at or '', '1' if beside else '0']
+    for m in msgs: args.extend(_fields(m, writer))
+    args.append(round(self.lease * 1000))
+    r = (yield ('branch', self._keys(sid), args, True))
+    if r[0] == 0: raise session_not_found(sid)
+    if r[0] == 3: raise message_not_found(sid, at)
+    if r[0] == 2: raise DuplicateMessageError(f"session {sid!r} already has a message {r[1].decode()!r}")
+    return r[1] / 1000
+
+@patch
+def _treeop(self:_Redis, sid, op, mid=''):
+    r = (yield ('tree', self._keys(sid), [op, mid, _f(time.time())], op == 'switch'))
+    if r[0] == 0: raise session_not_found(sid)
+    if r[0] == 3: raise message_not_found(sid, mid)
+    return r
+
+@patch
+@primitive
+def _tree(self:_Redis, sid):
+    r = yield from self._treeop(sid, 'tree')
+    return list(zip(_msgs(r[1]), [p.decode() or None for p in r[2]])),r[3].decode() or None
+
+@patch
+@primitive
+def _siblings(self:_Redis, sid, mid):
+    r = yield from self._treeop(sid, 'siblings', mid)
+    return _msgs(r[1]),None if r[2] < 0 else r[2]
+
+@patch
+@primitive
+def _switch(self:_Redis, sid, mid): return _msgs((yield from self._treeop(sid, 'switch', mid))[1])[0]
 
 @patch
 @primitive

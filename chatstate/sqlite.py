@@ -17,7 +17,7 @@ from .core import *
 from .sql import *
 
 # %% ../nbs/02_sqlite.ipynb #03831865
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _MIGRATIONS = {1: [ # each version: the statements that bring a file from the version before to it
     '''CREATE TABLE chatstate_sessions(pk INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, metadata TEXT NOT NULL,
@@ -39,6 +39,14 @@ _MIGRATIONS = {1: [ # each version: the statements that bring a file from the ve
       # replies: how each ended, and a lease for each pending one; one left pending by an earlier release has none: it is stale
       'UPDATE chatstate_messages SET expires = COALESCE(at, 0) WHERE pending',
       'CREATE INDEX chatstate_messages_lease ON chatstate_messages(expires) WHERE pending'],
+  6: [*(f'ALTER TABLE chatstate_messages ADD COLUMN {c}' for c in ('parent INTEGER', 'depth INTEGER NOT NULL DEFAULT 0', 'touched INTEGER NOT NULL DEFAULT 0')),
+      *(f'ALTER TABLE chatstate_sessions ADD COLUMN {c}' for c in ('head INTEGER', 'total INTEGER NOT NULL DEFAULT 0', 'prev INTEGER')),
+      # branches: each message below its parent, at its depth; the session's active branch ends at `head`. A session stored before is one branch
+      '''UPDATE chatstate_messages AS m SET parent = w.up, depth = w.d, touched = m.seq FROM (SELECT session, seq, lag(seq) OVER (PARTITION BY session ORDER BY seq) AS up,
+           row_number() OVER (PARTITION BY session ORDER BY seq) - 1 AS d FROM chatstate_messages) AS w WHERE m.session = w.session AND m.seq = w.seq''',
+      '''UPDATE chatstate_sessions SET head = (SELECT max(seq) FROM chatstate_messages m WHERE m.session = chatstate_sessions.pk),
+           n = (SELECT count(*) FROM chatstate_messages m WHERE m.session = chatstate_sessions.pk), total = (SELECT count(*) FROM chatstate_messages m WHERE m.session = chatstate_sessions.pk)''',
+      'CREATE INDEX chatstate_messages_parent ON chatstate_messages(session, parent)'],
 }
 
 # %% ../nbs/02_sqlite.ipynb #48045c9b

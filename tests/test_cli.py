@@ -176,3 +176,19 @@ def test_missing_driver_names_the_extra(tmp_path):
     (fake/'redis'/'__init__.py').write_text("raise ImportError('No module named redis')\n")
     r = cs('list', '--store', 'redis://127.0.0.1:6379/0', env={'PYTHONPATH': str(fake)})
     assert r.returncode == 3 and 'pip install "chatstate[redis]"' in r.stderr
+
+def test_show_marks_versions_and_export_keeps_every_branch(tmp_path):
+    url = f'sqlite:///{tmp_path}/c.db'
+    s = connect(url).create_session('b')
+    q,a = s.add_messages([Message('user', 'q'), Message('assistant', 'a')])
+    s.regenerate(a.id, 'a2', pending=False); s.edit(q.id, 'q2'); s.add_message('assistant', 'b'); s.switch(q.id)
+    out = cs('show', 'b', '--store', url).stdout.splitlines()
+    assert out[0].startswith('b (2 messages') and out[1].endswith('user (1 / 2): q') and out[2].endswith('assistant (2 / 2): a2')
+    assert cs('show', 'b', '--tail', '1', '--store', url).stdout.splitlines()[1:] == out[2:]
+    f = tmp_path/'out.jsonl'
+    cs('export', '--store', url, '--out', str(f))
+    url2 = f'sqlite:///{tmp_path}/d.db'
+    cs('import', str(f), '--store', url2)
+    t = connect(url2)['b'].tree()
+    assert [m.content for m in t.messages] == ['q', 'a', 'a2', 'q2', 'b'] and [m.content for m in t.active] == ['q', 'a2']
+    assert cs('copy', url, f'sqlite:///{tmp_path}/e.db').returncode == 0 and len(connect(f'sqlite:///{tmp_path}/e.db')['b'].tree().messages) == 5

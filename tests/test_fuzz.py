@@ -69,6 +69,13 @@ CALLS = [ # (name, call, arguments that succeed or fail cleanly on the filled st
     ('stale_replies', lambda m, a: m.stale_replies(a), [10]),
     ('follow', lambda m, a, b: drain(S(m).follow(a, timeout=b)), ['q', 0]),
     ('stream_reply', lambda m, a, b, c, d, e: drain(S(m).stream_reply(a, every=b, chars=c, writer=d, metadata=e)), [['x'], 0.25, 2000, None, None]),
+    ('edit', lambda m, a, b, c, d: S(m).edit(a, b, metadata=c, id=d), ['q', 'x', None, None]),
+    ('regenerate', lambda m, a, b, c, d, e, f: S(m).regenerate(a, b, pending=c, metadata=d, id=e, writer=f), ['a', '', True, None, None, None]),
+    ('add_branch', lambda m, a, b, c: S(m).add_branch(a, b, writer=c), ['q', [{'role': 'user', 'content': 'x'}], None]),
+    ('add_branch item', lambda m, a: S(m).add_branch(None, [Message('user', 'ok'), a]), [{'role': 'user', 'content': 'x'}]),
+    ('siblings', lambda m, a: S(m).siblings(a), ['q']),
+    ('switch', lambda m, a: S(m).switch(a), ['q']),
+    ('import tree', lambda m, a: m.import_session(dict(session_id='imp', messages=[{'role': 'user', 'content': 'x', 'id': 'x'}], tree=a)), [{'parents': [None], 'head': 'x'}]),
     ('delete', lambda m, a: S(m).delete(a), ['zz']),
     ('truncate_after', lambda m, a: S(m).truncate_after(a), ['zz']),
     ('update_metadata', lambda m, a: S(m).update_metadata(a), [{}]),
@@ -90,7 +97,9 @@ def fill(m):
     s.add_messages([Message('user', 'q', id='q'), Message('assistant', 'a', id='a', metadata={'k': 1}), Message('assistant', '', id='p', pending=True)])
     m.create_session('other').add_message('user', 'x', id='x')
 
-def dump(m): return [(i, m[i.session_id].messages) for i in m.sessions()]
+def dump(m):
+    "What the store holds: each session's summary and its whole tree"
+    return [(i, t.messages, t.parents, t.head) for i in m.sessions() for t in [m[i.session_id].tree()]]
 
 def hostile_calls():
     for name,call,args in CALLS:
