@@ -1,7 +1,7 @@
 """Stores written by earlier releases open with today's chatstate and keep every message, also when several processes open
 them at once: tests/data/v1 (schema 1, made by tests/data/make_v1_stores.py) tests/data/v2 (schema 2, make_v2_stores.py)
 tests/data/v3 (schema 4: owners, make_v3_stores.py)
-and tests/data/v4 (schema 5: times and reply states, make_v4_stores.py)."""
+tests/data/v4 (schema 5: times and reply states, make_v4_stores.py) and tests/data/v5 (schema 6: branches, make_v5_stores.py)."""
 import base64, json, multiprocessing, shutil, uuid, pytest
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -10,7 +10,7 @@ from conftest import server_url
 from chatstate.postgres import SCHEMA_VERSION
 
 DATA = Path(__file__).parent/'data'
-VERSIONS = ['v1', 'v2', 'v3', 'v4']
+VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5']
 def expected(v): return json.loads((DATA/v/'expected.json').read_text())
 
 def read_all(url):
@@ -50,7 +50,7 @@ def check(url, v):
     g.add_message('user', 'after the last', after=g[-1].id)
     assert [x.content for x in g][-1] == 'after the last' and len(g) == len(want['gaps']['messages']) + 1
     m.create_session('mine', owner='u1') # sessions with owners, in the upgraded store
-    owned = {'own-a': 'alice', 'own-b': 'bob', 'mine': 'u1', 'replies': 'ana'}
+    owned = {'own-a': 'alice', 'own-b': 'bob', 'mine': 'u1', 'replies': 'ana', 'branches': 'ana'}
     assert m.list_sessions(owner='u1') == ['mine'] and m.count(owner='u1') == 1 and all(i.owner == owned.get(i.session_id) for i in m.sessions())
     if 'own-a' in want:
         assert m.list_sessions(owner='alice') == ['own-a'] and m.get_session('own-a', owner='bob') is None
@@ -58,6 +58,15 @@ def check(url, v):
         a.append_chunk(a[-1].id, ' and 2'); a.finalize(a[-1].id)
         assert [x.to_dict() for x in a] == [{'role': 'user', 'content': 'Plan a trip', 'id': 'a1'}, {'role': 'assistant', 'content': 'Day 1 and 2', 'id': 'a2', 'model': 'gpt-x'}]
     if 'names' in want: assert m['names'].metadata == {'owner': 'not-a-field', 'state': 'kept'} and m.list_sessions(owner='not-a-field') == []
+    if 'branches' in want: # every version, and which branch is active, as the release that wrote them left them
+        b = m.get_session('branches', owner='ana')
+        assert [x.id for x in b] == ['q', 'a', 'wa'] and str(b.siblings('a')) == '1 / 2' and (b.siblings('q2').index, b.siblings('q2').active) == (1, 0)
+        assert b.switch('q2').id == 'b2' and b['b2'].state == 'stale' and [x.id for x in b.tail(5, before='b2')] == ['q2']
+        assert b.switch('a2').id == 'a2' and [x.id for x in b] == ['q', 'a2'] and len(b.tree().messages) == 7
+    c = m['chat-1'] # a session stored by an earlier release is one branch: it branches like any other
+    r = c.regenerate(c[-1].id, 'again', pending=False)
+    assert (str(c.siblings(r.id)), c[-1].id, len(c)) == ('2 / 2', r.id, len(want['chat-1']['messages']) + 1)
+    assert c.switch(c.siblings(r.id).messages[0].id).content == 'after the upgrade'
     m.close()
 
 @pytest.mark.parametrize('v', VERSIONS)
@@ -90,7 +99,7 @@ def test_redis_keys(v):
         keys = list(r.scan_iter(match=prefix + '*'))
         if keys: r.delete(*keys)
 
-@pytest.mark.parametrize('v,comment', [('v1', None), ('v1', 'chatstate schema 1'), ('v2', None), ('v3', None), ('v4', None)], ids=['v1-first-release', 'v1-last-release', 'v2', 'v3', 'v4'])
+@pytest.mark.parametrize('v,comment', [('v1', None), ('v1', 'chatstate schema 1'), ('v2', None), ('v3', None), ('v4', None), ('v5', None)], ids=['v1-first-release', 'v1-last-release', 'v2', 'v3', 'v4', 'v5'])
 def test_postgres_tables(v, comment):
     "Tables as each release left them, upgraded in place: version 1 as the first release left it (no comment) and as its last did (its comment)"
     url = server_url('postgres')
