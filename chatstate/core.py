@@ -426,17 +426,19 @@ def reply_step(sid:str, mid:str, act:Optional[str], writer:Optional[str], error:
 
 # %% ../nbs/00_core.ipynb #e2791339
 class _Rec:
-    """One session as the in-memory store keeps it: each message as a (role, content, id, pending, metadata or None, created, reply or None) tuple
-    in `all` (in the order they were added), its place in the tree in `node` (id: (depth, parent id, when it was last active)), and the active branch
-    in `msgs[:n]` (what lies beyond `n` is left from an earlier branch, and written over as the branch grows)"""
-    __slots__ = ('msgs', 'n', 'all', 'node', 'tick', 'metadata', 'created', 'updated', 'expires_at', 'owner')
+    """One session as the in-memory store keeps it: each message as a (role, content, id, pending, metadata or None, created, reply or None,
+    depth, parent id or None, when it was last active) tuple in `all` (in the order they were added), and the active branch in `msgs[:n]`
+    (what lies beyond `n` is left from an earlier branch, and written over as the branch grows)"""
+    __slots__ = ('msgs', 'n', 'all', 'tick', 'metadata', 'created', 'updated', 'expires_at', 'owner')
 
     def __init__(self, metadata, created, updated, expires_at, msgs, owner=None, now=None, lease=30.0, tree=None):
         self.metadata,self.created,self.updated,self.expires_at,self.owner = metadata,created,updated,expires_at,owner
-        ts = [_tup(m, now or time.time(), lease) for m in msgs]
         parents,head = tree or ([None] + [m.id for m in msgs[:-1]], msgs[-1].id if msgs else None)
-        self.all,self.node,self.tick,self.msgs,self.n = {t[2]: t for t in ts},{},len(ts),[],0
-        for i,(t,p) in enumerate(zip(ts, parents)): self.node[t[2]] = (0 if p is None else self.node[p][0] + 1, p, i)
+        al = self.all = {}
+        for i,(m,p) in enumerate(zip(msgs, parents)):
+            d = 0 if p is None else al[p][7] + 1
+            al[m.id] = _tup(m, now or time.time(), lease, i if d == i else d, p, i) # one int object for both, in a session that is one branch
+        self.tick,self.msgs,self.n = len(msgs),[],0
         _repath(self, head)
 
     def live(self, now): return self.expires_at is None or self.expires_at > now
@@ -451,59 +453,61 @@ class _Rec:
 def _repath(r:_Rec, mid:Optional[str]):
     "Make the active branch of `r` end at message `mid` (None: empty), writing only the part of `r.msgs` that changes"
     if mid is None: r.n = 0; return
-    lst,node,n = r.msgs,r.node,r.n
-    d,x,up = node[mid][0],mid,[]
+    lst,al,n = r.msgs,r.all,r.n
+    d,x,up = al[mid][7],mid,[]
     while x is not None:
-        dx = node[x][0]
-        if dx < n and lst[dx][2] == x: break # on the branch already, and so is everything above it
-        up.append(x); x = node[x][1]
+        t = al[x]
+        if t[7] < n and lst[t[7]][2] == x: break # on the branch already, and so is everything above it
+        up.append(t); x = t[8]
     if len(lst) <= d: lst.extend([None] * (d + 1 - len(lst)))
-    for y in up: lst[node[y][0]] = r.all[y]
+    for t in up: lst[t[7]] = t
     r.n = d + 1
 
 def _on_branch(r:_Rec, mid:str)->bool:
     "Whether message `mid` is on the active branch of `r`"
-    d = r.node[mid][0]
+    d = r.all[mid][7]
     return d < r.n and r.msgs[d][2] == mid
 
 def _below(r:_Rec, mid:Optional[str])->list:
     "The ids of every message below `mid` in `r` (all of them when None), in the order they were added"
     if mid is None: return list(r.all)
-    sub,res,node = {mid},[],r.node
-    for k in r.all:
-        if node[k][1] in sub: sub.add(k); res.append(k)
+    sub,res = {mid},[]
+    for k,t in r.all.items():
+        if t[8] in sub: sub.add(k); res.append(k)
     return res
+
+def _retree(t:tuple, depth:int, parent:Optional[str], touched:int)->tuple: "Stored tuple `t` at a new place in the tree"; return t[:7] + (depth, parent, touched)
 
 def _reshape(r:_Rec, gone:set, head:Optional[str]):
     "Take the messages `gone` out of `r` (each one's children join its parent) and end the active branch at `head`"
-    node,keep = r.node,{}
-    for k,t in r.all.items():
+    al,keep = r.all,{}
+    for k,t in al.items():
         if k in gone: continue
-        p = node[k][1]
-        while p in gone: p = node[p][1]
-        keep[k] = (0 if p is None else keep[p][0] + 1, p, node[k][2])
-    r.all,r.node,r.msgs,r.n = {k: r.all[k] for k in keep},keep,[],0
+        p = t[8]
+        while p in gone: p = al[p][8]
+        keep[k] = _retree(t, 0 if p is None else keep[p][7] + 1, p, t[9])
+    r.all,r.msgs,r.n = keep,[],0
     _repath(r, head)
 
 def not_pending(mid): return InvalidValueError(f"message {mid!r} is not pending: only a pending message takes chunks")
 def session_not_found(sid): return SessionNotFoundError(f"no session {sid!r}")
 def message_not_found(sid, mid): return MessageNotFoundError(f"session {sid!r} has no message {mid!r}")
 def ends_elsewhere(sid, after, last):
-    "The `ConflictError` of an append made `after` a message that is no longer the session's last (`last`; '' when it has none)"
+    "The `ConflictError` of an append made `after` a message that no longer ends the active branch (`last`; '' when it is empty), nor any other"
     saw,now = (f'end at message {after!r}' if after else 'be empty'),(f'its last message is {last!r}' if last else 'it has no messages')
     return ConflictError(f"session {sid!r} changed since you read it: you expected it to {saw}, but {now} now; read it again and retry")
 
-def _tup(m:Message, now:float, lease:float)->tuple:
-    "What the in-memory store keeps of `m`, added at `now`: its fields (a copy of its metadata that nobody else holds), when, and its reply record"
+def _tup(m:Message, now:float, lease:float, depth:int=0, parent:Optional[str]=None, touched:int=0)->tuple:
+    "What the in-memory store keeps of `m`, added at `now`: its fields (a copy of its metadata that nobody else holds), when, its reply record, its place in the tree"
     t,ended,st,err = stored_life(m, now)
     rep = (None, 0, None, now+lease, None) if m.pending else None if not st and err is None and ended == t else (ended, st, None, None, err)
-    return (m.role, m.content, m.id, m.pending, _copy(m.metadata) if m.metadata else None, t, rep)
+    return (m.role, m.content, m.id, m.pending, _copy(m.metadata) if m.metadata else None, t, rep, depth, parent, touched)
 
 def _out(rows, now=None, _new=object.__new__, _M=Message, _s=_slots)->list:
     "Fresh `Message`s from stored tuples, each with its own copy of its metadata"
     sr,sc,si,sp,sm,sl = _s
     res = []
-    for r,c,i,p,md,t,rep in rows:
+    for r,c,i,p,md,t,rep,_,_,_ in rows:
         m = _new(_M); sr(m, r); sc(m, c); si(m, i); sp(m, p); sm(m, _copy(md) if md else {})
         sl(m, t if rep is None else reply_life(t, rep[0], p, rep[1], p and rep[3] <= (now or time.time()), rep[4]))
         res.append(m)
@@ -511,18 +515,19 @@ def _out(rows, now=None, _new=object.__new__, _M=Message, _s=_slots)->list:
 
 def _changed(t:tuple, content, chunk, metadata, merge, pending, rep)->tuple:
     "Stored tuple `t` with the given changes (`chunk` appended to the content), and the pending flag and reply record `reply_step` gave"
-    r,c,i,_,md,tm,_ = t
+    r,c,i,_,md,tm,_,d,p,tc = t
     if chunk is not None: c += chunk
     elif content is not None: c = content
     if metadata is not None: md = metadata or None
     if merge is not None: md = merge_metadata(md or {}, merge) or None
-    return (r, c, i, pending, md, tm, rep)
+    return (r, c, i, pending, md, tm, rep, d, p, tc)
 
 class _Closed:
     "What a closed store holds instead of its lock: entering it raises `StoreClosedError`"
     def __init__(self, what): self.what = what
     def __enter__(self): raise StoreClosedError(f"{self.what} is closed: open the store again to use it")
     def __exit__(self, *exc): pass
+
 
 # %% ../nbs/00_core.ipynb #b133d79c
 class InMemorySessionManager(SessionManager):
@@ -608,41 +613,51 @@ class InMemorySessionManager(SessionManager):
         now = time.time()
         with self._lock:
             r = self._rec(sid, now)
-            n,al = r.n,r.all
-            head = r.msgs[n-1][2] if n else None
+            n,al,lst = r.n,r.all,r.msgs
+            head = lst[n-1][2] if n else None
             under = head
             if after is not None and after != (head or ''):
-                if not after or after not in al or any(v[1] == after for v in r.node.values()): raise ends_elsewhere(sid, after, head or '')
+                if not after or after not in al or any(v[8] == after for v in al.values()): raise ends_elsewhere(sid, after, head or '')
                 under = after # the end of another branch: it grows there, and the active branch stays as it is
-            self._add(r, sid, msgs, under, writer, now)
+            if len(msgs) == 1: # the hot path: `_add`, written out
+                m = msgs[0]
+                if m.id in al: raise DuplicateMessageError(f"session {sid!r} already has a message {m.id!r}")
+                md,d,tk = m.metadata,(-1 if under is None else al[under][7]) + 1,r.tick
+                if d == tk: tk = d # one int object for its depth and its tick, in a session that is one branch: memory kept per message
+                al[m.id] = t = (m.role, m.content, m.id, m.pending, _copy(md) if md else None, now, (None, 0, writer, now+self.lease, None) if m.pending else None, d, under, tk)
+                r.tick = tk + 1
+                if m.pending: self._pend[sid, m.id] = None
+                r.updated = now
+                new = (t,)
+            else: new = self._add(r, sid, msgs, under, writer, now)
             if under is head: # the active branch grows
-                k = len(msgs)
-                if len(r.msgs) == n: r.msgs.extend(al[m.id] for m in msgs)
-                else: r.msgs[n:n+k] = [al[m.id] for m in msgs]
-                r.n = n + k
+                if len(lst) == n: lst.extend(new)
+                else: lst[n:n+len(new)] = new
+                r.n = n + len(new)
         return now
 
-    def _add(self, r, sid, msgs, under, writer, now):
-        "Put `msgs` into `r`, in order, below message `under` (None: at the top), off the active branch"
-        al,node = r.all,r.node
+    def _add(self, r, sid, msgs, under, writer, now)->list:
+        "Put `msgs` into `r`, in order, below message `under` (None: at the top), off the active branch; return what it keeps of them"
+        al = r.all
         dup = first(m.id for m in msgs if m.id in al)
         if dup: raise DuplicateMessageError(f"session {sid!r} already has a message {dup!r}")
-        d,t = -1 if under is None else node[under][0],r.tick
-        held = (None, 0, writer, now+self.lease, None) # the lease of the pending ones (a tuple: shared, never changed)
+        d,tk = -1 if under is None else al[under][7],r.tick
+        held,res = (None, 0, writer, now+self.lease, None),[] # the lease of the pending ones (a tuple: shared, never changed)
         for i,m in enumerate(msgs, 1):
-            md = m.metadata
-            al[m.id] = (m.role, m.content, m.id, m.pending, _copy(md) if md else None, now, held if m.pending else None)
-            node[m.id] = (d+i, under, t+i)
+            md,di,ti = m.metadata,d+i,tk+i-1
+            al[m.id] = t = (m.role, m.content, m.id, m.pending, _copy(md) if md else None, now, held if m.pending else None, di, under, di if di == ti else ti)
+            res.append(t)
             under = m.id
             if m.pending: self._pend[sid, m.id] = None
-        r.tick,r.updated = t + len(msgs),now
+        r.tick,r.updated = tk + len(msgs),now
+        return res
 
     def _branch(self, sid, msgs, at, writer=None, beside=False):
         now = time.time()
         with self._lock:
             r = self._rec(sid, now)
             if at is not None and at not in r.all: raise message_not_found(sid, at)
-            self._add(r, sid, msgs, r.node[at][1] if at is not None and beside else at, writer, now)
+            self._add(r, sid, msgs, r.all[at][8] if at is not None and beside else at, writer, now)
             _repath(r, msgs[-1].id)
         return now
 
@@ -661,17 +676,17 @@ class InMemorySessionManager(SessionManager):
             rows = r.msgs[:r.n]
         return [{'role': r, 'content': c, 'id': i} if md is None and not p else
                 {'role': r, 'content': c, 'id': i, **({'pending': True} if p else {}), **({'metadata': _copy(md)} if md else {})}
-                for r,c,i,p,md,_,_ in rows]
+                for r,c,i,p,md,_,_,_,_,_ in rows]
 
     def _tail(self, sid, n, before=None):
         with self._lock:
             r = self._rec(sid)
             if before is None: end = r.n
             elif before not in r.all: raise message_not_found(sid, before)
-            elif _on_branch(r, before): end = r.node[before][0]
+            elif _on_branch(r, before): end = r.all[before][7]
             else: # above a message off the active branch: its own ancestors
-                rows,x = [],r.node[before][1]
-                while x is not None and len(rows) < n: rows.append(r.all[x]); x = r.node[x][1]
+                rows,x = [],r.all[before][8]
+                while x is not None and len(rows) < n: rows.append(r.all[x]); x = rows[-1][8]
                 return _out(rows[::-1])
             rows = r.msgs[max(0, end-n):end]
         return _out(rows)
@@ -690,7 +705,7 @@ class InMemorySessionManager(SessionManager):
             step = reply_step(sid, mid, 'chunk' if chunk is not None else act, writer, error, t[3], t[6], pending, now, self.lease)
             if step is None: return _out([t], now)[0]
             r.all[mid] = t = _changed(t, content, chunk, metadata, merge, *step)
-            if _on_branch(r, mid): r.msgs[r.node[mid][0]] = t
+            if t[7] < r.n and r.msgs[t[7]][2] == mid: r.msgs[t[7]] = t
             if t[3]: self._pend[sid, mid] = None
             r.updated = now
         w = self._wakes
@@ -718,7 +733,7 @@ class InMemorySessionManager(SessionManager):
             if missing is not None: raise message_not_found(sid, missing)
             gone = set(mids)
             res,head = [t for k,t in r.all.items() if k in gone],r.head()
-            while head in gone: head = r.node[head][1]
+            while head in gone: head = r.all[head][8]
             _reshape(r, gone, head)
             r.updated = now
         return _out(res)
@@ -730,9 +745,9 @@ class InMemorySessionManager(SessionManager):
             if not r.n: return None
             t = r.msgs[r.n-1]
             if len(r.all) == r.n: # one branch: the last message has none below it
-                del r.all[t[2]], r.node[t[2]]
+                del r.all[t[2]]
                 r.n -= 1
-            else: _reshape(r, {t[2]}, r.node[t[2]][1])
+            else: _reshape(r, {t[2]}, t[8])
             r.updated = now
         return _out([t])[0]
 
@@ -740,32 +755,35 @@ class InMemorySessionManager(SessionManager):
         now = time.time()
         with self._lock:
             r = self._rec(sid, now)
-            if after is not None and after not in r.all: raise message_not_found(sid, after)
-            if after is not None and len(r.all) == r.n: gone = [t[2] for t in r.msgs[r.node[after][0]+1:r.n]] # one branch: what follows it
+            al = r.all
+            if after is not None and after not in al: raise message_not_found(sid, after)
+            if after is not None and len(al) == r.n: gone = [t[2] for t in r.msgs[al[after][7]+1:r.n]] # one branch: what follows it
             else: gone = _below(r, after)
-            res = [r.all[k] for k in gone]
-            if after is None: r.all,r.node,r.n = {},{},0
+            res,moved = [al[k] for k in gone],False
+            if after is None: r.all,r.n = {},0
             else:
-                for k in gone: del r.all[k], r.node[k]
-                d,p,_ = r.node[after]
-                r.tick += 1
-                r.node[after] = (d, p, r.tick) # active now: a switch above it comes back here
-                if r.n != d + 1 or r.msgs[d][2] != after: _repath(r, after)
-            if res or after is not None: r.updated = now
+                for k in gone: del al[k]
+                moved = r.head() != after
+                if res or moved:
+                    al[after] = t = _retree(al[after], *al[after][7:9], r.tick) # active now: a switch above it comes back here
+                    r.tick += 1
+                    _repath(r, after)
+                    r.msgs[t[7]] = t
+            if res or moved: r.updated = now
         return _out(res)
 
     def _tree(self, sid):
         with self._lock:
             r = self._rec(sid)
-            rows,node,head = list(r.all.values()),r.node,r.head()
-        return list(zip(_out(rows), [node[t[2]][1] for t in rows])),head
+            rows,head = list(r.all.values()),r.head()
+        return list(zip(_out(rows), [t[8] for t in rows])),head
 
     def _siblings(self, sid, mid):
         with self._lock:
             r = self._rec(sid)
             if mid not in r.all: raise message_not_found(sid, mid)
-            p,node = r.node[mid][1],r.node
-            sib = [t for k,t in r.all.items() if node[k][1] == p]
+            p = r.all[mid][8]
+            sib = [t for t in r.all.values() if t[8] == p]
             on = first(i for i,t in enumerate(sib) if _on_branch(r, t[2]))
         return _out(sib),on
 
@@ -773,15 +791,14 @@ class InMemorySessionManager(SessionManager):
         now = time.time()
         with self._lock:
             r = self._rec(sid, now)
-            if mid not in r.all: raise message_not_found(sid, mid)
-            node = r.node
-            best = max([mid] + _below(r, mid), key=lambda k: node[k][2])
-            d,p,_ = node[best]
+            al = r.all
+            if mid not in al: raise message_not_found(sid, mid)
+            best = max([mid] + _below(r, mid), key=lambda k: al[k][9])
+            al[best] = t = _retree(al[best], *al[best][7:9], r.tick)
             r.tick += 1
-            node[best] = (d, p, r.tick)
             _repath(r, best)
+            r.msgs[t[7]] = t # the branch's end, newly marked
             r.updated = now
-            t = r.all[best]
         return _out([t])[0]
 
     def _purge(self, now, before=None):
