@@ -223,6 +223,8 @@ def copy_sessions(src:SessionManager, dst:SessionManager, batch:int=500, on_conf
             d = dict(session_id=info.session_id, metadata=info.metadata, created=info.created, updated=info.updated,
                      expires_at=info.expires_at, messages=t.messages, **({} if info.owner is None else dict(owner=info.owner)))
             if t.branched: d['tree'] = t.links()
+            sums = src[info.session_id].summaries()
+            if sums: d['summaries'] = [s.__dict__ for s in sums]
             if dst.import_session(d, on_conflict=on_conflict) is not None: done += 1
         if progress: progress(min(off+batch, total), total, start)
     return done

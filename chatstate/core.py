@@ -13,8 +13,8 @@ __all__ = ['MAX_DEPTH', 'MAX_INT_BITS', 'MAX_ID_LEN', 'STOPPED', 'FAILED', 'PREV
            'Message', 'reply_life', 'stored_life', 'SessionInfo', 'reply_state', 'SessionManager', 'merge_metadata',
            'judge_reply', 'reply_step', 'not_pending', 'session_not_found', 'message_not_found', 'ends_elsewhere',
            'InMemorySessionManager', 'ChatSession', 'AsyncChatSession', 'primitive', 'AsyncSessionManager',
-           'unchecked_message', 'take_place', 'Wakeups', 'Siblings', 'Tree', 'connect', 'aconnect', 'check_seconds',
-           'mask_url']
+           'unchecked_message', 'take_place', 'Wakeups', 'Siblings', 'Tree', 'Summary', 'connect', 'aconnect',
+           'check_seconds', 'mask_url']
 
 # %% ../nbs/00_core.ipynb #2af54ddb
 import asyncio, functools, json, math, os, re, reprlib, sys, threading, time, uuid, weakref
@@ -264,8 +264,8 @@ class SessionManager(ABC):
         return self
     @abstractmethod
     def _create(self, sid:str, metadata:dict, created:float, updated:float, expires_at:Optional[float], msgs:list, replace:bool=False, owner:Optional[str]=None,
-                tree:Optional[tuple]=None)->bool:
-        "Create session `sid` of `owner` holding `msgs`, atomically; False if a live session has that id (an expired one is replaced), unless `replace`: then it is replaced whole, in the same step. `tree`, unless None, is `(parents, head)`: each message's parent id (None at the top; parents come first) and the active branch's last message id; None: `msgs` is one branch"
+                tree:Optional[tuple]=None, sums:Optional[list]=None)->bool:
+        "Create session `sid` of `owner` holding `msgs`, atomically; False if a live session has that id (an expired one is replaced), unless `replace`: then it is replaced whole, in the same step. `tree`, unless None, is `(parents, head)`: each message's parent id (None at the top; parents come first) and the active branch's last message id; None: `msgs` is one branch. `sums`: its summaries, as `_summaries` gives them"
     @abstractmethod
     def _exists(self, sid:str, owner:Optional[str]=None)->bool: "Whether a live session `sid` exists (and, unless `owner` is None, belongs to `owner`)"
     @abstractmethod
@@ -329,6 +329,13 @@ class SessionManager(ABC):
         "Make the active branch run through message `mid`, down to the message below it that was active last (or added last); return the branch's new last message"
         if self._get(sid, mid) is None: raise message_not_found(sid, mid)
         return self._tail(sid, 1)[0]
+    def _summarize(self, sid:str, summary_id:str, upto:str, content:str, metadata:dict)->float:
+        "Record summary `summary_id` of the messages up to message `upto`, beside them (not one of them); return the store time"
+        raise StoreError(f"{type(self).__name__} keeps no summaries")
+    def _summaries(self, sid:str)->list:
+        "The session's summaries whose message is still there, in the order they were recorded: `[(id, upto, content, metadata, created)]`"
+        if not self._exists(sid): raise session_not_found(sid)
+        return []
     def close(self):
         "Release the store's connections: any later call raises `StoreClosedError`"
     def _message_dicts(self, sid:str)->list:
@@ -429,10 +436,11 @@ class _Rec:
     """One session as the in-memory store keeps it: each message as a (role, content, id, pending, metadata or None, created, reply or None,
     depth, parent id or None, when it was last active) tuple in `all` (in the order they were added), and the active branch in `msgs[:n]`
     (what lies beyond `n` is left from an earlier branch, and written over as the branch grows)"""
-    __slots__ = ('msgs', 'n', 'all', 'tick', 'metadata', 'created', 'updated', 'expires_at', 'owner')
+    __slots__ = ('msgs', 'n', 'all', 'tick', 'sums', 'metadata', 'created', 'updated', 'expires_at', 'owner')
 
-    def __init__(self, metadata, created, updated, expires_at, msgs, owner=None, now=None, lease=30.0, tree=None):
+    def __init__(self, metadata, created, updated, expires_at, msgs, owner=None, now=None, lease=30.0, tree=None, sums=None):
         self.metadata,self.created,self.updated,self.expires_at,self.owner = metadata,created,updated,expires_at,owner
+        self.sums = [(i, u, c, _copy(md), t) for i,u,c,md,t in sums or ()] # summaries: (id, upto, content, metadata, created)
         parents,head = tree or ([None] + [m.id for m in msgs[:-1]], msgs[-1].id if msgs else None)
         al = self.all = {}
         for i,(m,p) in enumerate(zip(msgs, parents)):
@@ -545,13 +553,13 @@ class InMemorySessionManager(SessionManager):
         if r is None or not r.live(now or time.time()): raise session_not_found(sid)
         return r
 
-    def _create(self, sid, metadata, created, updated, expires_at, msgs, replace=False, owner=None, tree=None):
+    def _create(self, sid, metadata, created, updated, expires_at, msgs, replace=False, owner=None, tree=None, sums=None):
         with self._lock:
             r = self._s.get(sid)
             if r is not None:
                 if r.live(time.time()) and not replace: return False
                 self._forget(sid)
-            self._s[sid] = r = _Rec(_copy(metadata), created, updated, expires_at, msgs, owner, time.time(), self.lease, tree)
+            self._s[sid] = r = _Rec(_copy(metadata), created, updated, expires_at, msgs, owner, time.time(), self.lease, tree, sums)
             for t in r.all.values():
                 if t[3]: self._pend[sid, t[2]] = None
             if owner is not None: self._own.setdefault(owner, {})[sid] = None
@@ -660,6 +668,19 @@ class InMemorySessionManager(SessionManager):
             self._add(r, sid, msgs, r.all[at][8] if at is not None and beside else at, writer, now)
             _repath(r, msgs[-1].id)
         return now
+
+    def _summarize(self, sid, summary_id, upto, content, metadata):
+        now = time.time()
+        with self._lock:
+            r = self._rec(sid, now)
+            if upto not in r.all: raise message_not_found(sid, upto)
+            r.sums.append((summary_id, upto, content, _copy(metadata), now))
+        return now
+
+    def _summaries(self, sid):
+        with self._lock:
+            r = self._rec(sid)
+            return [(i, u, c, _copy(md), t) for i,u,c,md,t in r.sums if u in r.all] # one whose message went is gone with it
 
     def _count(self, sid):
         with self._lock: return self._rec(sid).n
@@ -935,7 +956,7 @@ def _twin(kind:str, prop:bool=False, name:Optional[str]=None):
     return deco
 
 # %% ../nbs/00_core.ipynb #895e6495
-_PRIMITIVES = ('_create', '_exists', '_info', '_set_info', '_drop', '_list', '_session_count', '_append', '_branch', '_tree', '_siblings', '_switch', '_count', '_slice',
+_PRIMITIVES = ('_create', '_exists', '_info', '_set_info', '_drop', '_list', '_session_count', '_append', '_branch', '_tree', '_siblings', '_switch', '_summarize', '_summaries', '_count', '_slice',
                '_tail', '_get', '_update', '_delete', '_pop', '_truncate', '_purge', '_erase', '_stale', '_message_dicts')
 
 def primitive(body):
@@ -1579,6 +1600,46 @@ def _tree(self)->Tree:
     rows,head = yield P._tree(self.session_id)
     return Tree([m for m,_ in rows], {m.id: p for m,p in rows}, head)
 
+# %% ../nbs/00_core.ipynb #a8f64698
+@dataclass
+class Summary:
+    "A summary that stands in, for the model, for the messages of a branch up to and including one of them: a record beside them, which stay"
+    id:str # Its id
+    upto:str # The id of the last message it stands in for
+    content:str # Its text: the app's own model call wrote it
+    metadata:dict # JSON-storable extras: the model that wrote it, the tokens it saves
+    created:float # When the store recorded it
+    def as_message(self)->Message:
+        "The summary as a model is sent it, in place of the messages it stands in for: a system message"
+        return Message('system', self.content, self.id, False, {**self.metadata, 'summary_of': self.upto})
+
+@_twin('session')
+def _summarize(self, upto:str, # The last message it stands in for
+               content:str, # The summary's text
+               metadata:Optional[dict]=None, # JSON-storable extras
+               id:Optional[str]=None # Its id; a uuid4 when None
+              )->Summary:
+    "Record `content` as the summary of the active branch's messages up to and including `upto`: a model is then sent it in their place (`context`, `window`, the format converters); the messages stay, and it supersedes earlier summaries"
+    sid,upto = self.session_id,_check_id(upto, 'upto')
+    m = Message('system', content, id, False, metadata) # its text, id and metadata are checked as a message's
+    return Summary(m.id, upto, m.content, m.metadata, (yield P._summarize(sid, m.id, upto, m.content, m.metadata)))
+
+@_twin('session')
+def _summaries(self)->List[Summary]:
+    "Every summary recorded of this session whose message is still there, on any branch, oldest first"
+    return [Summary(*t) for t in (yield P._summaries(self.session_id))]
+
+def _standing(self):
+    "The summary that stands in for the active branch: the latest recorded whose message is on it, or None"
+    for t in reversed((yield P._summaries(self.session_id))):
+        msgs,on = yield P._siblings(self.session_id, t[1])
+        if on is not None and msgs[on].id == t[1]: return Summary(*t)
+
+@_twin('session')
+def _summary(self)->Optional[Summary]:
+    "The summary a model is sent for the active branch now: the latest recorded whose message is on the active branch (a summary of another branch waits on it)"
+    return (yield from _standing(self))
+
 # %% ../nbs/00_core.ipynb #f0eef905
 @_twin('session', prop=True)
 def _info(self)->SessionInfo:
@@ -1646,7 +1707,23 @@ def _to_dict(self)->dict:
     t = yield from _tree(self)
     d['messages'] = [_nested(m) for m in t.messages]
     if t.branched: d['tree'] = t.links() # only for a session that branched: one branch is the list itself
+    sums = yield P._summaries(self.session_id)
+    if sums: d['summaries'] = [dict(id=i, upto=u, content=c, metadata=md, created=at) for i,u,c,md,at in sums] # only when it has some
     return d
+
+def _check_summaries(v, msgs, sid)->Optional[list]:
+    "A session dict's 'summaries' checked against its messages: `_create`'s `sums`"
+    if v is None: return None
+    bad = lambda why: InvalidValueError(f"session {sid!r}: bad 'summaries': {why}")
+    if not isinstance(v, list): raise bad(f"it must be a list, not {_short(v)}")
+    ids,res = {m.id for m in msgs},[]
+    for s in v:
+        if not isinstance(s, dict) or set(s) - {'id', 'upto', 'content', 'metadata', 'created'}: raise bad(f"each must be a dict of 'id', 'upto', 'content', 'metadata' and 'created', not {_short(s)}")
+        u = s.get('upto')
+        if not isinstance(u, str) or u not in ids: raise bad(f"'upto' {_short(u)} is not one of its messages")
+        m = Message('system', s.get('content'), s.get('id'), False, s.get('metadata'))
+        res.append((m.id, u, m.content, m.metadata, ifnone(_time(s.get('created'), 'created'), time.time())))
+    return res
 
 def _check_tree(t, msgs, sid)->Optional[tuple]:
     "A session dict's 'tree' (each message's parent id, in the messages' order, and the active branch's end) checked against its messages"
@@ -1816,11 +1893,11 @@ def _import_session(self, d:dict, on_conflict:str='fail')->Optional[ChatSession]
     if 'session_id' not in d: raise InvalidValueError(f"session dict has no 'session_id': {_short(d)}")
     sid,md,owner = _check_id(d['session_id']),_check_md(d.get('metadata')),_owner(d.get('owner'))
     msgs = _distinct(_as_messages(d.get('messages') or []), sid)
-    tree = _check_tree(d.get('tree'), msgs, sid)
+    tree,sums = _check_tree(d.get('tree'), msgs, sid),_check_summaries(d.get('summaries'), msgs, sid)
     now = time.time()
     created,updated,exp = (_time(d.get(k), k) for k in ('created', 'updated', 'expires_at'))
     created,updated = ifnone(created, now),ifnone(updated, now)
-    if (yield P._create(sid, md, created, updated, exp, msgs, on_conflict == 'replace', owner, *([] if tree is None else [tree]))): return self._handle(sid)
+    if (yield P._create(sid, md, created, updated, exp, msgs, on_conflict == 'replace', owner, *([] if tree is None and sums is None else [tree, sums]))): return self._handle(sid)
     if on_conflict == 'skip': return None
     raise DuplicateSessionError(f"session {sid!r} already exists")
 

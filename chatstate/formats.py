@@ -13,7 +13,7 @@ import functools, json
 from typing import Callable, Iterable, List, Optional, Union
 from fastcore.basics import patch
 from .core import *
-from .core import _short, _twin, _add_messages, P
+from .core import _short, _twin, _add_messages, P, _standing
 
 # %% ../nbs/05_formats.ipynb #7e7d3cd0
 ROLES = {'user': 'user', 'human': 'user', 'assistant': 'assistant', 'ai': 'assistant', 'model': 'assistant',
@@ -306,20 +306,32 @@ def from_responses(items:Iterable, # Responses API items: a response's `output`,
 def _stored_calls(msgs):
     return [c['id'] for m in msgs for c in (m.metadata.get('tool_calls') or []) if isinstance(c, dict) and 'id' in c]
 
-@_twin('session')
-def _to_openai(self, include_pending:bool=False, include_failed:bool=False)->List[dict]:
-    "The OpenAI `messages` for this session"
-    return to_openai((yield P._slice(self.session_id, 0, None)), include_pending, include_failed)
+def _compacted(msgs:list, sm)->list:
+    "What a model is sent of `msgs` (the active branch) when summary `sm` stands in for its messages up to its own: the system prompt, the summary, what follows"
+    i = None if sm is None else next((i for i,m in enumerate(msgs) if m.id == sm.upto), None)
+    if i is None: return msgs
+    return msgs[:min(_lead(msgs), i+1)] + [sm.as_message()] + msgs[i+1:]
 
 @_twin('session')
-def _to_anthropic(self, include_pending:bool=False, include_failed:bool=False)->dict:
-    "The Anthropic `system` and `messages` for this session"
-    return to_anthropic((yield P._slice(self.session_id, 0, None)), include_pending, include_failed)
+def _context(self, summary:bool=True)->List[Message]:
+    "What a model is sent of this session: its active branch, with the summary that stands in for its older messages in their place (see `ChatSession.summarize`) unless `summary` is False"
+    msgs = yield P._slice(self.session_id, 0, None)
+    return _compacted(msgs, (yield from _standing(self))) if summary else msgs
 
 @_twin('session')
-def _to_responses(self, include_pending:bool=False, include_failed:bool=False)->List[dict]:
-    "The OpenAI Responses API `input` items for this session"
-    return to_responses((yield P._slice(self.session_id, 0, None)), include_pending, include_failed)
+def _to_openai(self, include_pending:bool=False, include_failed:bool=False, summary:bool=True)->List[dict]:
+    "The OpenAI `messages` for this session (its summary in place of what it stands in for, unless `summary` is False)"
+    return to_openai((yield from _context(self, summary)), include_pending, include_failed)
+
+@_twin('session')
+def _to_anthropic(self, include_pending:bool=False, include_failed:bool=False, summary:bool=True)->dict:
+    "The Anthropic `system` and `messages` for this session (its summary in place of what it stands in for, unless `summary` is False)"
+    return to_anthropic((yield from _context(self, summary)), include_pending, include_failed)
+
+@_twin('session')
+def _to_responses(self, include_pending:bool=False, include_failed:bool=False, summary:bool=True)->List[dict]:
+    "The OpenAI Responses API `input` items for this session (its summary in place of what it stands in for, unless `summary` is False)"
+    return to_responses((yield from _context(self, summary)), include_pending, include_failed)
 
 @_twin('session')
 def _add_responses(self, items:Iterable)->List[Message]:
@@ -431,8 +443,8 @@ def window(msgs, # A `ChatSession`, or a list of `Message`s
     return sys + [m for u in keep for m in u]
 
 @_twin('session')
-def _window(self, max_messages:Optional[int]=None, max_tokens:Optional[int]=None, count:Callable[[str],int]=estimate_tokens)->List[Message]:
-    "`window` of this session, read from the end a page at a time: what it costs depends on the budget, not on the session's length"
+def _window(self, max_messages:Optional[int]=None, max_tokens:Optional[int]=None, count:Callable[[str],int]=estimate_tokens, summary:bool=True)->List[Message]:
+    "`window` of this session, read from the end a page at a time: what it costs depends on the budget, not on the session's length. The summary that stands in for its older messages comes after the system prompt, in their place, unless `summary` is False"
     sid,k,lead = self.session_id,8,[]
     while True: # the system prompt: the run of system messages at the start, read a page at a time
         page = yield P._slice(sid, len(lead), len(lead) + k)
@@ -441,6 +453,8 @@ def _window(self, max_messages:Optional[int]=None, max_tokens:Optional[int]=None
         if n < len(page) or len(page) < k: break
         k *= 2
     sys,seen = [m for m in lead if not _unsent(m)],{m.id for m in lead}
+    sm = (yield from _standing(self)) if summary else None
+    if sm is not None and sm.upto not in seen: sys,seen = sys + [sm.as_message()],seen | {sm.upto} # it stands in for all up to its message: reading stops there
     left = _budget(sys, max_messages, max_tokens, count)
     buf,k = [],32
     while True: # the newest messages, a page at a time backwards, until one unit does not fit or the start is reached

@@ -60,8 +60,9 @@ SCHEMA_VERSION = 6
 _COLUMNS = {'sessions': {'pk', 'id', 'metadata', 'created', 'updated', 'expires_at', 'next_seq', 'n'},
             'messages': {'session', 'seq', 'id', 'role', 'content', 'pending', 'metadata'}} # what version 1 has
 
-def _migrations(S, M, p):
-    "Each version: the statements that bring the tables from the version before to it"
+def _migrations(S, M, p, U=None):
+    "Each version: the statements that bring the tables from the version before to it (`U`, the summaries, is named after `S` unless given)"
+    U = U or S[:S.rindex('sessions')] + 'summaries"'
     return {1: [f'''CREATE TABLE {S}(pk BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, metadata TEXT NOT NULL,
                   created DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION,
                   next_seq BIGINT NOT NULL DEFAULT 0, n BIGINT NOT NULL DEFAULT 0)''',
@@ -85,7 +86,11 @@ def _migrations(S, M, p):
                       row_number() OVER (PARTITION BY session ORDER BY seq) - 1 AS d FROM {M}) AS w WHERE m.session = w.session AND m.seq = w.seq''',
                 f'''UPDATE {S} AS s SET head = c.head, n = c.n, total = c.n FROM (SELECT session, max(seq) AS head, count(*) AS n FROM {M} GROUP BY session) AS c
                       WHERE c.session = s.pk''',
-                f'CREATE INDEX IF NOT EXISTS "{p}messages_parent" ON {M}(session, parent)']}
+                f'CREATE INDEX IF NOT EXISTS "{p}messages_parent" ON {M}(session, parent)',
+                # summaries: each stands in, for the model, for the messages up to one of them, and goes with it
+                f'''CREATE TABLE IF NOT EXISTS {U}(k BIGSERIAL PRIMARY KEY, session BIGINT NOT NULL, upto BIGINT NOT NULL, id TEXT NOT NULL, content TEXT NOT NULL,
+                      metadata TEXT, at DOUBLE PRECISION NOT NULL, FOREIGN KEY(session, upto) REFERENCES {M}(session, seq) ON DELETE CASCADE)''',
+                f'CREATE INDEX IF NOT EXISTS "{p}summaries_upto" ON {U}(session, upto)']}
 
 # %% ../nbs/03_postgres.ipynb #41de3d5a
 class PostgresSessionManager(SQLStore):
@@ -109,7 +114,7 @@ class PostgresSessionManager(SQLStore):
         except psycopg.Error as e: raise InvalidValueError(f"bad PostgreSQL URL {self._where!r}: {str(e).strip()}") from None
         if any(not p.isdigit() for p in info.get('port', '5432').split(',')): raise InvalidValueError(f"bad port {info['port']!r} in PostgreSQL URL {self._where!r}")
         self._psycopg,self.dialect = psycopg,PostgresDialect(psycopg)
-        self._tables(f'"{schema}"."{prefix}sessions"', f'"{schema}"."{prefix}messages"')
+        self._tables(f'"{schema}"."{prefix}sessions"', f'"{schema}"."{prefix}messages"', f'"{schema}"."{prefix}summaries"')
         self._chan = 'chatstate_' + hashlib.sha1(f'{schema}.{prefix}'.encode()).hexdigest()[:24] # the followers' channel: one name per store, short enough for any
         self.pool,self._ap = _Pool(self._connect, pool_size, self.timeout),None
         self._setup()
@@ -139,7 +144,7 @@ def _setup(self:PostgresSessionManager):
             v = int(found[1]) if found else 1
             if v > SCHEMA_VERSION:
                 raise StoreError(f"PostgreSQL at {where}: the tables have schema version {v}, newer than this chatstate knows ({SCHEMA_VERSION}): upgrade chatstate")
-        steps = _migrations(self._S, self._M, self.prefix)
+        steps = _migrations(self._S, self._M, self.prefix, self._U)
         for to in range(v+1, SCHEMA_VERSION+1):
             for q in steps[to]: c.execute(q)
         if v < SCHEMA_VERSION: c.execute(f"COMMENT ON TABLE {self._S} IS 'chatstate schema {SCHEMA_VERSION}'")

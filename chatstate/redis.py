@@ -282,7 +282,7 @@ end
 # %% ../nbs/04_redis.ipynb #30e5a41e
 # KEYS: S Z M D, then the created, updated and expiry indexes, the creation counter, the set of expired sessions already unlisted
 # ARGV: id, metadata, created, updated, expiry, n, replace?, n message fields (3 each), then the owner and its key ('' for none), the lease (ms),
-#       and for a session that branched: the active branch's end, its length, and each message's `t:` field
+#       its summaries (as `sums` keeps them; '' for none), and for a session that branched: the active branch's end, its length, and each message's `t:` field
 _CREATE = _LIB + """
 local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 5, 'zset', 6, 'zset', 7, 'zset', 8, 'string', 9, 'set', 10, 'zset'})
 if bad then return bad end
@@ -301,9 +301,10 @@ for i = 1, n do
   local j = 8 + (i - 1) * 3
   redis.call('ZADD', Z, i, ARGV[j]); put(j, now, now + tonumber(ARGV[10 + n * 3]))
 end
-if #ARGV > 10 + n * 3 then
-  redis.call('HSET', S, 'base', 0, 'head', ARGV[11 + n * 3], 'n', ARGV[12 + n * 3])
-  for i = 1, n do redis.call('HSET', S, 't:' .. ARGV[8 + (i - 1) * 3], ARGV[12 + n * 3 + i]) end
+if ARGV[11 + n * 3] ~= '' then redis.call('HSET', S, 'sums', ARGV[11 + n * 3]) end
+if #ARGV > 11 + n * 3 then
+  redis.call('HSET', S, 'base', 0, 'head', ARGV[12 + n * 3], 'n', ARGV[13 + n * 3])
+  for i = 1, n do redis.call('HSET', S, 't:' .. ARGV[8 + (i - 1) * 3], ARGV[13 + n * 3 + i]) end
 end
 local at = redis.call('INCR', KEYS[8])
 redis.call('ZADD', KEYS[5], at, S)
@@ -440,6 +441,27 @@ tset(best, nd[1], redis.call('HINCRBY', S, 'next', 1), nd[3])
 redis.call('HSET', S, 'head', best, 'n', nd[1] + 1)
 touch(ARGV[3])
 return {1, msgs({best})}
+"""
+
+# %% ../nbs/04_redis.ipynb #080dd6af
+# summaries, in the session's hash: `sums`, a JSON list of [id, the last message it stands in for, content, metadata JSON ('' for none), when, ms]
+# ARGV: the summary's id, that message's id, content, metadata
+_SUMMARIZE = _LIB + """
+if redis.call('EXISTS', S) == 0 then return {0} end
+if redis.call('HEXISTS', M, ARGV[2]) == 0 then return {3} end
+local now = clock()
+local list = cjson.decode(redis.call('HGET', S, 'sums') or '[]')
+list[#list + 1] = {ARGV[1], ARGV[2], ARGV[3], ARGV[4], now}
+redis.call('HSET', S, 'sums', cjson.encode(list))
+return {1, now}
+"""
+_SUMMARIES = _LIB + """
+if redis.call('EXISTS', S) == 0 then return {0} end
+local keep = {}
+for _, e in ipairs(cjson.decode(redis.call('HGET', S, 'sums') or '[]')) do -- one whose message went is gone with it
+  if redis.call('HEXISTS', M, e[2]) == 1 then keep[#keep + 1] = e end
+end
+return {1, #keep > 0 and cjson.encode(keep) or '[]'}
 """
 
 # %% ../nbs/04_redis.ipynb #615e0a3d
@@ -804,7 +826,7 @@ class _Redis(SessionManager):
         self.r,self._ar,self._inherited,self._leased = client,None,[],False
         self._lost = (redis.ConnectionError, redis.TimeoutError)
         self._idx = [f'{prefix}{k}' for k in ('by_created', 'by_updated', 'by_expiry', 'counter', 'unlisted', 'leases')]
-        self._scripts = {k: self.r.register_script(v) for k,v in dict(create=_CREATE, append=_APPEND, branch=_BRANCH, tree=_TREE, update=_UPDATE, remove=_REMOVE,
+        self._scripts = {k: self.r.register_script(v) for k,v in dict(create=_CREATE, append=_APPEND, branch=_BRANCH, tree=_TREE, summarize=_SUMMARIZE, summaries=_SUMMARIES, update=_UPDATE, remove=_REMOVE,
             set_info=_SET_INFO, drop=_DROP, range=_RANGE, get=_GET, one=_ONE, list=_LIST, count=_COUNT, purge=_PURGE, erase=_ERASE, stale=_STALE, index_old=_INDEX_OLD).items()}
 
     def __repr__(self): return f'RedisSessionManager({self._where!r}, prefix={self.prefix!r})'
@@ -900,11 +922,12 @@ async def _aclose(self:_Redis):
 # %% ../nbs/04_redis.ipynb #bfb670a7
 @patch
 @primitive
-def _create(self:_Redis, sid, metadata, created, updated, expires_at, msgs, replace=False, owner=None, tree=None):
+def _create(self:_Redis, sid, metadata, created, updated, expires_at, msgs, replace=False, owner=None, tree=None, sums=None):
     args = [sid, compact_json(metadata), _f(created), _f(updated), _f(expires_at), len(msgs), '1' if replace else '0']
     for m in msgs: args.extend(_fields(m, None, True))
     args += ['', ''] if owner is None else [owner, _owner_key(self.prefix, owner)]
     args.append(round(self.lease * 1000))
+    args.append(compact_json([[i, u, c, compact_json(md) if md else '', round(t * 1000)] for i,u,c,md,t in sums]) if sums else '')
     if tree is not None: # each message's `t:` field: depth, when last active (the order they come in), parent
         parents,head = tree
         depth = {}
@@ -1013,6 +1036,21 @@ def _tree(self:_Redis, sid):
 def _siblings(self:_Redis, sid, mid):
     r = yield from self._treeop(sid, 'siblings', mid)
     return _msgs(r[1]),None if r[2] < 0 else r[2]
+
+@patch
+@primitive
+def _summarize(self:_Redis, sid, summary_id, upto, content, metadata):
+    r = (yield ('summarize', self._keys(sid), [summary_id, upto, content, compact_json(metadata) if metadata else ''], True))
+    if r[0] == 0: raise session_not_found(sid)
+    if r[0] == 3: raise message_not_found(sid, upto)
+    return r[1] / 1000
+
+@patch
+@primitive
+def _summaries(self:_Redis, sid):
+    r = (yield ('summaries', self._keys(sid), [], False))
+    if r[0] == 0: raise session_not_found(sid)
+    return [(i, u, c, json.loads(md) if md else {}, t / 1000) for i,u,c,md,t in json.loads(r[1])]
 
 @patch
 @primitive

@@ -46,7 +46,11 @@ _MIGRATIONS = {1: [ # each version: the statements that bring a file from the ve
            row_number() OVER (PARTITION BY session ORDER BY seq) - 1 AS d FROM chatstate_messages) AS w WHERE m.session = w.session AND m.seq = w.seq''',
       '''UPDATE chatstate_sessions SET head = (SELECT max(seq) FROM chatstate_messages m WHERE m.session = chatstate_sessions.pk),
            n = (SELECT count(*) FROM chatstate_messages m WHERE m.session = chatstate_sessions.pk), total = (SELECT count(*) FROM chatstate_messages m WHERE m.session = chatstate_sessions.pk)''',
-      'CREATE INDEX chatstate_messages_parent ON chatstate_messages(session, parent)'],
+      'CREATE INDEX chatstate_messages_parent ON chatstate_messages(session, parent)',
+      # summaries: each stands in, for the model, for the messages up to one of them, and goes with it
+      '''CREATE TABLE chatstate_summaries(k INTEGER PRIMARY KEY, session INTEGER NOT NULL, upto INTEGER NOT NULL, id TEXT NOT NULL, content TEXT NOT NULL,
+           metadata TEXT, at REAL NOT NULL, FOREIGN KEY(session, upto) REFERENCES chatstate_messages(session, seq) ON DELETE CASCADE)''',
+      'CREATE INDEX chatstate_summaries_upto ON chatstate_summaries(session, upto)'],
 }
 
 # %% ../nbs/02_sqlite.ipynb #48045c9b
@@ -105,7 +109,7 @@ class SQLiteSessionManager(SQLStore):
             raise InvalidValueError(f"timeout must be a number of seconds from 0 to 86400, got {short_repr(timeout)}")
         self.path,self.synchronous,self.timeout = path,synchronous,float(timeout)
         self._lock,self._c,self._pid,self._closed,self._inherited,self._grouped = threading.RLock(),None,None,False,[],False
-        self._tables('chatstate_sessions', 'chatstate_messages')
+        self._tables('chatstate_sessions', 'chatstate_messages', 'chatstate_summaries')
         with self._lock: self._con()
 
     def __repr__(self): return f'{type(self).__name__}({self.path!r})'

@@ -74,6 +74,8 @@ CALLS = [ # (name, call, arguments that succeed or fail cleanly on the filled st
     ('add_branch', lambda m, a, b, c: S(m).add_branch(a, b, writer=c), ['q', [{'role': 'user', 'content': 'x'}], None]),
     ('add_branch item', lambda m, a: S(m).add_branch(None, [Message('user', 'ok'), a]), [{'role': 'user', 'content': 'x'}]),
     ('siblings', lambda m, a: S(m).siblings(a), ['q']),
+    ('summarize', lambda m, a, b, c, d: S(m).summarize(a, b, metadata=c, id=d), ['a', 'S', None, None]),
+    ('import summaries', lambda m, a: m.import_session(dict(session_id='imp', messages=[{'role': 'user', 'content': 'x', 'id': 'x'}], summaries=a)), [[{'upto': 'x', 'content': 'S'}]]),
     ('switch', lambda m, a: S(m).switch(a), ['q']),
     ('import tree', lambda m, a: m.import_session(dict(session_id='imp', messages=[{'role': 'user', 'content': 'x', 'id': 'x'}], tree=a)), [{'parents': [None], 'head': 'x'}]),
     ('delete', lambda m, a: S(m).delete(a), ['zz']),
@@ -99,7 +101,7 @@ def fill(m):
 
 def dump(m):
     "What the store holds: each session's summary and its whole tree"
-    return [(i, t.messages, t.parents, t.head) for i in m.sessions() for t in [m[i.session_id].tree()]]
+    return [(i, t.messages, t.parents, t.head, m[i.session_id].summaries()) for i in m.sessions() for t in [m[i.session_id].tree()]]
 
 def hostile_calls():
     for name,call,args in CALLS:

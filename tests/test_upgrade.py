@@ -6,7 +6,10 @@ import base64, json, multiprocessing, shutil, uuid, pytest
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from chatstate import *
+import chatstate.formats # the sessions learn context
 from conftest import server_url
+import sys; sys.path.insert(0, str(Path(__file__).parent/'data'))
+from make_v5_stores import timeless
 from chatstate.postgres import SCHEMA_VERSION
 
 DATA = Path(__file__).parent/'data'
@@ -18,7 +21,7 @@ def read_all(url):
     m = connect(url)
     try:
         stale = sorted((sid, x.id) for sid,x in m.stale_replies()) # the first query after an upgrade indexes old replies, in each process at once
-        return {sid: {k:v for k,v in m[sid].to_dict().items() if k not in ('created', 'updated', 'expires_at')} for sid in m.list_sessions()},stale
+        return {sid: timeless(m[sid].to_dict()) for sid in m.list_sessions()},stale
     finally: m.close()
 
 def open_at_once(url, n=4):
@@ -62,6 +65,8 @@ def check(url, v):
         b = m.get_session('branches', owner='ana')
         assert [x.id for x in b] == ['q', 'a', 'wa'] and str(b.siblings('a')) == '1 / 2' and (b.siblings('q2').index, b.siblings('q2').active) == (1, 0)
         assert b.switch('q2').id == 'b2' and b['b2'].state == 'stale' and [x.id for x in b.tail(5, before='b2')] == ['q2']
+        assert [x.id for x in b.summaries()] == ['s1', 's2'] and b.summary().id == 's2' # q2's branch is active: its summary stands in
+        assert b.switch('a').id == 'wa' and b.summary().id == 's1' and [x.content for x in b.context()] == ['They named a colour.', 'It is warm']
         assert b.switch('a2').id == 'a2' and [x.id for x in b] == ['q', 'a2'] and len(b.tree().messages) == 7
     c = m['chat-1'] # a session stored by an earlier release is one branch: it branches like any other
     r = c.regenerate(c[-1].id, 'again', pending=False)
@@ -114,6 +119,7 @@ def test_postgres_tables(v, comment):
                 for row in o['rows']: c.execute(f'INSERT INTO "{schema}".chatstate_{t}({cols}) VALUES ({", ".join(["%s"]*len(row))})', row)
             S = f'"{schema}".chatstate_sessions' # the rows came with their keys: the key sequence goes on after them, as it did in the store they were dumped from
             c.execute(f"SELECT setval(pg_get_serial_sequence('{S}', 'pk'), (SELECT max(pk) FROM {S}))")
+            if 'summaries' in data['tables']: c.execute(f"""SELECT setval(pg_get_serial_sequence('"{schema}".chatstate_summaries', 'k'), (SELECT max(k) FROM "{schema}".chatstate_summaries))""")
             if comment: c.execute(f"""COMMENT ON TABLE "{schema}".chatstate_sessions IS '{comment}'""")
             check(f'{url}?schema={schema}', v)
             note = f"""SELECT obj_description('"{schema}".chatstate_sessions'::regclass, 'pg_class')"""

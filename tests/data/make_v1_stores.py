@@ -38,10 +38,11 @@ def dump_redis(m, prefix):
     return res
 
 def _rows(m):
-    "Every row of both tables, with their column names"
+    "Every row of every table the release keeps (sessions, messages, and from schema 6 summaries), with their column names"
     with m._conn() as c:
         tables = {}
-        for t in ('sessions', 'messages'):
+        for t in ('sessions', 'messages', 'summaries'):
+            if not c.execute("SELECT 1 FROM information_schema.tables WHERE table_schema=%s AND table_name=%s", (m.schema, m.prefix + t)).fetchone(): continue
             cols = [r[0] for r in c.execute("SELECT column_name FROM information_schema.columns WHERE table_schema=%s AND table_name=%s ORDER BY ordinal_position", (m.schema, m.prefix + t))]
             rows = c.execute(f'SELECT {", ".join(cols)} FROM "{m.schema}"."{m.prefix}{t}" ORDER BY 1, 2').fetchall()
             tables[t] = dict(columns=cols, rows=[list(r) for r in rows])

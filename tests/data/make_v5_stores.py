@@ -1,5 +1,5 @@
 """Writes the small stores in tests/data/v5/ with the chatstate release that made them (schema 6 on SQLite and PostgreSQL: branches,
-each message below its parent, the active branch's end kept by the session).
+each message below its parent, the active branch's end kept by the session; summaries beside the messages).
 
 Run once, on that release, with the test servers up: `python tests/data/make_v5_stores.py`. The upgrade tests open what it wrote
 with today's chatstate and check every branch is still there, and which one is active."""
@@ -10,7 +10,7 @@ import make_v1_stores as v1, make_v2_stores as v2, make_v4_stores as v4
 from chatstate import Message
 
 def fill(m):
-    "The version-4 sessions, and one that branched: a regenerated answer, an edited question with its own answer, a reply streaming on a branch not active, a message deleted in the middle"
+    "The version-4 sessions, and one that branched, with a summary on each of two branches: a regenerated answer, an edited question with its own answer, a reply streaming on a branch not active, a message deleted in the middle"
     v4.fill(m)
     s = m.create_session('branches', owner='ana', metadata={'title': 'Versions'})
     s.add_messages([Message('user', 'Name a colour', id='q'), Message('assistant', 'Red', id='a'), Message('user', 'Why?', id='w'), Message('assistant', 'It is warm', id='wa')])
@@ -18,7 +18,15 @@ def fill(m):
     s.edit('q', 'Name a fruit', id='q2'); s.add_message('assistant', 'Apple', id='b')
     s.regenerate('b', writer='w9', id='b2'); s.append_chunk('b2', 'Pea', writer='w9')
     s.switch('a'); s.delete('w') # wa joins a
-    return {sid: {k:v for k,v in m[sid].to_dict().items() if k not in ('created', 'updated', 'expires_at')} for sid in m.list_sessions()}
+    s.summarize('a', 'They named a colour.', metadata={'model': 'm'}, id='s1')
+    s.summarize('q2', 'They named a fruit.', id='s2') # on a branch that is not active
+    return {sid: timeless(m[sid].to_dict()) for sid in m.list_sessions()}
+
+def timeless(d):
+    "A session's `to_dict` without its times, and its summaries' (they differ from store to store)"
+    d = {k:v for k,v in d.items() if k not in ('created', 'updated', 'expires_at')}
+    if 'summaries' in d: d['summaries'] = [{k:v for k,v in x.items() if k != 'created'} for x in d['summaries']]
+    return d
 
 if __name__ == '__main__':
     v1.dump_postgres = v2.dump_postgres
