@@ -265,7 +265,7 @@ class SessionManager(ABC):
     @abstractmethod
     def _create(self, sid:str, metadata:dict, created:float, updated:float, expires_at:Optional[float], msgs:list, replace:bool=False, owner:Optional[str]=None,
                 tree:Optional[tuple]=None, sums:Optional[list]=None)->bool:
-        "Create session `sid` of `owner` holding `msgs`, atomically; False if a live session has that id (an expired one is replaced), unless `replace`: then it is replaced whole, in the same step. `tree`, unless None, is `(parents, head)`: each message's parent id (None at the top; parents come first) and the active branch's last message id; None: `msgs` is one branch. `sums`: its summaries, as `_summaries` gives them"
+        "Create session `sid` of `owner` holding `msgs`, atomically; False if a live session has that id (an expired one is replaced), unless `replace`: then it is replaced whole, in the same step. `tree`, unless None, is `(parents, head)`: each message's parent id (None at the top; parents come first) and the active branch's last message id, and optionally each one's rank in when it was last active (0 first); None: `msgs` is one branch. `sums`: its summaries, as `_summaries` gives them"
     @abstractmethod
     def _exists(self, sid:str, owner:Optional[str]=None)->bool: "Whether a live session `sid` exists (and, unless `owner` is None, belongs to `owner`)"
     @abstractmethod
@@ -317,9 +317,9 @@ class SessionManager(ABC):
         "Add `msgs`, in order, as a new branch below message `at` (below its parent, if `beside`; at the top, if `at` is None), and make them the active branch's end; all or none, as `_append`; return the store time"
         raise StoreError(f"{type(self).__name__} keeps one branch per session: it cannot add a branch")
     def _tree(self, sid:str)->tuple:
-        "Every message with its parent's id, in the order they were added, and the active branch's last message id: `([(Message, parent id or None)], head id or None)`"
+        "Every message with its parent's id and when it was last active (a number that grows), in the order they were added, and the active branch's last message id: `([(Message, parent id or None, touched)], head id or None)`"
         msgs = self._slice(sid, 0, None)
-        return [(m, msgs[i-1].id if i else None) for i,m in enumerate(msgs)],(msgs[-1].id if msgs else None)
+        return [(m, msgs[i-1].id if i else None, i) for i,m in enumerate(msgs)],(msgs[-1].id if msgs else None)
     def _siblings(self, sid:str, mid:str)->tuple:
         "The messages that share message `mid`'s parent (`mid` among them), in the order they were added, and the position of the one on the active branch (None if none is)"
         m = self._get(sid, mid)
@@ -441,11 +441,12 @@ class _Rec:
     def __init__(self, metadata, created, updated, expires_at, msgs, owner=None, now=None, lease=30.0, tree=None, sums=None):
         self.metadata,self.created,self.updated,self.expires_at,self.owner = metadata,created,updated,expires_at,owner
         self.sums = [(i, u, c, _copy(md), t) for i,u,c,md,t in sums or ()] # summaries: (id, upto, content, metadata, created)
-        parents,head = tree or ([None] + [m.id for m in msgs[:-1]], msgs[-1].id if msgs else None)
+        parents,head,*tc = tree or ([None] + [m.id for m in msgs[:-1]], msgs[-1].id if msgs else None)
+        tc = tc[0] if tc and tc[0] is not None else range(len(msgs))
         al = self.all = {}
         for i,(m,p) in enumerate(zip(msgs, parents)):
             d = 0 if p is None else al[p][7] + 1
-            al[m.id] = _tup(m, now or time.time(), lease, i if d == i else d, p, i) # one int object for both, in a session that is one branch
+            al[m.id] = _tup(m, now or time.time(), lease, i if d == i == tc[i] else d, p, tc[i]) # one int object for both, in a session that is one branch
         self.tick,self.msgs,self.n = len(msgs),[],0
         _repath(self, head)
 
@@ -797,7 +798,7 @@ class InMemorySessionManager(SessionManager):
         with self._lock:
             r = self._rec(sid)
             rows,head = list(r.all.values()),r.head()
-        return list(zip(_out(rows), [t[8] for t in rows])),head
+        return list(zip(_out(rows), [t[8] for t in rows], [t[9] for t in rows])),head
 
     def _siblings(self, sid, mid):
         with self._lock:
@@ -1571,6 +1572,7 @@ class Tree:
     messages:List[Message] # Every message, in the order they were added
     parents:Dict[str, Optional[str]] # Each message id's parent id (None: at the top)
     head:Optional[str] # The active branch's last message id (None: the branch is empty)
+    touched:Optional[Dict[str, int]]=None # Each message id's mark of when it was last active, a number that grows: what `switch` follows
     def __post_init__(self):
         self._by,self._kids = {m.id: m for m in self.messages},{}
         for m in self.messages: self._kids.setdefault(self.parents[m.id], []).append(m)
@@ -1588,7 +1590,14 @@ class Tree:
         "Whether the conversation has more than one branch, or an active branch that does not end at its last message"
         ms = self.messages
         return self.head != (ms[-1].id if ms else None) or any(self.parents[m.id] != (ms[i-1].id if i else None) for i,m in enumerate(ms))
-    def links(self)->dict: "What `ChatSession.to_dict` keeps of the tree beside the messages: each one's parent id, and the head"; return {'parents': [self.parents[m.id] for m in self.messages], 'head': self.head}
+    def links(self)->dict:
+        "What `ChatSession.to_dict` keeps of the tree beside the messages: each one's parent id, the head, and (when it is not the order they were added) each one's rank in when it was last active"
+        d,ms = {'parents': [self.parents[m.id] for m in self.messages], 'head': self.head},self.messages
+        if self.touched and any(self.touched[a.id] >= self.touched[b.id] for a,b in zip(ms, ms[1:])):
+            order = sorted(range(len(ms)), key=lambda i: self.touched[ms[i].id])
+            d['touched'] = [0] * len(ms)
+            for r,i in enumerate(order): d['touched'][i] = r
+        return d
     def siblings(self, mid:str)->Siblings:
         "The versions of message `mid`, as `ChatSession.siblings` gives them"
         sib,on = self._kids[self.parents[mid]],{m.id for m in self.active}
@@ -1598,7 +1607,7 @@ class Tree:
 def _tree(self)->Tree:
     "The whole conversation, every branch of it, in one read"
     rows,head = yield P._tree(self.session_id)
-    return Tree([m for m,_ in rows], {m.id: p for m,p in rows}, head)
+    return Tree([m for m,_,_ in rows], {m.id: p for m,p,_ in rows}, head, {m.id: t for m,_,t in rows})
 
 # %% ../nbs/00_core.ipynb #a8f64698
 @dataclass
@@ -1729,7 +1738,7 @@ def _check_tree(t, msgs, sid)->Optional[tuple]:
     "A session dict's 'tree' (each message's parent id, in the messages' order, and the active branch's end) checked against its messages"
     if t is None: return None
     bad = lambda why: InvalidValueError(f"session {sid!r}: bad 'tree': {why}")
-    if not isinstance(t, dict) or not isinstance(t.get('parents'), list) or set(t) - {'parents', 'head'}: raise bad(f"it must be a dict of 'parents' (a list) and 'head', not {_short(t)}")
+    if not isinstance(t, dict) or not isinstance(t.get('parents'), list) or set(t) - {'parents', 'head', 'touched'}: raise bad(f"it must be a dict of 'parents' (a list), 'head' and 'touched', not {_short(t)}")
     ps,seen = t['parents'],set()
     if len(ps) != len(msgs): raise bad(f"{len(ps)} parents for {len(msgs)} messages")
     for m,p in zip(msgs, ps):
@@ -1737,7 +1746,11 @@ def _check_tree(t, msgs, sid)->Optional[tuple]:
         seen.add(m.id)
     h = t.get('head')
     if h is not None and (not isinstance(h, str) or h not in seen): raise bad(f"head {_short(h)} is not one of its messages")
-    return ps,h
+    tc = t.get('touched')
+    if tc is None: return ps,h,None
+    if not isinstance(tc, list) or len(tc) != len(msgs) or sorted(tc) != list(range(len(msgs))) or any(isinstance(x, bool) for x in tc):
+        raise bad(f"'touched' must rank its {len(msgs)} messages 0 to {len(msgs)-1}, not {_short(tc)}")
+    return ps,h,tc
 
 @_twin('session')
 def _to_json(self, **kwargs)->str:

@@ -405,9 +405,9 @@ local op, mid = ARGV[1], ARGV[2]
 if not branched() then -- one branch: each message below the one before it
   local ids = redis.call('ZRANGE', Z, 0, -1)
   if op == 'tree' then
-    local ps = {}
-    for i = 1, #ids do ps[i] = i > 1 and ids[i - 1] or '' end
-    return {1, msgs(ids), ps, ids[#ids] or ''}
+    local ps, ts = {}, {}
+    for i = 1, #ids do ps[i], ts[i] = i > 1 and ids[i - 1] or '', i end
+    return {1, msgs(ids), ps, ids[#ids] or '', ts}
   end
   if redis.call('HEXISTS', M, mid) == 0 then return {3} end
   if op == 'siblings' then return {1, msgs({mid}), 0} end
@@ -416,9 +416,9 @@ end
 local ids, nodes = load()
 local h = headid()
 if op == 'tree' then
-  local ps = {}
-  for i, id in ipairs(ids) do ps[i] = nodes[id][3] or '' end
-  return {1, msgs(ids), ps, h or ''}
+  local ps, ts = {}, {}
+  for i, id in ipairs(ids) do ps[i], ts[i] = nodes[id][3] or '', nodes[id][2] end
+  return {1, msgs(ids), ps, h or '', ts}
 end
 if not nodes[mid] then return {3} end
 if op == 'siblings' then
@@ -929,10 +929,10 @@ def _create(self:_Redis, sid, metadata, created, updated, expires_at, msgs, repl
     args.append(round(self.lease * 1000))
     args.append(compact_json([[i, u, c, compact_json(md) if md else '', round(t * 1000)] for i,u,c,md,t in sums]) if sums else '')
     if tree is not None: # each message's `t:` field: depth, when last active (the order they come in), parent
-        parents,head = tree
-        depth = {}
+        parents,head,*tc = tree
+        tc,depth = tc[0] if tc and tc[0] is not None else range(len(msgs)),{}
         for m,p in zip(msgs, parents): depth[m.id] = 0 if p is None else depth[p] + 1
-        args += [head or '', 0 if head is None else depth[head] + 1, *(f'{depth[m.id]},{i},{p or ""}' for i,(m,p) in enumerate(zip(msgs, parents), 1))]
+        args += [head or '', 0 if head is None else depth[head] + 1, *(f'{depth[m.id]},{tc[i]+1},{p or ""}' for i,(m,p) in enumerate(zip(msgs, parents)))]
     return bool((yield ('create', self._keys(sid), args, True)))
 
 @patch
@@ -1029,7 +1029,7 @@ def _treeop(self:_Redis, sid, op, mid=''):
 @primitive
 def _tree(self:_Redis, sid):
     r = yield from self._treeop(sid, 'tree')
-    return list(zip(_msgs(r[1]), [p.decode() or None for p in r[2]])),r[3].decode() or None
+    return list(zip(_msgs(r[1]), [p.decode() or None for p in r[2]], r[4])),r[3].decode() or None
 
 @patch
 @primitive

@@ -119,7 +119,7 @@ STATEMENTS = dict(
         ELSE (SELECT parent FROM {M} b WHERE b.session = s.pk AND b.id = :before) END, 1 FROM {S} s WHERE s.id = :sid AND ''' + LIVE + '''
       UNION ALL SELECT p.pk, m.parent, p.k + 1 FROM p JOIN {M} m ON m.session = p.pk AND m.seq = p.seq WHERE p.k < :n AND m.parent IS NOT NULL)
       SELECT ''' + cols('m.') + ', m.seq' + ON_P + ' ORDER BY m.seq DESC',
-    tree = 'SELECT ' + cols('m.') + ', m.seq, m.parent, s.head FROM {S} s JOIN {M} m ON m.session = s.pk WHERE s.id = :sid AND ' + LIVE + ' ORDER BY m.seq',
+    tree = 'SELECT ' + cols('m.') + ', m.seq, m.parent, s.head, m.touched FROM {S} s JOIN {M} m ON m.session = s.pk WHERE s.id = :sid AND ' + LIVE + ' ORDER BY m.seq',
     node_of = 'SELECT s.pk, m.seq, m.parent, m.depth, s.head, s.n = s.total FROM {S} s JOIN {M} m ON m.session = s.pk AND m.id = :mid WHERE s.id = :sid AND ' + LIVE,
     node = 'SELECT seq, parent, depth FROM {M} WHERE session = :pk AND id = :mid',
     shape = 'SELECT head, n = total FROM {S} WHERE pk = :pk',
@@ -175,15 +175,15 @@ class SQLStore(SessionManager):
     def _md(self, md)->Optional[str]: "A message's metadata as stored: NULL when empty"; return self.dialect.enc(compact_json(md)) if md else None
     def _rows(self, pk:int, base:int, msgs:list, now:float, writer:Optional[str]=None, keep:bool=False, up:Optional[int]=None, d0:int=0, links:Optional[list]=None)->list:
         """The message rows (`MCOLS`) of `msgs`, added at `now` (keeping the times they have, if `keep`), taking the sequences after `base` in session `pk`:
-        one branch below sequence `up` (None: at the top) from depth `d0`, or each where `links` says (its parent's sequence, its depth)"""
+        one branch below sequence `up` (None: at the top) from depth `d0`, or each where `links` says (its parent's sequence, its depth, when it was last active)"""
         e,exp = self.dialect.enc,now + self.lease
         w = writer and e(writer)
         res = []
         for i,m in enumerate(msgs, 1):
             at,ended,st,err = stored_life(m, now) if keep else (now, None if m.pending else now, 0, None)
-            par,dep = links[i-1] if links else (up if i == 1 else base+i-1, d0+i-1)
+            par,dep,tc = links[i-1] if links else (up if i == 1 else base+i-1, d0+i-1, base+i)
             res.append((pk, base+i, e(m.id), e(m.role), e(m.content), m.pending, self._md(m.metadata), at, ended, st,
-                        w if m.pending else None, exp if m.pending else None, err and e(err), par, dep, base+i))
+                        w if m.pending else None, exp if m.pending else None, err and e(err), par, dep, tc))
         return res
     def _loads(self, s:str): return json.loads(self.dialect.dec(s))
 
@@ -228,10 +228,11 @@ def _create(self:SQLStore, sid, metadata, created, updated, expires_at, msgs, re
     return True
 
 def _links(msgs:list, tree:Optional[tuple])->tuple:
-    "Each message's (parent's sequence, depth) when `msgs` take sequences 1, 2, ... (`tree` as `_create` takes it), and the sequence of the active branch's end"
-    if tree is None: return [(i or None, i) for i in range(len(msgs))],len(msgs) or None
+    "Each message's (parent's sequence, depth, when last active) when `msgs` take sequences 1, 2, ... (`tree` as `_create` takes it), and the sequence of the active branch's end"
+    if tree is None: return [(i or None, i, i+1) for i in range(len(msgs))],len(msgs) or None
     seq,res = {m.id: i for i,m in enumerate(msgs, 1)},[]
-    for p in tree[0]: res.append((None, 0) if p is None else (seq[p], res[seq[p]-1][1] + 1))
+    tc = tree[2] if len(tree) > 2 and tree[2] is not None else range(len(msgs))
+    for i,p in enumerate(tree[0]): res.append((None, 0, tc[i]+1) if p is None else (seq[p], res[seq[p]-1][1] + 1, tc[i]+1))
     return res,None if tree[1] is None else seq[tree[1]]
 
 # %% ../nbs/01_sql.ipynb #5b9f6fef
@@ -521,7 +522,7 @@ def _tree(self:SQLStore, sid):
         return [],None
     msgs = d.messages(r[:10] for r in rows)
     ids = {r[10]: m.id for r,m in zip(rows, msgs)}
-    return [(m, ids.get(r[11])) for r,m in zip(rows, msgs)],ids.get(rows[0][12])
+    return [(m, ids.get(r[11]), r[13]) for r,m in zip(rows, msgs)],ids.get(rows[0][12])
 
 @patch
 @primitive

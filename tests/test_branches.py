@@ -226,3 +226,17 @@ def test_random_branching_matches_the_in_memory_store(store, mgr):
         assert shape(s) == shape(ref), (step, op)
         assert texts(s.tail(3)) == texts(ref.tail(3)) and texts(s[1:4]) == texts(ref[1:4])
     assert len(ref.tree().messages) > 20 and s.to_dict()['messages'] == ref.to_dict()['messages']
+
+def test_what_was_active_last_survives_export_and_import(store, mgr):
+    s = mgr.create_session('l')
+    q,a = s.add_messages([Message('user', 'q'), Message('assistant', 'a')])
+    a2 = s.regenerate(a.id, 'a2', pending=False)
+    s.switch(a.id) # the user went back to the first answer
+    q2 = s.edit(q.id, 'q2')
+    d = s.to_dict()
+    assert d['tree']['touched'] == [0, 2, 1, 3] # the first answer was active after the second was added
+    for sid,m in (('l2', mgr), ('l3', store.fresh())):
+        c = m.import_session(dict(d, session_id=sid))
+        assert c.to_dict()['tree'] == d['tree'] and c.switch(q.id).id == a.id and texts(c) == ['q', 'a'] # not a2, the one added last
+        assert c.to_dict()['tree']['touched'] == [0, 3, 1, 2] # now the first answer is active last of all
+    with pytest.raises(InvalidValueError, match="'touched' must rank its 4 messages 0 to 3"): mgr.import_session(dict(d, session_id='bad', tree=d['tree'] | {'touched': [0, 0, 1, 2]}))

@@ -1,4 +1,4 @@
-"""Cancellation at random points, thousands of times per store: after each cancelled call the store holds what it held
+"""Cancellation at random points, thousands of times per store (branches and summaries among the calls): after each cancelled call the store holds what it held
 before the call or what the call makes of it, never anything in between; and the next call on the same manager gets its
 own answer (a connection is never left mid-reply). `CHATSTATE_CANCEL_ROUNDS` sets how many calls are cancelled per store
 (2000 by default)."""
@@ -9,12 +9,22 @@ from conftest import Store, KINDS, run_async
 ROUNDS = int(os.environ.get('CHATSTATE_CANCEL_ROUNDS', 2000))
 
 def state(d:dict)->tuple:
-    "What a session holds, from its `to_dict`, without its times"
-    return (d['metadata'], [(m['id'], m['role'], m['content'], m.get('pending', False), m.get('metadata', {})) for m in d['messages']])
+    "What a session holds, from its `to_dict`, without its times: details, every message, the tree (if it branched), the summaries"
+    return (d['metadata'], [(m['id'], m['role'], m['content'], m.get('pending', False), m.get('metadata', {})) for m in d['messages']],
+            d.get('tree'), [{k:v for k,v in x.items() if k != 'created'} for x in d.get('summaries', [])])
+
+def active(st:tuple)->list:
+    "The active branch of a session holding `st`"
+    msgs,tree = st[1],st[2]
+    if tree is None: return msgs
+    by,res,x = {m[0]: m for m in msgs},[],tree['head']
+    up = dict(zip([m[0] for m in msgs], tree['parents']))
+    while x is not None: res.append(by[x]); x = up[x]
+    return res[::-1]
 
 def pick(rnd, st, i):
     "A random call (its name and arguments) that is valid on a session holding `st`"
-    msgs = st[1]
+    msgs,act = st[1],active(st)
     pend = [m[0] for m in msgs if m[3]]
     ops = [('add_message', ('user', f'q{i}'), dict(id=f'm{i}')),
            ('add_message', ('assistant', ''), dict(id=f'm{i}', pending=True)),
@@ -22,14 +32,16 @@ def pick(rnd, st, i):
            ('update_metadata', (), {f'k{i % 7}': i}),
            ('set_title', (f'T{i}',), {}),
            ('tail', (3,), {}), ('count', (), {}),
-           ('add_message', ('user', f'a{i}'), dict(id=f'a{i}', after=msgs[-1][0] if msgs else '')), # another tab's turn, where this session ends
-           ('add_messages', ([Message('user', f'd{i}', id=f'd{i}')],), dict(after=msgs[-1][0] if msgs else ''))]
+           ('add_message', ('user', f'a{i}'), dict(id=f'a{i}', after=act[-1][0] if act else '')), # another tab's turn, where this session ends
+           ('add_messages', ([Message('user', f'd{i}', id=f'd{i}')],), dict(after=act[-1][0] if act else '')),
+           ('add_branch', (None, [Message('user', f't{i}', id=f't{i}')]), {})]
     if pend: ops += [('append_chunk', (rnd.choice(pend), f'x{i}'), {})] * 3 + [('finalize', (rnd.choice(pend),), dict(metadata={'done': i}))]
     if msgs:
         mid = rnd.choice(msgs)[0]
         ops += [('update_message_metadata', (mid,), {f'r{i % 5}': i}), ('delete', (mid,), {}), ('truncate_after', (mid,), {}),
-                ('get', (mid,), {})]
-        if len(msgs) > 1: ops.append(('pop', (), {}))
+                ('get', (mid,), {}), ('edit', (mid, f'e{i}'), dict(id=f'e{i}')), ('regenerate', (mid,), dict(content=f'g{i}', pending=False, id=f'g{i}')),
+                ('switch', (mid,), {}), ('summarize', (mid, f's{i}'), dict(id=f's{i}'))]
+        if len(act) > 1: ops.append(('pop', (), {}))
     if len(msgs) > 12: ops = [o for o in ops if o[0] in ('delete', 'pop', 'truncate_after')] # keep the session short
     return rnd.choice(ops)
 
@@ -68,12 +80,12 @@ def test_cancelled_calls_leave_the_store_before_or_after(kind, tmp_path):
             except asyncio.CancelledError: pass
             await quiet()
             now = state(await s.to_dict())
-            assert await s.count() == len(now[1]), f"round {i}: {name}{args} left the message counter behind"
+            assert await s.count() == len(active(now)), f"round {i}: {name}{args} left the message counter behind"
             assert now in (before, after), f"round {i}: {name}{args} left the session in between:\n{before}\n{now}\n{after}"
             seen['before' if now == before and now != after else 'after'] += 1
             if i % 50 == 0: # the next call on the same manager gets its own answer
-                last = [Message(r, c, id=mid, pending=p, metadata=md) for mid,r,c,p,md in now[1][-1:]]
-                assert (await s.count(), await s.tail(1)) == (len(now[1]), last)
+                last = [Message(r, c, id=mid, pending=p, metadata=md) for mid,r,c,p,md in active(now)[-1:]]
+                assert (await s.count(), await s.tail(1)) == (len(active(now)), last)
         return seen
     try:
         seen = run_async(go())
