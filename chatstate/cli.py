@@ -91,12 +91,13 @@ def cmd_show(session:str, # The session's id
              tail:int=None, # Show only the last N messages
              owner:str=None, # Only if the session is this owner's
              json:store_true=False): # Print the session as JSON (its `to_dict`)
-    "Show one session's active branch: when each message was added, role, its version where there are several (2 / 3), the state of a reply not done, content"
+    "Show one session's active branch: when each message was added, role, its version where there are several (2 / 3), the state of a reply not done, content; and where a summary stands in for what is above it"
     s = _owned(open_store(store), session, owner)
     if json: return _out(s.to_json())
     t = s.tree()
     if tail is not None and tail < 0: raise InvalidValueError(f"--tail must be a whole number >= 0, got {tail}")
     msgs = t.active if tail is None else t.active[max(0, len(t.active) - tail):]
+    sm = s.summary()
     info = s.info
     whose = f', owner {_plain(info.owner)}' if info.owner is not None else ''
     _out(f"{_plain(session)}{f' - {_plain(info.title)}' if info.title else ''} ({_n(info.message_count, 'message')}, updated {_when(info.updated)}{whose})")
@@ -106,6 +107,7 @@ def cmd_show(session:str, # The session's id
         v = t.siblings(m.id)
         head = f"{when + '  ' if when else ''}{_plain(m.role)}{f' ({v})' if v.n > 1 else ''}{state}: "
         _out(head + _plain(m.content, lines=True).replace('\n', '\n' + ' ' * len(head)))
+        if sm is not None and m.id == sm.upto: _out(f"[summary of the above, sent to the model in its place: {_plain(sm.content)}]")
 
 # %% ../nbs/06_cli.ipynb #ae958226
 def cmd_add(session:str, # The session's id (created if it does not exist)

@@ -233,8 +233,8 @@ class SessionInfo:
     created:float # When the session was created (seconds since the epoch)
     updated:float # When it, or one of its messages, last changed
     expires_at:Optional[float]=None # When it expires; None: never
-    message_count:int=0 # How many messages it holds
-    preview:Optional[str]=None # The start of its last message's content (up to 100 characters)
+    message_count:int=0 # How many messages its active branch holds
+    preview:Optional[str]=None # The start of its active branch's last message's content (up to 100 characters)
     last_role:Optional[str]=None # Who wrote its last message
     owner:Optional[str]=None # Who it belongs to (a user id), or None
     reply:Optional[str]=None # The state of its last message when that is a reply not done: 'streaming', 'stale', 'stopped' or 'failed'

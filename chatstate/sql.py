@@ -479,6 +479,7 @@ def _remove(self:SQLStore, p:dict, nodes:list):
     yield N(self._sql['shape_to'], dict(p, k=len(rows), head=head))
     return self.dialect.messages(r[1:] for r in sorted(rows))
 
+# %% ../nbs/01_sql.ipynb #a46b595c
 @patch
 @primitive
 def _pop(self:SQLStore, sid):
@@ -488,6 +489,7 @@ def _pop(self:SQLStore, sid):
     if head is None: return None
     return (yield from self._remove(p, [tuple((yield Q(self._sql['up_of'], dict(p, seq=head)))[0])]))[0]
 
+# %% ../nbs/01_sql.ipynb #91d73824
 @patch
 @primitive
 def _truncate(self:SQLStore, sid, after):
@@ -512,6 +514,7 @@ def _head_at(self:SQLStore, p:dict, seq:int, depth:int, k:int=0):
     t = yield Q(self._sql['head_at'], dict(p, head=seq, d=depth, k=k))
     yield N(self._sql['touched'], dict(p, t=t[0][0], head=seq))
 
+# %% ../nbs/01_sql.ipynb #94e5f3cb
 @patch
 @primitive
 def _tree(self:SQLStore, sid):
@@ -524,6 +527,7 @@ def _tree(self:SQLStore, sid):
     ids = {r[10]: m.id for r,m in zip(rows, msgs)}
     return [(m, ids.get(r[11]), r[13]) for r,m in zip(rows, msgs)],ids.get(rows[0][12])
 
+# %% ../nbs/01_sql.ipynb #9dc55cdb
 @patch
 @primitive
 def _siblings(self:SQLStore, sid, mid):
@@ -541,6 +545,20 @@ def _siblings(self:SQLStore, sid, mid):
         on = a[0][0] if a else None
     return d.messages(x[:-1] for x in rows),next((i for i,x in enumerate(rows) if x[-1] == on), None)
 
+# %% ../nbs/01_sql.ipynb #c1d70f39
+@patch
+@primitive
+def _switch(self:SQLStore, sid, mid):
+    d = self.dialect
+    yield BEGIN
+    p = dict(pk=(yield from self._pk(sid)), now=time.time(), mid=d.enc(mid))
+    node = yield Q(self._sql['node'], p)
+    if not node: raise message_not_found(sid, mid)
+    h,depth = (yield Q(self._sql['last_active'], dict(p, seq=node[0][0])))[0]
+    yield from self._head_at(p, h, depth)
+    return d.messages((yield Q(self._sql['at_seq'], dict(p, seq=h))))[0]
+
+# %% ../nbs/01_sql.ipynb #62573b1d
 @patch
 @primitive
 def _summarize(self:SQLStore, sid, summary_id, upto, content, metadata):
@@ -558,15 +576,3 @@ def _summaries(self:SQLStore, sid):
     rows = yield Q(self._sql['summaries'], dict(sid=d.enc(sid), now=time.time()))
     if not rows: yield from self._found(sid)
     return [(d.dec(i), d.dec(u), d.dec(c), self._loads(md) if md else {}, at) for i,u,c,md,at in rows]
-
-@patch
-@primitive
-def _switch(self:SQLStore, sid, mid):
-    d = self.dialect
-    yield BEGIN
-    p = dict(pk=(yield from self._pk(sid)), now=time.time(), mid=d.enc(mid))
-    node = yield Q(self._sql['node'], p)
-    if not node: raise message_not_found(sid, mid)
-    h,depth = (yield Q(self._sql['last_active'], dict(p, seq=node[0][0])))[0]
-    yield from self._head_at(p, h, depth)
-    return d.messages((yield Q(self._sql['at_seq'], dict(p, seq=h))))[0]

@@ -192,3 +192,6 @@ def test_show_marks_versions_and_export_keeps_every_branch(tmp_path):
     t = connect(url2)['b'].tree()
     assert [m.content for m in t.messages] == ['q', 'a', 'a2', 'q2', 'b'] and [m.content for m in t.active] == ['q', 'a2']
     assert cs('copy', url, f'sqlite:///{tmp_path}/e.db').returncode == 0 and len(connect(f'sqlite:///{tmp_path}/e.db')['b'].tree().messages) == 5
+    connect(url)['b'].summarize(q.id, 'A question.')
+    out = cs('show', 'b', '--store', url).stdout.splitlines()
+    assert out[2] == '[summary of the above, sent to the model in its place: A question.]' and out[3].endswith('assistant (2 / 2): a2')
