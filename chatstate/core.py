@@ -6,15 +6,16 @@ Docs: https://chatstate.github.io/chatstate/core.html.md"""
 
 # %% auto #0
 __all__ = ['MAX_DEPTH', 'MAX_INT_BITS', 'MAX_ID_LEN', 'STOPPED', 'FAILED', 'PREVIEW_LEN', 'ACTS', 'LAPSED', 'P', 'short_repr',
-           'MAX_TIME', 'STORES', 'ChatStateError', 'NotFoundError', 'SessionNotFoundError', 'MessageNotFoundError',
-           'DuplicateError', 'DuplicateSessionError', 'DuplicateMessageError', 'InvalidValueError', 'InvalidTypeError',
-           'PositionError', 'EmptySessionError', 'ConflictError', 'ReplyEndedError', 'ReplyStopped', 'StoreError',
-           'StoreClosedError', 'StoreTimeoutError', 'MissingDriverError', 'new_id', 'compact_json', 'check_json',
-           'Message', 'reply_life', 'stored_life', 'SessionInfo', 'reply_state', 'SessionManager', 'merge_metadata',
-           'judge_reply', 'reply_step', 'not_pending', 'session_not_found', 'message_not_found', 'ends_elsewhere',
-           'InMemorySessionManager', 'ChatSession', 'AsyncChatSession', 'primitive', 'AsyncSessionManager',
-           'unchecked_message', 'take_place', 'Wakeups', 'Siblings', 'Tree', 'Summary', 'connect', 'aconnect',
-           'check_seconds', 'mask_url']
+           'MAX_TIME', 'SEARCH_CHARS', 'STORES', 'ChatStateError', 'NotFoundError', 'SessionNotFoundError',
+           'MessageNotFoundError', 'DuplicateError', 'DuplicateSessionError', 'DuplicateMessageError',
+           'InvalidValueError', 'InvalidTypeError', 'PositionError', 'EmptySessionError', 'ConflictError',
+           'ReplyEndedError', 'ReplyStopped', 'StoreError', 'StoreClosedError', 'StoreTimeoutError',
+           'MissingDriverError', 'new_id', 'compact_json', 'check_json', 'Message', 'reply_life', 'stored_life',
+           'SessionInfo', 'reply_state', 'SessionManager', 'merge_metadata', 'judge_reply', 'reply_step', 'not_pending',
+           'session_not_found', 'message_not_found', 'ends_elsewhere', 'InMemorySessionManager', 'ChatSession',
+           'AsyncChatSession', 'primitive', 'AsyncSessionManager', 'unchecked_message', 'take_place', 'Wakeups',
+           'Siblings', 'Tree', 'Summary', 'search_words', 'word_hits', 'snippet', 'scan_hits', 'SearchHit', 'connect',
+           'aconnect', 'check_seconds', 'mask_url']
 
 # %% ../nbs/00_core.ipynb #2af54ddb
 import asyncio, functools, json, math, os, re, reprlib, sys, threading, time, uuid, weakref
@@ -336,6 +337,15 @@ class SessionManager(ABC):
         "The session's summaries whose message is still there, in the order they were recorded: `[(id, upto, content, metadata, created)]`"
         if not self._exists(sid): raise session_not_found(sid)
         return []
+    def _search(self, words:list, owner:Optional[str], limit:int, offset:int, order:str)->list:
+        """The done messages, on any branch of the live sessions (of `owner`, unless None), whose text has each of `words` (lowercased) as the start of
+        a word, newest first ('newest') or best first ('relevance'): `[(session id, its metadata, Message)]`, `limit` of them from `offset`. This default
+        reads every session (`search_words` says what a word is); a store with an index of its text answers from it"""
+        def trees():
+            for info in self._list('created', None, 0, True, owner):
+                try: yield info,self._tree(info.session_id)[0]
+                except SessionNotFoundError: pass # gone since it was listed
+        return scan_hits(trees(), words, limit, offset, order)
     def close(self):
         "Release the store's connections: any later call raises `StoreClosedError`"
     def _message_dicts(self, sid:str)->list:
@@ -957,7 +967,7 @@ def _twin(kind:str, prop:bool=False, name:Optional[str]=None):
     return deco
 
 # %% ../nbs/00_core.ipynb #895e6495
-_PRIMITIVES = ('_create', '_exists', '_info', '_set_info', '_drop', '_list', '_session_count', '_append', '_branch', '_tree', '_siblings', '_switch', '_summarize', '_summaries', '_count', '_slice',
+_PRIMITIVES = ('_create', '_exists', '_info', '_set_info', '_drop', '_list', '_session_count', '_append', '_branch', '_tree', '_siblings', '_switch', '_summarize', '_summaries', '_search', '_count', '_slice',
                '_tail', '_get', '_update', '_delete', '_pop', '_truncate', '_purge', '_erase', '_stale', '_message_dicts')
 
 def primitive(body):
@@ -1913,6 +1923,64 @@ def _import_session(self, d:dict, on_conflict:str='fail')->Optional[ChatSession]
     if (yield P._create(sid, md, created, updated, exp, msgs, on_conflict == 'replace', owner, *([] if tree is None and sums is None else [tree, sums]))): return self._handle(sid)
     if on_conflict == 'skip': return None
     raise DuplicateSessionError(f"session {sid!r} already exists")
+
+# %% ../nbs/00_core.ipynb #14397729
+SEARCH_CHARS = 100_000 # how much of each message search reads: the first 100,000 characters
+
+def search_words(text:str)->List[str]:
+    "The words of `text` as search matches them on every store: runs of letters and digits (any script), lowercased"
+    return re.findall(r'[^\W_]+', text[:SEARCH_CHARS].lower())
+
+def word_hits(text:str, words:list)->int:
+    "How many of `text`'s words start with one of `words`, if each of `words` starts one of them; else 0"
+    ts = search_words(text)
+    if not all(any(t.startswith(w) for t in ts) for w in words): return 0
+    return sum(any(t.startswith(w) for w in words) for t in ts)
+
+def snippet(text:str, words:list, width:int=120)->str:
+    "About `width` characters of `text` around its first word that starts with one of `words`, '…' where it was cut"
+    for mt in re.finditer(r'[^\W_]+', text[:SEARCH_CHARS]):
+        if any(mt.group().lower().startswith(w) for w in words): break
+    else: mt = None
+    a = 0 if mt is None else max(0, mt.start() - width // 3)
+    if a: a = text.rfind(' ', 0, a) + 1 or a # start at a word
+    b = min(len(text), a + width)
+    s = ' '.join(text[a:b].split())
+    return ('…' if a else '') + s + ('…' if b < len(text) else '')
+
+def scan_hits(trees:Iterable, words:list, limit:int, offset:int, order:str)->list:
+    "`_search`'s answer found by reading sessions: `trees` gives each live session's `SessionInfo` and its `_tree` rows, in the order they were created"
+    hits = []
+    for si,(info,rows) in enumerate(trees):
+        for mi,(m,_,_) in enumerate(rows):
+            n = 0 if m.pending else word_hits(m.content, words)
+            if n: hits.append((-(n if order == 'relevance' else m.created or 0), -si, -mi, info.session_id, info.metadata, m))
+    hits.sort(key=lambda h: h[:3]) # newest (or best) first; ties: the later session, the later message
+    return [h[3:] for h in hits[offset:offset+limit]]
+
+@dataclass
+class SearchHit:
+    "A message that matches a search: its session, the session's title, the message, and the text around the match"
+    session_id:str # The session it is in
+    title:Optional[str] # That session's title, for a sidebar
+    message:Message # The message, on whichever branch it is
+    snippet:str # The text around its first match
+
+@_twin('manager')
+def _search(self, text:str, # Words to find: each one is the start of a word in the message ('lisb' finds Lisbon), case ignored
+            owner:Optional[str]=None, # Only this owner's sessions: a user searching their own chats
+            limit:Optional[int]=20, # How many hits; None: all
+            offset:int=0, # How many to skip
+            order:str='newest' # 'newest' (what a sidebar shows) or 'relevance' (each engine's own rank; it ranks every match)
+           )->List[SearchHit]:
+    "The messages, on every branch of the live sessions, whose text holds every word of `text` (a word's start is enough); a streaming reply counts once it ends"
+    if not isinstance(text, str): raise InvalidTypeError(f"search text must be a str, not {_tname(text)} ({_short(text)})")
+    words = list(dict.fromkeys(search_words(_text(text, 'search text'))))[:16]
+    if not words: raise InvalidValueError(f"search text has no words to find: {_short(text)}")
+    if order not in ('newest', 'relevance'): raise InvalidValueError(f"order must be 'newest' or 'relevance', got {_short(order)}")
+    limit,offset = _page(limit, offset)
+    hits = yield P._search(words, _owner(owner), _BIG if limit is None else limit, offset, order)
+    return [SearchHit(sid, md.get('title') if isinstance(md.get('title'), str) else None, m, snippet(m.content, words)) for sid,md,m in hits]
 
 # %% ../nbs/00_core.ipynb #3ed8be96
 @_twin('session')

@@ -34,6 +34,9 @@ def _pg_sql(s:str)->str: return re.sub(r'(?<![:\w]):([A-Za-z_]\w*)', r'%(\1)s', 
 class PostgresDialect(Dialect):
     "How the SQL engine speaks to PostgreSQL"
     cte,lock_rows,lock_both,preview = True,' FOR UPDATE OF s',' FOR UPDATE OF s, m',f'substr(m.content, 1, {2*PREVIEW_LEN})'
+    search = "SELECT s.id, s.metadata, " + cols('m.') + " FROM {M} m JOIN {S} s ON s.pk = m.session WHERE m.words @@ to_tsquery('simple', :q) AND " + LIVE
+    newest,relevance = ' ORDER BY m.at DESC NULLS LAST, m.session DESC, m.seq DESC'," ORDER BY ts_rank(m.words, to_tsquery('simple', :q)) DESC, m.at DESC NULLS LAST"
+    def query(self, words): return ' & '.join(f'{w}:*' for w in words) # each a prefix, all of them
     clock = "date_part('epoch', statement_timestamp())" # the server's clock, the same for every worker
     wake = ', LATERAL (SELECT pg_notify(:chan, :key), u.session AS woke) w' # on commit, to the store's channel: a reply changed
     def __init__(self, psycopg): self.dup = psycopg.errors.UniqueViolation
@@ -56,7 +59,7 @@ def _driver():
     return psycopg
 
 _NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,40}')
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 _COLUMNS = {'sessions': {'pk', 'id', 'metadata', 'created', 'updated', 'expires_at', 'next_seq', 'n'},
             'messages': {'session', 'seq', 'id', 'role', 'content', 'pending', 'metadata'}} # what version 1 has
 
@@ -90,7 +93,10 @@ def _migrations(S, M, p, U=None):
                 # summaries: each stands in, for the model, for the messages up to one of them, and goes with it
                 f'''CREATE TABLE IF NOT EXISTS {U}(k BIGSERIAL PRIMARY KEY, session BIGINT NOT NULL, upto BIGINT NOT NULL, id TEXT NOT NULL, content TEXT NOT NULL,
                       metadata TEXT, at DOUBLE PRECISION NOT NULL, FOREIGN KEY(session, upto) REFERENCES {M}(session, seq) ON DELETE CASCADE)''',
-                f'CREATE INDEX IF NOT EXISTS "{p}summaries_upto" ON {U}(session, upto)']}
+                f'CREATE INDEX IF NOT EXISTS "{p}summaries_upto" ON {U}(session, upto)'],
+            7: [# search: each done message's words (of its first 100,000 characters), computed by the write that changes it, in a GIN index
+                f"ALTER TABLE {M} ADD COLUMN IF NOT EXISTS words tsvector GENERATED ALWAYS AS (CASE WHEN pending THEN NULL ELSE to_tsvector('simple', left(content, 100000)) END) STORED",
+                f'CREATE INDEX IF NOT EXISTS "{p}messages_words" ON {M} USING GIN (words)']}
 
 # %% ../nbs/03_postgres.ipynb #41de3d5a
 class PostgresSessionManager(SQLStore):

@@ -8,7 +8,7 @@ Docs: https://chatstate.github.io/chatstate/redis.html.md"""
 __all__ = ['RedisSessionManager']
 
 # %% ../nbs/04_redis.ipynb #a3aa3a92
-import asyncio, json, math, re, time
+import asyncio, itertools, json, math, re, time
 from typing import Optional
 from urllib.parse import quote, urlsplit, parse_qsl, urlencode
 from fastcore.basics import patch
@@ -1044,6 +1044,20 @@ def _summarize(self:_Redis, sid, summary_id, upto, content, metadata):
     if r[0] == 0: raise session_not_found(sid)
     if r[0] == 3: raise message_not_found(sid, upto)
     return r[1] / 1000
+
+@patch
+@primitive
+def _search(self:_Redis, words, owner, limit, offset, order):
+    "Redis keeps no index of text: one owner's search reads that owner's sessions, a page at a time (it costs their messages); a store-wide one is not offered"
+    if owner is None: raise StoreError("search on Redis is for one owner's chats (search(text, owner=...)): Redis keeps no index of text, so a search of the whole store is not offered")
+    trees = []
+    for off in itertools.count(0, 100):
+        page = yield from self._list.body(self, 'created', 100, off, True, owner)
+        for info in page:
+            try: trees.append((info, (yield from self._tree.body(self, info.session_id))[0]))
+            except SessionNotFoundError: pass # gone since it was listed
+        if len(page) < 100: break
+    return scan_hits(trees, words, limit, offset, order)
 
 @patch
 @primitive

@@ -34,6 +34,8 @@ class Dialect:
     dup = Exception # the driver's error for a broken unique key: a duplicate message id
     clock = ':now' # the store's clock, in seconds since the epoch: message times and leases run on it
     wake = '' # what the one-statement update adds to wake a reply's followers (`:chan`, `:key`), if the database can signal
+    search = '' # the query of the messages whose text matches `:q` (`query`), in live sessions: session id, metadata, then `COLS` of `m`
+    newest,relevance = ' ORDER BY m.at DESC, m.session DESC, m.seq DESC','' # the two orders of a search
 
     def sql(self, s:str)->str: "Statement `s`, written with `:name` parameters, in the driver's form"; return s
     def enc(self, s:str)->str: "Text as the database keeps it"; return s
@@ -43,6 +45,7 @@ class Dialect:
         raise NotImplementedError
     def messages(self, rows)->list: "`Message`s from rows of `COLS`"; raise NotImplementedError
     def preview_text(self, v)->Optional[str]: "A summary's preview, from what `preview` selected"; return v
+    def query(self, words:list)->str: "What `search` matches: every one of `words` as the start of a word"; raise NotImplementedError
 
 # %% ../nbs/01_sql.ipynb #14576aa7
 LIVE = '(s.expires_at IS NULL OR s.expires_at > :now)'
@@ -139,6 +142,7 @@ STATEMENTS = dict(
     reparent = 'UPDATE {M} SET parent = :up WHERE session = :pk AND parent = :seq',
     delete1 = 'DELETE FROM {M} WHERE session = :pk AND seq = :seq RETURNING seq, ' + COLS,
     cut = BELOW + 'DELETE FROM {M} WHERE session = :pk AND seq IN (SELECT seq FROM d) RETURNING seq, ' + COLS,
+    search = '{SEARCH}',
     summarize = 'INSERT INTO {U}(session, upto, id, content, metadata, at) SELECT s.pk, m.seq, :id, :content, :md, {CLOCK} FROM {S} s JOIN {M} m ON m.session = s.pk AND m.id = :mid WHERE s.id = :sid AND ' + LIVE + ' RETURNING at',
     summaries = 'SELECT u.id, m.id, u.content, u.metadata, u.at FROM {U} u JOIN {M} m ON m.session = u.session AND m.seq = u.upto WHERE u.session = (' + PK + ') ORDER BY u.k',
     get = 'SELECT ' + COLS + ' FROM {M} WHERE session = (' + PK + ') AND id = :mid',
@@ -167,7 +171,7 @@ class SQLStore(SessionManager):
         "Bind the engine's statements to tables `S` (sessions), `M` (messages) and `U` (summaries)"
         d = self.dialect
         self._S,self._M,self._U,self._appends = S,M,U,{}
-        self._text = {k: v.replace('{LAST}', d.last).format(S=S, M=M, U=U, PREVIEW=d.preview, LOCK=d.lock_rows, LOCK2=d.lock_both, ROWS='{ROWS}', CLOCK=d.clock, WAKE=d.wake)
+        self._text = {k: v.replace('{LAST}', d.last).replace('{SEARCH}', d.search).format(S=S, M=M, U=U, PREVIEW=d.preview, LOCK=d.lock_rows, LOCK2=d.lock_both, ROWS='{ROWS}', CLOCK=d.clock, WAKE=d.wake)
                       for k,v in STATEMENTS.items()}
         self._cols = COLS.format(CLOCK=d.clock)
         self._sql = {k: d.sql(v) for k,v in self._text.items()}
@@ -568,6 +572,14 @@ def _summarize(self:SQLStore, sid, summary_id, upto, content, metadata):
     if r: return r[0][0]
     yield from self._found(sid)
     raise message_not_found(sid, upto)
+
+@patch
+@primitive
+def _search(self:SQLStore, words, owner, limit, offset, order):
+    d = self.dialect
+    q = self._text['search'] + ('' if owner is None else MINE) + (d.newest if order == 'newest' else d.relevance) + ' LIMIT :lim OFFSET :off'
+    rows = yield Q(d.sql(q), dict(q=d.query(words), now=time.time(), owner=owner and d.enc(owner), lim=limit, off=offset))
+    return [(d.dec(r[0]), self._loads(r[1]), m) for r,m in zip(rows, d.messages(r[2:] for r in rows))]
 
 @patch
 @primitive

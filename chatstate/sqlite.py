@@ -17,7 +17,7 @@ from .core import *
 from .sql import *
 
 # %% ../nbs/02_sqlite.ipynb #03831865
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _MIGRATIONS = {1: [ # each version: the statements that bring a file from the version before to it
     '''CREATE TABLE chatstate_sessions(pk INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, metadata TEXT NOT NULL,
@@ -51,6 +51,16 @@ _MIGRATIONS = {1: [ # each version: the statements that bring a file from the ve
       '''CREATE TABLE chatstate_summaries(k INTEGER PRIMARY KEY, session INTEGER NOT NULL, upto INTEGER NOT NULL, id TEXT NOT NULL, content TEXT NOT NULL,
            metadata TEXT, at REAL NOT NULL, FOREIGN KEY(session, upto) REFERENCES chatstate_messages(session, seq) ON DELETE CASCADE)''',
       'CREATE INDEX chatstate_summaries_upto ON chatstate_summaries(session, upto)'],
+  7: [# search: an FTS5 index of each done message's text (its first 100,000 characters), keyed by its session and sequence, kept by the writes themselves
+      "CREATE VIRTUAL TABLE chatstate_search USING fts5(text, tokenize = 'unicode61 remove_diacritics 0')",
+      'INSERT INTO chatstate_search(rowid, text) SELECT session * 4294967296 + seq, substr(content, 1, 100000) FROM chatstate_messages WHERE NOT pending',
+      '''CREATE TRIGGER chatstate_found AFTER INSERT ON chatstate_messages WHEN NOT NEW.pending BEGIN
+           INSERT INTO chatstate_search(rowid, text) VALUES (NEW.session * 4294967296 + NEW.seq, substr(NEW.content, 1, 100000)); END''',
+      '''CREATE TRIGGER chatstate_refound AFTER UPDATE OF content, pending ON chatstate_messages WHEN NOT OLD.pending OR NOT NEW.pending BEGIN
+           DELETE FROM chatstate_search WHERE rowid = OLD.session * 4294967296 + OLD.seq;
+           INSERT INTO chatstate_search(rowid, text) SELECT NEW.session * 4294967296 + NEW.seq, substr(NEW.content, 1, 100000) WHERE NOT NEW.pending; END''',
+      '''CREATE TRIGGER chatstate_unfound AFTER DELETE ON chatstate_messages WHEN NOT OLD.pending BEGIN
+           DELETE FROM chatstate_search WHERE rowid = OLD.session * 4294967296 + OLD.seq; END'''],
 }
 
 # %% ../nbs/02_sqlite.ipynb #48045c9b
@@ -60,6 +70,11 @@ class SQLiteDialect(Dialect):
     "How the SQL engine speaks to SQLite"
     preview = f'substr(CAST(m.content AS BLOB), 1, {4*PREVIEW_LEN})' # bytes: SQLite's text functions stop at a NUL
     dup = sqlite3.IntegrityError
+    search = ('SELECT s.id, s.metadata, ' + cols('m.') + ' FROM chatstate_search JOIN {M} m ON m.session = chatstate_search.rowid / 4294967296'
+              ' AND m.seq = chatstate_search.rowid % 4294967296 JOIN {S} s ON s.pk = m.session WHERE chatstate_search MATCH :q AND ' + LIVE)
+    relevance = ' ORDER BY chatstate_search.rank, m.at DESC' # FTS5's bm25
+
+    def query(self, words): return ' '.join(f'"{w}"*' for w in words) # each a prefix, all of them
 
     def among(self, col, name, vals, p):
         p.update((f'{name}{i}', v) for i,v in enumerate(vals))

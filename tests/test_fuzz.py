@@ -75,6 +75,7 @@ CALLS = [ # (name, call, arguments that succeed or fail cleanly on the filled st
     ('add_branch item', lambda m, a: S(m).add_branch(None, [Message('user', 'ok'), a]), [{'role': 'user', 'content': 'x'}]),
     ('siblings', lambda m, a: S(m).siblings(a), ['q']),
     ('summarize', lambda m, a, b, c, d: S(m).summarize(a, b, metadata=c, id=d), ['a', 'S', None, None]),
+    ('search', lambda m, a, b, c, d, e: m.search(a, owner=b, limit=c, offset=d, order=e), ['q', 'ana', 20, 0, 'newest']),
     ('import summaries', lambda m, a: m.import_session(dict(session_id='imp', messages=[{'role': 'user', 'content': 'x', 'id': 'x'}], summaries=a)), [[{'upto': 'x', 'content': 'S'}]]),
     ('switch', lambda m, a: S(m).switch(a), ['q']),
     ('import tree', lambda m, a: m.import_session(dict(session_id='imp', messages=[{'role': 'user', 'content': 'x', 'id': 'x'}], tree=a)), [{'parents': [None], 'head': 'x'}]),

@@ -262,12 +262,12 @@ def test_postgres_schema_changed_underneath(tmp_path):
         m = st.open()
         m.create_session('s').add_message('user', 'x')
         T = f'"{st.schema}".chatstate'
-        with m._conn() as c: c.execute(f"COMMENT ON TABLE {T}_sessions IS 'chatstate schema 7'")
-        with pytest.raises(StoreError, match='schema version 7, newer than this chatstate knows'): connect(st.url)
+        with m._conn() as c: c.execute(f"COMMENT ON TABLE {T}_sessions IS 'chatstate schema 99'")
+        with pytest.raises(StoreError, match='schema version 99, newer than this chatstate knows'): connect(st.url)
         with m._conn() as c: c.execute(f"COMMENT ON TABLE {T}_sessions IS 'a table of my own'")
         with pytest.raises(StoreError, match='is not a chatstate table'): connect(st.url)
         with m._conn() as c: c.execute(f"COMMENT ON TABLE {T}_sessions IS 'chatstate schema 2'")
-        with m._conn() as c: c.execute(f'ALTER TABLE {T}_messages DROP COLUMN pending')
+        with m._conn() as c: c.execute(f'ALTER TABLE {T}_messages DROP COLUMN pending CASCADE') # its search words go too
         with pytest.raises(StoreError, match="has no column 'pending'"): connect(st.url)
         with pytest.raises(StoreError, match='changed outside chatstate'): m['s'].messages
         with m._conn() as c: c.execute(f'DROP TABLE {T}_messages CASCADE') # the summaries' key on it goes too

@@ -79,11 +79,11 @@ def test_writer_killed_mid_stream(tmp_path, synchronous):
 def test_bad_files_left_unchanged(tmp_path):
     junk = tmp_path/'junk.db'; junk.write_bytes(b'SQLite format 2\x00' + os.urandom(2000))
     newer = tmp_path/'newer.db'
-    con = sqlite3.connect(newer); con.execute('CREATE TABLE x(y)'); con.execute('PRAGMA user_version=7'); con.commit(); con.close()
+    con = sqlite3.connect(newer); con.execute('CREATE TABLE x(y)'); con.execute('PRAGMA user_version=99'); con.commit(); con.close()
     ro = tmp_path/'ro.db'
     connect(f'sqlite:///{ro}').create_session('kept').add_message('User', 'hi')
     ro.chmod(0o444)
-    for path,text in ((junk, 'is not a SQLite database'), (newer, 'schema version 7, newer'), (ro, 'is read-only')):
+    for path,text in ((junk, 'is not a SQLite database'), (newer, 'schema version 99, newer'), (ro, 'is read-only')):
         before = path.read_bytes()
         with pytest.raises(StoreError, match=text): connect(f'sqlite:///{path}')
         assert path.read_bytes() == before

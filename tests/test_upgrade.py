@@ -68,6 +68,8 @@ def check(url, v):
         assert [x.id for x in b.summaries()] == ['s1', 's2'] and b.summary().id == 's2' # q2's branch is active: its summary stands in
         assert b.switch('a').id == 'wa' and b.summary().id == 's1' and [x.content for x in b.context()] == ['They named a colour.', 'It is warm']
         assert b.switch('a2').id == 'a2' and [x.id for x in b] == ['q', 'a2'] and len(b.tree().messages) == 7
+    if 'own-a' in want: assert [h.message.id for h in m.search('plan', owner='alice')] == ['a1'] # what earlier releases stored is found
+    if not url.startswith('redis'): assert {'r1', s[-1].id} <= {h.message.id for h in m.search('hello')} | {h.message.id for h in m.search('upgrade')}
     c = m['chat-1'] # a session stored by an earlier release is one branch: it branches like any other
     r = c.regenerate(c[-1].id, 'again', pending=False)
     assert (str(c.siblings(r.id)), c[-1].id, len(c)) == ('2 / 2', r.id, len(want['chat-1']['messages']) + 1)

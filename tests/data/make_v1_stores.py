@@ -43,7 +43,7 @@ def _rows(m):
         tables = {}
         for t in ('sessions', 'messages', 'summaries'):
             if not c.execute("SELECT 1 FROM information_schema.tables WHERE table_schema=%s AND table_name=%s", (m.schema, m.prefix + t)).fetchone(): continue
-            cols = [r[0] for r in c.execute("SELECT column_name FROM information_schema.columns WHERE table_schema=%s AND table_name=%s ORDER BY ordinal_position", (m.schema, m.prefix + t))]
+            cols = [r[0] for r in c.execute("SELECT column_name FROM information_schema.columns WHERE table_schema=%s AND table_name=%s AND is_generated = 'NEVER' ORDER BY ordinal_position", (m.schema, m.prefix + t))] # a generated column is the database's to fill
             rows = c.execute(f'SELECT {", ".join(cols)} FROM "{m.schema}"."{m.prefix}{t}" ORDER BY 1, 2').fetchall()
             tables[t] = dict(columns=cols, rows=[list(r) for r in rows])
     return dict(tables=tables)

@@ -1,0 +1,71 @@
+"""Search across a user's chats on every store and both APIs: words and prefixes, case ignored, any script, every word asked for, newest
+first or by relevance, paged, one owner's only; the index stays true through edits, deletes, truncates, branches, owner erasure and expiry,
+and a streamed reply is found once it ends. Redis, which keeps no index of text, searches one owner's chats and says so otherwise."""
+import time, pytest
+from chatstate import *
+
+def found(m, text, **kw): return [h.message.content for h in m.search(text, **kw)]
+
+def fill(mgr):
+    a = mgr.create_session('trip', metadata={'title': 'Lisbon trip'}, owner='ana')
+    a.add_messages([Message('user', 'Plan 3 days in Lisbon'), Message('assistant', 'Day 1: Alfama. Day 2: Belém. Day 3: Sintra, by train.')])
+    b = mgr.create_session('words', owner='ana')
+    b.add_messages([Message('user', 'ÉCOLE à Paris'), Message('user', 'Москва зимой'), Message('user', 'Ελληνικά νησιά'), Message('user', 'snake_case and CamelCase')])
+    mgr.create_session('bob', owner='bob').add_message('user', 'Lisbon for Bob')
+    return a,b
+
+def test_words_prefixes_case_and_scripts(store, mgr):
+    fill(mgr)
+    for q,want in [('lisb', ['Plan 3 days in Lisbon']), ('LISBON', ['Plan 3 days in Lisbon']), ('plan lisb', ['Plan 3 days in Lisbon']), ('plan xyz', []),
+                   ('école', ['ÉCOLE à Paris']), ('моск', ['Москва зимой']), ('ΕΛΛΗΝ', ['Ελληνικά νησιά']), ('snake', ['snake_case and CamelCase']),
+                   ('case', ['snake_case and CamelCase']), ('camelcase', ['snake_case and CamelCase']), ('train sintra', ['Day 1: Alfama. Day 2: Belém. Day 3: Sintra, by train.']),
+                   ('ramble', []), ('isbon', [])]: # a word's start, not its middle
+        assert found(mgr, q, owner='ana') == want, q
+    h = mgr.search('sintra', owner='ana')[0]
+    assert (h.session_id, h.title, h.message.role, 'Sintra' in h.snippet) == ('trip', 'Lisbon trip', 'assistant', True)
+    assert found(mgr, 'lisbon', owner='bob') == ['Lisbon for Bob'] and found(mgr, 'lisbon', owner='nobody') == [] # one owner's chats, never another's
+
+def test_newest_first_paged_and_by_relevance(store, mgr):
+    s = mgr.create_session('many', owner='ana')
+    for i in range(12):
+        s.add_message('user', f'note {i} about lisbon' + ' lisbon' * (i % 3 == 0))
+        time.sleep(0.002) # distinct times on every store's clock
+    assert found(mgr, 'lisbon', owner='ana', limit=3) == ['note 11 about lisbon', 'note 10 about lisbon', 'note 9 about lisbon lisbon']
+    assert found(mgr, 'lisbon', owner='ana', limit=3, offset=10) == ['note 1 about lisbon', 'note 0 about lisbon lisbon']
+    rel = found(mgr, 'lisbon', owner='ana', order='relevance')
+    assert sorted(rel) == sorted(found(mgr, 'lisbon', owner='ana')) and len(rel) == 12 # every match, each engine's own order
+
+def test_the_index_stays_true(store, mgr):
+    a,b = fill(mgr)
+    q = a[0]
+    a.update(q.id, content='Plan 4 days in Porto')
+    assert found(mgr, 'lisbon', owner='ana') == [] and found(mgr, 'porto', owner='ana') == ['Plan 4 days in Porto']
+    e = a.edit(q.id, 'Plan 5 days in Faro') # a new version: both are found, on their branches
+    assert found(mgr, 'plan', owner='ana') == ['Plan 5 days in Faro', 'Plan 4 days in Porto']
+    a.delete(e.id)
+    assert found(mgr, 'faro', owner='ana') == []
+    a.truncate_after(q.id)
+    assert found(mgr, 'sintra', owner='ana') == []
+    r = a.add_message('assistant', '', pending=True, writer='w')
+    a.append_chunk(r.id, 'Porto has ', writer='w'); a.append_chunk(r.id, 'port wine', writer='w')
+    assert found(mgr, 'wine', owner='ana') == [] # streaming: not yet
+    a.finalize(r.id, writer='w')
+    assert found(mgr, 'wine', owner='ana') == ['Porto has port wine']
+    b.expire(expires_at=time.time() - 1)
+    assert found(mgr, 'école', owner='ana') == [] # an expired session is gone
+    assert mgr.erase_owner('bob') == 1 and found(mgr, 'lisbon', owner='bob') == []
+    mgr.delete_session('trip')
+    assert found(mgr, 'porto', owner='ana') == []
+
+def test_store_wide_search_or_a_clear_refusal(store, mgr):
+    fill(mgr)
+    if store.kind == 'redis':
+        with pytest.raises(StoreError, match="search on Redis is for one owner's chats"): mgr.search('lisbon')
+    else: assert sorted(found(mgr, 'lisbon')) == ['Lisbon for Bob', 'Plan 3 days in Lisbon']
+
+def test_bad_input_is_refused(mgr):
+    fill(mgr)
+    for args,kw,err,why in [((None,), {}, InvalidTypeError, 'search text must be a str'), (('!!!',), {}, InvalidValueError, 'has no words'),
+                            (('x',), dict(order='best'), InvalidValueError, "order must be 'newest' or 'relevance'"),
+                            (('x',), dict(limit=-1), InvalidValueError, 'limit'), (('x',), dict(owner=''), InvalidValueError, 'owner')]:
+        with pytest.raises(err, match=why): mgr.search(*args, **kw)
