@@ -1,7 +1,7 @@
 """Stores written by earlier releases open with today's chatstate and keep every message, also when several processes open
 them at once: tests/data/v1 (schema 1, made by tests/data/make_v1_stores.py) tests/data/v2 (schema 2, make_v2_stores.py)
 tests/data/v3 (schema 4: owners, make_v3_stores.py)
-tests/data/v4 (schema 5: times and reply states, make_v4_stores.py) and tests/data/v5 (schema 6: branches, make_v5_stores.py)."""
+tests/data/v4 (schema 5: times and reply states, make_v4_stores.py) and tests/data/v5 (schema 7: branches, summaries, search, make_v5_stores.py)."""
 import base64, json, multiprocessing, shutil, uuid, pytest
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -68,6 +68,7 @@ def check(url, v):
         assert [x.id for x in b.summaries()] == ['s1', 's2'] and b.summary().id == 's2' # q2's branch is active: its summary stands in
         assert b.switch('a').id == 'wa' and b.summary().id == 's1' and [x.content for x in b.context()] == ['They named a colour.', 'It is warm']
         assert b.switch('a2').id == 'a2' and [x.id for x in b] == ['q', 'a2'] and len(b.tree().messages) == 7
+        assert [h.message.id for h in m.search('name', owner='ana')] == ['q2', 'q'] and m.search('pea', owner='ana') == [] # b2 streams still
     if 'own-a' in want: assert [h.message.id for h in m.search('plan', owner='alice')] == ['a1'] # what earlier releases stored is found
     if not url.startswith('redis'): assert {'r1', s[-1].id} <= {h.message.id for h in m.search('hello')} | {h.message.id for h in m.search('upgrade')}
     c = m['chat-1'] # a session stored by an earlier release is one branch: it branches like any other

@@ -1,8 +1,8 @@
-"""Writes the small stores in tests/data/v5/ with the chatstate release that made them (schema 6 on SQLite and PostgreSQL: branches,
-each message below its parent, the active branch's end kept by the session; summaries beside the messages).
+"""Writes the small stores in tests/data/v5/ with the chatstate release that made them (schema 7 on SQLite and PostgreSQL: branches,
+each message below its parent, the active branch's end kept by the session; summaries beside the messages; a search index of the text).
 
 Run once, on that release, with the test servers up: `python tests/data/make_v5_stores.py`. The upgrade tests open what it wrote
-with today's chatstate and check every branch is still there, and which one is active."""
+with today's chatstate and check every branch is still there, which one is active, its summaries, and that search finds its messages."""
 import os, sys
 from pathlib import Path
 sys.path.insert(0, os.path.dirname(__file__))
