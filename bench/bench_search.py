@@ -35,7 +35,7 @@ def drop(kind, m):
 def unindexed(kind, m):
     "Take the search index away from store `m`"
     if kind == 'sqlite':
-        for t in ('found', 'refound', 'unfound'): m._c.execute(f'DROP TRIGGER chatstate_{t}')
+        for t in ('found', 'refound', 'unfound', 'queued'): m._c.execute(f'DROP TRIGGER chatstate_{t}')
     else:
         with m._conn() as c: c.execute(f'ALTER TABLE "{m.schema}".chatstate_messages DROP COLUMN words')
 

@@ -36,6 +36,7 @@ class Dialect:
     wake = '' # what the one-statement update adds to wake a reply's followers (`:chan`, `:key`), if the database can signal
     search = '' # the query of the messages whose text matches `:q` (`query`), in live sessions: session id, metadata, then `COLS` of `m`
     newest,relevance = ' ORDER BY m.at DESC, m.session DESC, m.seq DESC','' # the two orders of a search
+    queued,fold = '',() # an index kept in batches: the query that finds messages it has yet to take in, and the statements that take them in
 
     def sql(self, s:str)->str: "Statement `s`, written with `:name` parameters, in the driver's form"; return s
     def enc(self, s:str)->str: "Text as the database keeps it"; return s
@@ -577,6 +578,9 @@ def _summarize(self:SQLStore, sid, summary_id, upto, content, metadata):
 @primitive
 def _search(self:SQLStore, words, owner, limit, offset, order):
     d = self.dialect
+    if d.queued and (yield Q(d.queued, {})): # the index has messages yet to take in: it takes them in first, so a search sees every write before it
+        yield BEGIN
+        for s in d.fold: yield N(s, {})
     q = self._text['search'] + ('' if owner is None else MINE) + (d.newest if order == 'newest' else d.relevance) + ' LIMIT :lim OFFSET :off'
     rows = yield Q(d.sql(q), dict(q=d.query(words), now=time.time(), owner=owner and d.enc(owner), lim=limit, off=offset))
     return [(d.dec(r[0]), self._loads(r[1]), m) for r,m in zip(rows, d.messages(r[2:] for r in rows))]

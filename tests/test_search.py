@@ -69,3 +69,30 @@ def test_bad_input_is_refused(mgr):
                             (('x',), dict(order='best'), InvalidValueError, "order must be 'newest' or 'relevance'"),
                             (('x',), dict(limit=-1), InvalidValueError, 'limit'), (('x',), dict(owner=''), InvalidValueError, 'owner')]:
         with pytest.raises(err, match=why): mgr.search(*args, **kw)
+
+def test_sqlite_index_taken_in_by_the_batch(tmp_path):
+    """SQLite's index takes messages in 32 at a time, or at a search: across random writes, whatever is done is indexed or queued, never both,
+    never a message that is gone, and FTS5's own integrity check passes"""
+    import random
+    m,rnd = SQLiteSessionManager(tmp_path/'b.db'),random.Random(7)
+    c = m._c
+    keys = lambda q: {k for k, in c.execute(q)}
+    for step in range(400):
+        sid = f's{rnd.randrange(3)}'
+        s = m.get_or_create(sid)
+        live = [x for x in s]
+        act = rnd.random()
+        if act < 0.6 or not live: s.add_messages([Message('user', f'word{rnd.randrange(50)} step {step}') for _ in range(rnd.randrange(1, 5))])
+        elif act < 0.7: s.update(rnd.choice(live).id, content=f'changed word{rnd.randrange(50)}')
+        elif act < 0.8: s.delete(rnd.choice(live).id)
+        elif act < 0.85: s.truncate_after(rnd.choice(live).id)
+        elif act < 0.9: s.edit(rnd.choice(live).id, f'edited word{rnd.randrange(50)}')
+        elif act < 0.95: m.search('word1')
+        else: m.delete_session(s.id)
+        done = keys('SELECT session * 4294967296 + seq FROM chatstate_messages WHERE NOT pending')
+        indexed,queued = keys('SELECT rowid FROM chatstate_search'),keys('SELECT k FROM chatstate_unsearched')
+        assert not indexed & queued and indexed | queued == done and len(queued) < 32, step
+    c.execute("INSERT INTO chatstate_search(chatstate_search) VALUES ('integrity-check')")
+    w = {x.id: x.content for sid in m.list_sessions() for x in m[sid].tree().messages}
+    assert sorted(found(m, 'word1')) == sorted(t for t in w.values() if any(x.startswith('word1') for x in t.split()))
+    assert not keys('SELECT k FROM chatstate_unsearched') # the search took the queue in
