@@ -12,14 +12,9 @@ Beside them, for contrast, `fork` (a new session holding a copy of the conversat
 Needs the servers for Redis and PostgreSQL: eval "$(bash scripts/services.sh start)", then: python bench/bench_branches.py [--big 100000] [--rounds 15]"""
 import argparse, os, sys
 sys.path.insert(0, os.path.dirname(__file__))
-from benchutil import paired, timed, sample_messages
+from benchutil import paired, timed, sample_messages, filled
 from bench_owners import urls, clean
 from chatstate import *
-
-def fill(m, sid, n):
-    s = m.create_session(sid)
-    for i in range(0, n, 5000): s.add_messages(sample_messages(min(5000, n - i), start=i))
-    return s
 
 def line(name, big, small, rounds, target=1.3):
     tb,ts,r = paired(big, small, rounds)
@@ -38,7 +33,7 @@ if __name__ == '__main__':
         except StoreError as e:
             print(f'{kind}: skipped ({e})'); continue
         print(kind)
-        sess = {n: (fill(m, f'tail-{n}', n), fill(m, f'top-{n}', n)) for n in (a.small, a.big)}
+        sess = {n: (filled(m, f'tail-{n}', n), filled(m, f'top-{n}', n)) for n in (a.small, a.big)}
         last = {n: s[-1].id for n,(s,_) in sess.items()}
         first = {n: t[0].id for n,(_,t) in sess.items()}
         op = lambda n: lambda: sess[n][0].regenerate(last[n], 'another answer', pending=False)

@@ -4,23 +4,26 @@
    10,000 (target <= 2x, and about 20 ms or less here); and the same by relevance, which ranks every match.
 2. A durable append (one commit each) with the search index kept, against the same append on the same store with its index taken away (the
    SQLite triggers dropped, the PostgreSQL column dropped), run alternately (target <= 1.3x).
+3. Redis, which searches one owner's chats on the server: an owner's search among their 1,000 messages in a store that holds 10,000 and
+   100,000 messages of other owners (what else the store holds costs nothing); the same owner with 10,000 messages (it costs the owner's
+   messages); and the first search after 1,000 messages were added, which makes their searchable copies.
 
-Medians of rounds, in ms. Needs the PostgreSQL server: eval "$(bash scripts/services.sh start)", then: python bench/bench_search.py [--rounds 15]"""
-import argparse, os, sys, tempfile, time, uuid
+Medians of rounds, in ms. Needs the servers: eval "$(bash scripts/services.sh start)", then: python bench/bench_search.py [--rounds 15]"""
+import argparse, os, statistics, sys, tempfile, time, uuid
 sys.path.insert(0, os.path.dirname(__file__))
 from benchutil import paired, timed
-from bench_owners import PG
+from bench_owners import PG, REDIS
 from chatstate import *
 
-def fill(m, n, sessions=1000, hits=1000):
-    "`n` messages in `sessions` sessions of an owner, `hits` of them holding the word 'needle'"
+def fill(m, n, sessions=1000, hits=1000, owner='ana'):
+    "`n` messages in `sessions` sessions of `owner`, `hits` of them holding the word 'needle'"
     per,every,k = n // sessions,n // hits,0
     for s in range(sessions):
         msgs = []
         for j in range(per):
             msgs.append({'role': 'user' if j % 2 == 0 else 'assistant', 'content': f'message {k} about the trip ' + ('with a needle ' if k % every == 0 else '') + 'x' * 60, 'id': f'm{k}'})
             k += 1
-        m.import_session({'session_id': f's{s}', 'owner': 'ana', 'messages': msgs})
+        m.import_session({'session_id': f'{owner}{s}', 'owner': owner, 'messages': msgs})
 
 def stores(tag):
     t = tempfile.mkdtemp()
@@ -70,3 +73,27 @@ if __name__ == '__main__':
         tk,tb,r = paired(appends(sk), appends(sb), a.rounds)
         print(f'  {kind:<9} with the index {tk*1e3:8.1f}   without {tb*1e3:8.1f}   {r:5.2f}x  (target <= 1.3x) {"ok" if r <= 1.3 else "MISSED"}')
         drop(kind, kept); drop(kind, bare)
+
+    print(f"redis: an owner's search, first page of 20 of a word 100 of their messages hold; medians of {a.rounds} rounds, ms")
+    t = lambda: connect(f'{REDIS}?prefix=srch-{uuid.uuid4().hex[:6]}:')
+    try: small,big,many = t(),t(),t()
+    except StoreError as e: print(f'redis: skipped ({e})'); sys.exit()
+    for m,others in ((small, 10_000), (big, 100_000)):
+        fill(m, others, sessions=100, owner='bob'); fill(m, 1_000, sessions=10, hits=100)
+    fill(many, 10_000, sessions=100, hits=100)
+    ana = lambda m: lambda: m.search('needle', owner='ana', limit=20)
+    for m in (small, big, many): assert len(ana(m)()) == 20 # the copies made
+    tb,ts,r = paired(ana(big), ana(small), a.rounds)
+    print(f'  redis     1k messages among 10k {ts*1e3:7.2f}   among 100k {tb*1e3:7.2f}   {r:5.2f}x  (flat: the rest of the store costs nothing)')
+    tm,ts,r = paired(ana(many), ana(small), a.rounds)
+    print(f'  redis     an owner of 1k messages {ts*1e3:7.2f}   of 10k {tm*1e3:7.2f}   {r:5.2f}x  (it costs the owner\'s messages: {tm / 10_000 * 1e6:.2f} us each)')
+    firsts = []
+    for i in range(a.rounds):
+        s = small.create_session(f'new{i}', owner='ana')
+        s.add_messages([Message('user', f'a new message {j} about Porto') for j in range(1_000)])
+        t0 = time.perf_counter(); ana(small)(); firsts.append(time.perf_counter() - t0)
+        small.delete_session(f'new{i}')
+    print(f'  redis     the first search after 1,000 messages were added: {statistics.median(firsts)*1e3:7.2f} ms (their copies made)')
+    for m in (small, big, many):
+        for k in m.r.scan_iter(f'{m.prefix}*', count=1000): m.r.delete(k)
+        m.close()

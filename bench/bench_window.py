@@ -6,16 +6,11 @@ Times are medians of rounds, in ms.
 Needs the servers: eval "$(bash scripts/services.sh start)", then: python bench/bench_window.py [--big 100000] [--rounds 9]"""
 import argparse, os, sys, tempfile, uuid
 sys.path.insert(0, os.path.dirname(__file__))
-from benchutil import timed, sample_messages
+from benchutil import timed, filled
 from bench_owners import urls, clean
 from chatstate import *
 from chatstate.formats import window
 
-def fill(m, sid, n):
-    s = m.create_session(sid)
-    s.add_message('system', 'You are a helpful assistant.')
-    for i in range(0, n, 5000): s.add_messages(sample_messages(min(5000, n - i), start=i))
-    return s
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__)
@@ -26,7 +21,7 @@ if __name__ == '__main__':
     print(f'window(max_tokens=4000) of a session of {a.small:,} messages and of {a.big:,}; medians of {a.rounds} rounds, ms')
     for kind,url in urls():
         m = connect(url('win'))
-        small,big = fill(m, 'small', a.small),fill(m, 'big', a.big)
+        small,big = filled(m, 'small', a.small, system=True),filled(m, 'big', a.big, system=True)
         assert small.window(max_tokens=4000) == window(small.messages, max_tokens=4000)
         ts,tb = (timed(lambda: s.window(max_tokens=4000), a.rounds) for s in (small, big))
         whole = timed(lambda: window(big.messages, max_tokens=4000), max(3, a.rounds // 3))

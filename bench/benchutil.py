@@ -32,3 +32,10 @@ def row(name:str, ours, base, rounds:int, target=None, scale=1e3):
     tgt = f'(target <= {target}x) {"ok" if r <= target else "MISSED"}' if target else ''
     print(f'{name:<56} {o*scale:>10.2f} {b*scale:>10.2f} {r:>7.2f}x  {tgt}')
     return r
+
+def filled(m, sid:str, n:int, system:bool=False):
+    "A new session `sid` of store `m` holding `n` `sample_messages` (after a system prompt, if `system`), added 5,000 at a time"
+    s = m.create_session(sid)
+    if system: s.add_message('system', 'You are a helpful assistant.')
+    for i in range(0, n, 5000): s.add_messages(sample_messages(min(5000, n - i), start=i))
+    return s

@@ -1113,7 +1113,8 @@ def _added(msgs, t):
     for m in msgs: _setattr(m, '_life', (t, None, 'streaming', None) if m.pending else t)
     return msgs
 
-def _writer(w): return None if w is None else _check_id(w, 'writer')
+def _maybe_id(v, what:str): "`v` checked to be an id, or None"; return None if v is None else _check_id(v, what)
+def _writer(w): return _maybe_id(w, 'writer')
 
 def _after(v):
     "`after` checked: None (no condition), '' (the session is empty) or a message id"
@@ -1523,14 +1524,10 @@ class Siblings:
     def n(self)->int: return len(self.messages)
     def __str__(self): return f'{self.index + 1} / {self.n}'
 
-def _branch_args(at, what='at'):
-    if at is None: return None
-    return _check_id(at, what)
-
 @_twin('session')
 def _add_branch(self, parent:Optional[str], msgs:Iterable, writer:Optional[str]=None)->List[Message]:
     "Add `msgs` (`Message`s or dicts), in order, as a new branch below message `parent` (None: at the top), in one atomic step; they become the active branch's end"
-    parent,msgs,writer = _branch_args(parent, 'parent'),_distinct(_as_messages(msgs, 'msgs'), self.session_id),_writer(writer)
+    parent,msgs,writer = _maybe_id(parent, 'parent'),_distinct(_as_messages(msgs, 'msgs'), self.session_id),_writer(writer)
     if not msgs: raise InvalidValueError("a branch needs at least one message")
     return _added(msgs, (yield P._branch(self.session_id, msgs, parent, writer, False)))
 
@@ -1584,7 +1581,7 @@ class Tree:
     head:Optional[str] # The active branch's last message id (None: the branch is empty)
     touched:Optional[Dict[str, int]]=None # Each message id's mark of when it was last active, a number that grows: what `switch` follows
     def __post_init__(self):
-        self._by,self._kids = {m.id: m for m in self.messages},{}
+        self._by,self._kids,self._on = {m.id: m for m in self.messages},{},None
         for m in self.messages: self._kids.setdefault(self.parents[m.id], []).append(m)
 
     def children(self, mid:Optional[str]=None)->List[Message]: "The messages just below message `mid` (None: at the top), oldest first"; return list(self._kids.get(mid, ()))
@@ -1610,8 +1607,9 @@ class Tree:
         return d
     def siblings(self, mid:str)->Siblings:
         "The versions of message `mid`, as `ChatSession.siblings` gives them"
-        sib,on = self._kids[self.parents[mid]],{m.id for m in self.active}
-        return Siblings(list(sib), first(i for i,m in enumerate(sib) if m.id == mid), first(i for i,m in enumerate(sib) if m.id in on))
+        if self._on is None: self._on = {m.id for m in self.active} # once per tree: a viewer asks at every message
+        sib = self._kids[self.parents[mid]]
+        return Siblings(list(sib), first(i for i,m in enumerate(sib) if m.id == mid), first(i for i,m in enumerate(sib) if m.id in self._on))
 
 @_twin('session')
 def _tree(self)->Tree:

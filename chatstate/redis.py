@@ -8,7 +8,7 @@ Docs: https://chatstate.github.io/chatstate/redis.html.md"""
 __all__ = ['RedisSessionManager']
 
 # %% ../nbs/04_redis.ipynb #a3aa3a92
-import asyncio, itertools, json, math, re, time
+import asyncio, hashlib, json, math, re, time
 from typing import Optional
 from urllib.parse import quote, urlsplit, parse_qsl, urlencode
 from fastcore.basics import patch
@@ -90,7 +90,7 @@ end
 """ # session `s` out of its owner's indexes and the lease index (before its keys go)
 
 _LIB = _CLOCK + _UNOWN + r"""
-local S, Z, M, D = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local S, Z, M, D, W = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[11]
 local function check(spec)
   for i = 1, #spec, 2 do
     local t = redis.call('TYPE', KEYS[spec[i]]).ok
@@ -102,8 +102,8 @@ end
 local function expire(exp)
   if exp and exp ~= '' then
     local ms = string.format('%.0f', math.floor(tonumber(exp) * 1000))
-    for i = 1, 4 do redis.call('PEXPIREAT', KEYS[i], ms) end
-  else for i = 1, 4 do redis.call('PERSIST', KEYS[i]) end end
+    for _, i in ipairs({1, 2, 3, 4, 11}) do redis.call('PEXPIREAT', KEYS[i], ms) end
+  else for _, i in ipairs({1, 2, 3, 4, 11}) do redis.call('PERSIST', KEYS[i]) end end
 end
 local function each(cmd, key, ids)
   local res = {}
@@ -290,7 +290,7 @@ local c = redis.call('GET', KEYS[8])
 if c and not tonumber(c) then return redis.error_reply('chatstate: key ' .. KEYS[8] .. ' does not hold the counter chatstate keeps there') end
 if redis.call('EXISTS', S) == 1 and ARGV[7] ~= '1' then return 0 end
 unown(S, KEYS[10])
-redis.call('DEL', S, Z, M, D)
+redis.call('DEL', S, Z, M, D, W)
 redis.call('SREM', KEYS[9], S)
 local n = tonumber(ARGV[6])
 local owner, ok = ARGV[8 + n * 3], ARGV[9 + n * 3]
@@ -468,7 +468,7 @@ return {1, #keep > 0 and cjson.encode(keep) or '[]'}
 # ARGV: id, now, message id, chunk?, chunk, content?, content, pending ('', '0', '1'), metadata?, metadata, merge?, act, writer, error, lease (ms),
 #       the followers' channel and what to tell them, merge pairs
 _UPDATE = _LIB + """
-local bad = check({1, 'hash', 3, 'hash', 4, 'hash', 6, 'zset', 10, 'zset'})
+local bad = check({1, 'hash', 3, 'hash', 4, 'hash', 6, 'zset', 10, 'zset', 11, 'hash'})
 if bad then return bad end
 if redis.call('EXISTS', S) == 0 then return {0} end
 local mid = ARGV[3]
@@ -511,6 +511,7 @@ if md then
 end
 v = build(m)
 redis.call('HSET', M, mid, v)
+if ARGV[4] == '1' or ARGV[6] == '1' or m.f % 2 ~= (p and 1 or 0) then redis.call('HDEL', W, mid) end -- its text changed, or the reply ended: a search copies it anew
 touch(ARGV[2])
 local exp = redis.call('HGET', S, 'exp')
 if exp ~= '' then expire(exp) end
@@ -520,7 +521,7 @@ return {1, v, redis.call('HGET', D, mid), now}
 
 # %% ../nbs/04_redis.ipynb #bce5cdd2
 _REMOVE = _LIB + """
-local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset'})
+local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset', 11, 'hash'})
 if bad then return bad end
 if redis.call('EXISTS', S) == 0 then return {0} end
 local ids, tree = {}, branched()
@@ -564,7 +565,7 @@ end
 local res = msgs(ids)
 for i, v in ipairs(res[2]) do if string.byte(v, 1) % 2 == 1 then unlease(ids[i]) end end
 if #ids > 0 then
-  each('ZREM', Z, ids); each('HDEL', M, ids); each('HDEL', D, ids)
+  each('ZREM', Z, ids); each('HDEL', M, ids); each('HDEL', D, ids); each('HDEL', W, ids)
   if not tree then redis.call('HINCRBY', S, 'n', -#ids) end
   touch(ARGV[2])
 end
@@ -600,7 +601,7 @@ if bad then return bad end
 if ARGV[2] ~= '' and redis.call('HGET', S, 'owner') ~= ARGV[2] then return 0 end
 local live = redis.call('EXISTS', S)
 unown(S, KEYS[10])
-redis.call('DEL', S, Z, M, D)
+redis.call('DEL', S, Z, M, D, W)
 for i = 5, 7 do redis.call('ZREM', KEYS[i], S) end
 redis.call('SREM', KEYS[9], S)
 return live
@@ -718,7 +719,7 @@ for _, s in ipairs(dead) do
   if not seen[s] then
     seen[s] = true; n = n + 1
     unown(s, KEYS[5])
-    redis.call('DEL', s, s .. ':z', s .. ':m', s .. ':d')
+    redis.call('DEL', s, s .. ':z', s .. ':m', s .. ':d', s .. ':w')
     for i = 1, 3 do redis.call('ZREM', KEYS[i], s) end
   end
 end
@@ -774,7 +775,7 @@ for _, s in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
   if not ok or ok == ARGV[1] then -- a member whose id another owner's session took since is left alone
     n = n + redis.call('EXISTS', s)
     unown(s, KEYS[8])
-    redis.call('DEL', s, s .. ':z', s .. ':m', s .. ':d')
+    redis.call('DEL', s, s .. ':z', s .. ':m', s .. ':d', s .. ':w')
     for i = 1, 3 do redis.call('ZREM', KEYS[i], s) end
     redis.call('SREM', KEYS[4], s)
   end
@@ -782,6 +783,79 @@ end
 redis.call('DEL', KEYS[5], KEYS[6], KEYS[7])
 return n
 """
+
+# %% ../nbs/04_redis.ipynb #b4bfa417
+# KEYS: an owner's created index; ARGV: now, limit, offset, 'newest' or 'relevance', the owner's key, how many messages without a copy to hand back at most, the words
+_SEARCH = _LIB + """
+local now, lim, off, rel, ok, most = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == 'relevance', ARGV[5], tonumber(ARGV[6])
+local words, todo, hits = {}, {}, {}
+for i = 7, #ARGV do words[#words + 1] = ' ' .. ARGV[i] end
+local function score(f) -- how many of copy `f`'s words start with a word asked for, if each starts one; else 0
+  for _, w in ipairs(words) do if not string.find(f, w, 1, true) then return 0 end end
+  if not rel then return 1 end
+  local n = 0
+  for t in string.gmatch(f, ' [^ ]+') do
+    for _, w in ipairs(words) do if string.sub(t, 1, #w) == w then n = n + 1; break end end
+  end
+  return n
+end
+for k, s in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if #todo >= most * 3 then break end
+  local h = redis.call('HMGET', s, 'ok', 'exp')
+  if h[1] == ok and (h[2] == '' or tonumber(h[2]) > now) then -- the owner's, and live
+    local ids = redis.call('ZRANGE', s .. ':z', 0, -1)
+    local cs = each('HMGET', s .. ':w', ids)
+    for i, id in ipairs(ids) do
+      local c = cs[i]
+      if not c then
+        if #todo < most * 3 then todo[#todo + 1] = s; todo[#todo + 1] = id; todo[#todo + 1] = redis.call('HGET', s .. ':m', id) end
+      elseif #todo == 0 then
+        local n = score(c)
+        if n > 0 then
+          local v = redis.call('HGET', s .. ':m', id)
+          hits[#hits + 1] = {rel and n or tonumber(parse(v).c) or 0, k, i, s, id, v}
+        end
+      end
+    end
+  end
+end
+if #todo > 0 then return {0, todo} end
+table.sort(hits, function(a, b)
+  for j = 1, 3 do if a[j] ~= b[j] then return a[j] > b[j] end end
+  return false
+end)
+local sids, smds, ids, vals, mds = {}, {}, {}, {}, {}
+for j = off + 1, math.min(#hits, off + lim) do
+  local x = hits[j]
+  local i = #ids + 1
+  sids[i], smds[i], ids[i], vals[i] = redis.call('HGET', x[4], 'id'), redis.call('HGET', x[4], 'md'), x[5], x[6]
+  mds[i] = hasmd(x[6]) and redis.call('HGET', x[4] .. ':d', x[5]) or ''
+end
+return {1, sids, smds, ids, vals, mds, clock()}
+"""
+
+# ARGV: for each message, its session's key, its id, the SHA-1 of the value its copy was made from, the copy
+_FOLD = """
+for i = 1, #ARGV, 4 do -- nothing is written unless every key to write is a hash (or none)
+  local t = redis.call('TYPE', ARGV[i] .. ':w').ok
+  if t ~= 'none' and t ~= 'hash' then return redis.error_reply('chatstate: key ' .. ARGV[i] .. ':w holds a ' .. t .. ', not the hash chatstate keeps there') end
+end
+for i = 1, #ARGV, 4 do
+  local s = ARGV[i]
+  local v = redis.call('HGET', s .. ':m', ARGV[i + 1])
+  if v and redis.sha1hex(v) == ARGV[i + 2] then
+    redis.call('HSET', s .. ':w', ARGV[i + 1], ARGV[i + 3])
+    local t = redis.call('PTTL', s)
+    if t > 0 then redis.call('PEXPIRE', s .. ':w', t) end -- it goes with the session
+  end
+end
+return 1
+"""
+
+def _copy(v:bytes)->tuple:
+    "A stored value's SHA-1, and its searchable copy: its words, each after a space (`!`, which matches nothing, while it is a pending reply)"
+    f,*_,e = _parts(v)
+    return hashlib.sha1(v).hexdigest(),'!' if f & 1 else ''.join(' ' + w for w in search_words(v[e:].decode()))
 
 # %% ../nbs/04_redis.ipynb #f4ef2d6c
 def _client_url(url:str, redis)->tuple:
@@ -806,6 +880,7 @@ def _client_url(url:str, redis)->tuple:
 # %% ../nbs/04_redis.ipynb #9a26305c
 class _Redis(SessionManager):
     "A Redis store's connections and scripts; its primitives are patched on below, and `RedisSessionManager` is the store they make"
+    fold_batch = 2000 # the most messages a search's round trip gets back to copy (see Search)
     def __init__(self,
                  url:str='redis://127.0.0.1:6379/0', # The server: redis://[[user]:password@]host:port/db, or rediss:// for TLS
                  prefix:str='chatstate:', # Prefix of every key this store uses
@@ -827,7 +902,7 @@ class _Redis(SessionManager):
         self._lost = (redis.ConnectionError, redis.TimeoutError)
         self._idx = [f'{prefix}{k}' for k in ('by_created', 'by_updated', 'by_expiry', 'counter', 'unlisted', 'leases')]
         self._scripts = {k: self.r.register_script(v) for k,v in dict(create=_CREATE, append=_APPEND, branch=_BRANCH, tree=_TREE, summarize=_SUMMARIZE, summaries=_SUMMARIES, update=_UPDATE, remove=_REMOVE,
-            set_info=_SET_INFO, drop=_DROP, range=_RANGE, get=_GET, one=_ONE, list=_LIST, count=_COUNT, purge=_PURGE, erase=_ERASE, stale=_STALE, index_old=_INDEX_OLD).items()}
+            set_info=_SET_INFO, drop=_DROP, range=_RANGE, get=_GET, one=_ONE, list=_LIST, count=_COUNT, purge=_PURGE, erase=_ERASE, stale=_STALE, index_old=_INDEX_OLD, search=_SEARCH, fold=_FOLD).items()}
 
     def __repr__(self): return f'RedisSessionManager({self._where!r}, prefix={self.prefix!r})'
 
@@ -847,9 +922,9 @@ def from_url(cls:_Redis, url:str)->'RedisSessionManager':
 
 @patch
 def _keys(self:_Redis, sid):
-    "The keys a script gets: the session's four, then the indexes, the counter and the unlisted set"
+    "The keys a script gets: the session's four, then the indexes, the counter, the unlisted set and the leases, then its searchable copies"
     s = _key(self.prefix, sid)
-    return [s, s+':z', s+':m', s+':d', *self._idx]
+    return [s, s+':z', s+':m', s+':d', *self._idx, s+':w']
 
 @patch
 def close(self:_Redis): self._closed = True; self.r.close()
@@ -1048,16 +1123,15 @@ def _summarize(self:_Redis, sid, summary_id, upto, content, metadata):
 @patch
 @primitive
 def _search(self:_Redis, words, owner, limit, offset, order):
-    "Redis keeps no index of text: one owner's search reads that owner's sessions, a page at a time (it costs their messages); a store-wide one is not offered"
+    "One owner's search runs on the server over that owner's messages, after their searchable copies are made of those that have none"
     if owner is None: raise StoreError("search on Redis is for one owner's chats (search(text, owner=...)): Redis keeps no index of text, so a search of the whole store is not offered")
-    trees = []
-    for off in itertools.count(0, 100):
-        page = yield from self._list.body(self, 'created', 100, off, True, owner)
-        for info in page:
-            try: trees.append((info, (yield from self._tree.body(self, info.session_id))[0]))
-            except SessionNotFoundError: pass # gone since it was listed
-        if len(page) < 100: break
-    return scan_hits(trees, words, limit, offset, order)
+    o = _owner_key(self.prefix, owner)
+    while True:
+        r = (yield ('search', [o + ':c'], [_f(time.time()), min(limit, _MAXPOS), min(offset, _MAXPOS), order, o, self.fold_batch, *words], False))
+        if r[0] == 1: break
+        yield ('fold', [], [x for s,i,v in zip(*[iter(r[1])]*3) for x in (s, i, *_copy(v))], True)
+    sids,smds,ids,vals,mds,now = r[1:]
+    return [(s.decode(), json.loads(md), m) for s,md,m in zip(sids, smds, _msgs([ids, vals, [d for d in mds if d], now]))]
 
 @patch
 @primitive
@@ -1129,7 +1203,7 @@ def _index_old(self:_Redis):
         off = 0
         while True:
             page = yield ('zrange', [self._idx[0], off, off + 99])
-            for s in page: yield ('index_old', [s, s + b':z', s + b':m', s + b':d', *self._idx], [], True)
+            for s in page: yield ('index_old', [s, s + b':z', s + b':m', s + b':d', *self._idx, s + b':w'], [], True)
             if len(page) < 100: break
             off += 100
         yield ('set', [done, 1])

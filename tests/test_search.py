@@ -96,3 +96,33 @@ def test_sqlite_index_taken_in_by_the_batch(tmp_path):
     w = {x.id: x.content for sid in m.list_sessions() for x in m[sid].tree().messages}
     assert sorted(found(m, 'word1')) == sorted(t for t in w.values() if any(x.startswith('word1') for x in t.split()))
     assert not keys('SELECT k FROM chatstate_unsearched') # the search took the queue in
+
+def test_redis_copies_made_by_search(tmp_path):
+    """Redis: a write makes no searchable copy; a search makes those the owner's messages lack (`fold_batch` a round trip), including
+    every one of a store written before copies; a copy made from what a message said before it changed is not kept; copies expire with the session"""
+    from conftest import Store
+    from chatstate.redis import _copy
+    st = Store('redis', tmp_path)
+    try:
+        m = st.open()
+        m.fold_batch,calls,fold = 3,[],m._scripts['fold']
+        m._scripts['fold'] = lambda **kw: (calls.append(len(kw['args']) // 4), fold(**kw))[1]
+        s = m.create_session('t', owner='ana', ttl=3600)
+        s.add_messages([Message('user', f'note {i} about Lisbon') for i in range(10)])
+        w,key = f'{st.prefix}s:t:w',f'{st.prefix}s:t'
+        assert m.r.hlen(w) == 0
+        assert len(m.search('lisbon', owner='ana', limit=None)) == 10 and calls == [3, 3, 3, 1] and m.r.hlen(w) == 10
+        assert m.r.hget(w, s[0].id) == b' note 0 about lisbon' and 3_500_000 < m.r.pttl(w) <= 3_600_000
+        assert found(m, 'lisbon', owner='ana', limit=2) == ['note 9 about Lisbon', 'note 8 about Lisbon'] and calls == [3, 3, 3, 1] # nothing left to copy
+        m.r.delete(w) # as a store written before copies
+        assert found(m, 'note 7', owner='ana') == ['note 7 about Lisbon'] and m.r.hlen(w) == 10
+        x = s[0]
+        was = _copy(m.r.hget(key + ':m', x.id))
+        s.update(x.id, content='now Porto')
+        assert m.r.hget(w, x.id) is None # the change dropped its copy
+        fold(keys=[], args=[key, x.id, *was]) # a copy of what it said before comes too late
+        assert m.r.hget(w, x.id) is None
+        assert found(m, 'porto', owner='ana') == ['now Porto'] and 'note 0 about Lisbon' not in found(m, 'lisbon', owner='ana', limit=None)
+        s.delete(x.id)
+        assert not m.r.hexists(w, x.id)
+    finally: st.close()
