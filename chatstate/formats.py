@@ -51,6 +51,11 @@ def _unsent(m:Message)->bool:
 def _live(msgs, include_pending, include_failed=False):
     return [(i,m) for i,m in enumerate(_as_msgs(msgs)) if (include_pending or not m.pending) and (include_failed or m.state != 'failed')]
 
+def _wordless(m:Message)->bool:
+    "Kept from Responses items that hold nothing Chat Completions or Anthropic take (a reasoning item on its own): both leave it out, as both refuse an empty assistant turn"
+    md = m.metadata
+    return 'responses' in md and not m.content and not md.get('tool_calls') and 'openai' not in md and 'anthropic' not in md
+
 # %% ../nbs/05_formats.ipynb #7943f612
 def _openai_canon(m:Message, role:str)->dict:
     "The OpenAI message that `m`'s text and tool metadata describe"
@@ -79,7 +84,7 @@ def to_openai(msgs, # A `ChatSession`, or a list of `Message`s
               include_failed:bool=False # Send the text of replies that failed too
              )->List[dict]:
     "The OpenAI Chat Completions `messages` for `msgs`"
-    return [_openai_msg(i, m) for i,m in _live(msgs, include_pending, include_failed)]
+    return [_openai_msg(i, m) for i,m in _live(msgs, include_pending, include_failed) if not _wordless(m)]
 
 # %% ../nbs/05_formats.ipynb #dfea7a1a
 def _text(c)->str:
@@ -161,6 +166,7 @@ def to_anthropic(msgs, # A `ChatSession`, or a list of `Message`s
     "The `system` and `messages` arguments of the Anthropic Messages API for `msgs`"
     system,turns = [],[]
     for i,m in _live(msgs, include_pending, include_failed):
+        if _wordless(m): continue
         role = _role(m.role, i, 'Anthropic')
         c = m.metadata['anthropic'] if 'anthropic' in m.metadata else _anthropic_canon(i, m, role)
         if role in ('system', 'developer'): system.append(c); continue
