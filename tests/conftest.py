@@ -115,3 +115,18 @@ def need_binary(path_glob, what):
     msg = f"{what} is not installed: run `bash {SERVICES} start`, which installs it"
     if IN_CI: pytest.fail(msg)
     pytest.skip(msg)
+
+def need_module(name, extra):
+    "Module `name`, imported: required in CI (the dev extras install it), else skip"
+    try: return __import__(name)
+    except ImportError:
+        msg = f"{name} is not installed: pip install -e '.[{extra}]'"
+        if IN_CI: pytest.fail(msg)
+        pytest.skip(msg)
+
+async def async_manager(store):
+    "The store under test on the API under test, opened in the running loop: a sync manager, or an async one (close it with `await m.close()`)"
+    if store.api == 'sync': return store.open()
+    if store.kind == 'memory': return AsyncSessionManager(store._mem)
+    store.mgrs.append(connect(store.url)) # so the store's data is dropped at the end
+    return await aconnect(store.url)
