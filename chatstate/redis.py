@@ -20,6 +20,13 @@ def _driver():
     except ImportError: raise MissingDriverError('the Redis store needs the redis driver: pip install "chatstate[redis]"') from None
     return redis
 
+def _driver_info(redis)->dict:
+    "redis-py's `driver_info` for a client, made once: without it, redis-py 7 and later read their own version from disk for each new connection"
+    try: from redis.driver_info import DriverInfo
+    except ImportError: return {} # an older redis-py: it sends no version
+    from redis.utils import get_lib_version
+    return dict(driver_info=DriverInfo(name='redis-py', lib_version=get_lib_version()))
+
 def _key(prefix, sid): return f'{prefix}s:{quote(sid, safe="")}'
 def _owner_key(prefix, owner): return f'{prefix}o:{quote(owner, safe="")}' # `…:c`, `…:u`, `…:x`: the owner's three indexes
 
@@ -899,6 +906,7 @@ class _Redis(SessionManager):
             try: client = redis.Redis.from_pool(self._pool())
             except (ValueError, TypeError) as e: raise InvalidValueError(f"bad Redis URL {self._where!r}: {e}") from None
         self.r,self._ar,self._inherited,self._leased = client,None,[],False
+        self._driver_info = _driver_info(redis) # read now, off the event loop: the async client would read it from disk at every new connection
         self._lost = (redis.ConnectionError, redis.TimeoutError)
         self._idx = [f'{prefix}{k}' for k in ('by_created', 'by_updated', 'by_expiry', 'counter', 'unlisted', 'leases')]
         self._scripts = {k: self.r.register_script(v) for k,v in dict(create=_CREATE, append=_APPEND, branch=_BRANCH, tree=_TREE, summarize=_SUMMARIZE, summaries=_SUMMARIES, update=_UPDATE, remove=_REMOVE,
@@ -985,7 +993,7 @@ def _open_async(self:_Redis):
     import redis.asyncio as ar
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
-    self._ar = ar.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), socket_timeout=self.timeout, socket_connect_timeout=self.timeout)
+    self._ar = ar.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), socket_timeout=self.timeout, socket_connect_timeout=self.timeout, **self._driver_info)
     self._places = asyncio.Semaphore(self.pool_size) # at most `pool_size` calls at once, so at most as many connections
     self._ascripts = {k: self._ar.register_script(s.script) for k,s in self._scripts.items()}
 
