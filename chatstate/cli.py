@@ -86,22 +86,22 @@ def cmd_list(store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:/
     if more: _out(f'(more: --offset {offset+limit})')
 
 # %% ../nbs/06_cli.ipynb #e61b6249
-_PARTS = {'reasoning': 'reasoning', 'thinking': 'thinking', 'redacted_thinking': 'thinking', 'input_image': 'image', 'image': 'image',
-          'input_file': 'file', 'document': 'document', 'input_audio': 'audio'} # parts a message's text does not show, by their type in each API
+_PARTS = {'reasoning': 'reasoning', 'thinking': 'thinking', 'redacted_thinking': 'thinking', 'input_image': 'image', 'image': 'image', 'image-url': 'image',
+          'input_file': 'file', 'document': 'document', 'document-url': 'document', 'binary': 'file', 'input_audio': 'audio', 'audio-url': 'audio'} # parts a message's text does not show, by their type in each API and framework
 
 def _kinds(o, out:list):
     "The `_PARTS` names of the parts in `o` (API items or a framework's blocks, nested in their content)"
     if isinstance(o, list):
         for x in o: _kinds(x, out)
     elif isinstance(o, dict):
-        t = o.get('type', o.get('block_type'))
+        t = o.get('type', o.get('block_type', o.get('part_kind', o.get('kind'))))
         if t in _PARTS and _PARTS[t] not in out: out.append(_PARTS[t])
-        for k in ('content', 'blocks'): _kinds(o.get(k), out)
+        for k in ('content', 'blocks', 'parts', 'part', 'response'): _kinds(o.get(k), out)
 
 def described(m:Message)->str:
     "Message `m` as `show` prints it: its text, with the parts it does not show named ([reasoning], [image]), its tool calls, and the call a result answers"
     md,kinds = m.metadata,[]
-    for k in ('responses', 'anthropic', 'llamaindex'): _kinds(md.get(k), kinds)
+    for k in ('responses', 'anthropic', 'llamaindex', 'pydantic_ai'): _kinds(md.get(k), kinds)
     calls = [c for c in md.get('tool_calls') or [] if isinstance(c, dict)]
     res = [f'[{k}]' for k in kinds]
     if 'tool_call_id' in md: res.append(f"[result of {_plain(md['tool_call_id'])}]")

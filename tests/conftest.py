@@ -1,5 +1,5 @@
 "Stores for the conformance suite, on the sync and the async API, and the rule for tests that need a server."
-import asyncio, inspect, os, threading, uuid, pytest
+import sys, asyncio, inspect, os, threading, uuid, pytest
 from chatstate import *
 
 IN_CI = os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
@@ -116,8 +116,9 @@ def need_binary(path_glob, what):
     if IN_CI: pytest.fail(msg)
     pytest.skip(msg)
 
-def need_module(name, extra):
-    "Module `name`, imported: required in CI (the dev extras install it), else skip"
+def need_module(name, extra, python=None):
+    "Module `name`, imported: required in CI (the dev extras install it), else skip; a framework that needs a newer Python than this (`python`, a version tuple) is skipped"
+    if python and sys.version_info < python: pytest.skip(f"{name} needs Python {'.'.join(map(str, python))} or newer")
     try: return __import__(name)
     except ImportError:
         msg = f"{name} is not installed: pip install -e '.[{extra}]'"
@@ -130,3 +131,12 @@ async def async_manager(store):
     if store.kind == 'memory': return AsyncSessionManager(store._mem)
     store.mgrs.append(connect(store.url)) # so the store's data is dropped at the end
     return await aconnect(store.url)
+
+def run_on(store, body):
+    "Run `body(m)` in an event loop of its own, `m` the store under test opened on the API under test in that loop (an async one closed after)"
+    async def go():
+        m = await async_manager(store)
+        try: await body(m)
+        finally:
+            if isinstance(m, AsyncSessionManager) and store.kind != 'memory': await m.close()
+    asyncio.run(go())

@@ -2,7 +2,7 @@
 session reads empty, two pops never take the same item, the stored conversation is chatstate's own form (the formats send it), and a
 `Runner.run` conversation with a tool call keeps its history across runs and restarts."""
 import asyncio, pytest
-from conftest import need_module, async_manager
+from conftest import need_module, run_on, Store, KINDS
 from chatstate import *
 from chatstate.formats import FormatError
 from chatstate.cli import described
@@ -26,13 +26,7 @@ ITEMS = [{'role': 'user', 'content': [{'type': 'input_text', 'text': 'What is in
          {'role': 'user', 'content': 'Thanks'},
          {'type': 'message', 'id': 'msg_1', 'role': 'assistant', 'status': 'completed', 'content': [{'type': 'output_text', 'text': 'Welcome.', 'annotations': []}]}] # a repeated item id
 
-def run(store, body):
-    async def go():
-        m = await async_manager(store)
-        try: await body(m, both_apis(m)[1]) # the store as the session is given it, and its async API for the checks
-        finally:
-            if isinstance(m, AsyncSessionManager) and store.kind != 'memory': await m.close()
-    asyncio.run(go())
+def run(store, body): run_on(store, lambda m: body(m, both_apis(m)[1]))
 
 def test_items_come_back_as_added(store):
     async def body(m, am):
@@ -139,3 +133,25 @@ def test_runner_keeps_the_conversation(store):
     if store.kind != 'memory': # another process, after a restart, reads the same history
         async def again(m, am): assert len(await AgentsSession('c', m, owner='ana').get_items()) == 7
         run(store, again)
+
+@pytest.mark.parametrize('kind', KINDS)
+def test_run_sync_each_in_a_loop_of_its_own(kind, tmp_path):
+    "`Runner.run_sync` runs each call in an event loop of its own: a sync store serves them all (its async twin runs on threads, not on a driver bound to one loop)"
+    st = Store(kind, tmp_path)
+    try:
+        m = st.open()
+        model = Scripted([[text('One.', 'msg_1')], [text('Two.', 'msg_2')], [text('Three.', 'msg_3')]])
+        agent,cfg = Agent(name='a', model=model),RunConfig(tracing_disabled=True)
+        for q in ('a', 'b', 'c'): Runner.run_sync(agent, q, session=AgentsSession('c', m), run_config=cfg)
+        assert [x.content for x in m['c']] == ['a', 'One.', 'b', 'Two.', 'c', 'Three.']
+    finally: st.close()
+
+def test_use_after_close_raises(store):
+    async def body(m, am):
+        s = AgentsSession('c', m)
+        await s.add_items(ITEMS[:1])
+        s.close()
+        for call in (s.get_items(), s.add_items([]), s.add_items(ITEMS[:1]), s.pop_item(), s.clear_session()):
+            with pytest.raises(RuntimeError, match='is closed'): await call
+        assert await AgentsSession('c', m).get_items() == ITEMS[:1] # another session object, and the store, go on
+    run(store, body)

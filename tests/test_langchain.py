@@ -1,7 +1,7 @@
 """The LangChain chat history on every store and both APIs: messages back exactly as added (tool calls, usage, ids, content blocks,
 artifacts, any role), kept in chatstate's form, owners apart, and `RunnableWithMessageHistory` keeping a conversation across calls and restarts."""
 import asyncio, warnings, pytest
-from conftest import need_module, async_manager
+from conftest import need_module, run_on
 from chatstate.integrations.base import both_apis
 from chatstate import *
 from chatstate.formats import to_openai, to_anthropic
@@ -16,13 +16,7 @@ def history(*args, **kwargs):
         warnings.simplefilter('ignore') # LangChain's notice that the base class is deprecated
         return ChatstateHistory(*args, **kwargs)
 
-def run(store, body):
-    async def go():
-        m = await async_manager(store)
-        try: await body(m)
-        finally:
-            if isinstance(m, AsyncSessionManager) and store.kind != 'memory': await m.close()
-    asyncio.run(go())
+def run(store, body): run_on(store, body)
 
 async def get(h, api): return (await h.aget_messages()) if api == 'async' else h.messages
 async def add(h, api, msgs): return (await h.aadd_messages(msgs)) if api == 'async' else h.add_messages(msgs)

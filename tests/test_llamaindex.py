@@ -1,7 +1,7 @@
 """The LlamaIndex chat store on every store and both APIs: LlamaIndex's own chat store checks, messages back exactly as stored (tool
 calls as objects or blocks, thinking, images, any role), kept in chatstate's form, an atomic replace, owners, and a chat memory across a restart."""
 import asyncio, threading, pytest
-from conftest import need_module, async_manager
+from conftest import need_module, run_on
 from chatstate.integrations.base import both_apis
 from chatstate import *
 from chatstate.formats import to_openai, to_anthropic
@@ -28,13 +28,7 @@ class Calls:
             return (await r) if self.api == 'async' else r
         return call
 
-def run(store, body):
-    async def go():
-        m = await async_manager(store)
-        try: await body(m, lambda **kw: Calls(ChatstateChatStore(m, **kw), store.api))
-        finally:
-            if isinstance(m, AsyncSessionManager) and store.kind != 'memory': await m.close()
-    asyncio.run(go())
+def run(store, body): run_on(store, lambda m: body(m, lambda **kw: Calls(ChatstateChatStore(m, **kw), store.api)))
 
 U = lambda t: ChatMessage(role='user', content=t)
 

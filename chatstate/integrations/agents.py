@@ -22,13 +22,21 @@ class AgentsSession:
                  owner:Optional[str]=None, # The session's owner: it is made with this owner, and another owner's session is absent
                  metadata:Optional[dict]=None, # The session's metadata, when it is made
                  session_settings=None): # The SDK's `SessionSettings`: its `limit` is what `get_items` reads when it is given none
-        self.store = both_apis(store)[1]
+        self.store,self._closed = both_apis(store)[1],False
         self._s = AsyncChatSession(session_id, self.store)
         self.session_id,self.owner,self.metadata,self.session_settings = self._s.session_id,owner,metadata,session_settings
 
     def __repr__(self): return f'AgentsSession({self.session_id!r}, {self.store!r})'
 
+    def close(self)->None:
+        "Let go of the session: any later call raises `StoreClosedError` (a `RuntimeError`, as the SDK's own sessions raise). The store stays open: it is the app's"
+        self._closed = True
+
+    def _check(self):
+        if self._closed: raise StoreClosedError(f"{self!r} is closed")
+
     async def _session(self, create=False)->Optional[AsyncChatSession]:
+        self._check()
         m = self.store
         if create: return await m.get_or_create(self.session_id, metadata=self.metadata, owner=self.owner)
         return await m.get_session(self.session_id, owner=self.owner)
@@ -54,6 +62,7 @@ def _calls(msgs)->set: return {c['id'] for m in msgs for c in (m.metadata.get('t
 @patch
 async def add_items(self:AgentsSession, items:list)->None:
     "Add `items` at the end of the session, each one message, in one step"
+    self._check() # before the empty list's return, as the SDK's sessions check
     ds = [_dictify(o, i) for i,o in enumerate(items)]
     if not ds: return
     made = {d.get('call_id') for d in ds if d.get('type') == 'function_call'}

@@ -32,9 +32,15 @@ async def run_async(g):
 # %% ../../nbs/10_integrations.ipynb #37dd1e75
 _asyncs = weakref.WeakKeyDictionary() # each sync store's async twin, made once
 
+class _AnyLoop(AsyncSessionManager):
+    "A sync store's async API on its threads, which serve any event loop"
+    def __init__(self, store):
+        super().__init__(store)
+        self._native = False
+
 def both_apis(store)->tuple:
     "`store` (a `SessionManager` or an `AsyncSessionManager`) as `(sync manager, async manager)`"
     if isinstance(store, AsyncSessionManager): return store.store,store
     if not isinstance(store, SessionManager): raise InvalidTypeError(f"store must be a SessionManager or an AsyncSessionManager, not {type(store).__name__}")
-    if store not in _asyncs: _asyncs[store] = AsyncSessionManager(store)
+    if store not in _asyncs: _asyncs[store] = _AnyLoop(store)
     return store,_asyncs[store]

@@ -1,0 +1,43 @@
+"""The adapters' async methods never block the event loop, on every store and both APIs: checked with blockbuster (the detector LangChain's
+tests use), which fails any blocking call (a socket read, a file write, a sleep) made on the loop's thread from Python (psycopg's I/O is in
+libpq, out of its sight: on PostgreSQL the async API uses psycopg's async connections, and a sync store's calls go to threads)."""
+import asyncio, warnings, pytest
+from conftest import need_module, async_manager
+from chatstate import *
+
+need_module('blockbuster', 'dev')
+from blockbuster import blockbuster_ctx, BlockingError
+from chatstate.integrations.agents import AgentsSession
+from chatstate.integrations.llamaindex import ChatstateChatStore
+from chatstate.integrations.langchain import ChatstateHistory
+from chatstate.integrations.claudette import AsyncStoredChat
+from llama_index.core.llms import ChatMessage
+from langchain_core.messages import HumanMessage
+
+def test_async_methods_never_block(store):
+    async def body():
+        m = await async_manager(store)
+        try:
+            s = store.open() if store.api == 'sync' else None
+            with blockbuster_ctx():
+                a = AgentsSession('a', m)
+                await a.add_items([{'role': 'user', 'content': 'hi'}, {'role': 'assistant', 'content': 'hello'}])
+                assert len(await a.get_items(limit=5)) == 2 and (await a.pop_item())['content'] == 'hello'
+                await a.clear_session()
+                cs = ChatstateChatStore(m)
+                await cs.async_add_message('b', ChatMessage(role='user', content='x'))
+                await cs.aset_messages('b', [ChatMessage(role='user', content='y')])
+                assert [x.content for x in await cs.aget_messages('b')] == ['y'] and await cs.aget_keys()
+                assert (await cs.adelete_last_message('b')).content == 'y'
+                with warnings.catch_warnings():
+                    warnings.simplefilter('ignore') # LangChain's notice that the base class is deprecated
+                    h = ChatstateHistory('c', m)
+                await h.aadd_messages([HumanMessage('x')])
+                assert await h.aget_messages() == [HumanMessage('x')]
+                await h.aclear()
+                if s is not None and store.kind in ('sqlite', 'redis'): # the check can fail: the sync API called on the loop blocks, and is caught
+                    # (psycopg's sync I/O is libpq's, below what blockbuster patches; the memory store does none)
+                    with pytest.raises(BlockingError): s.get_or_create('d').add_message('user', 'blocks')
+        finally:
+            if isinstance(m, AsyncSessionManager) and store.kind != 'memory': await m.close()
+    asyncio.run(body())

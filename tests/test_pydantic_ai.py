@@ -1,0 +1,100 @@
+"""The Pydantic AI capability on every store and both APIs: a run goes on from the session's conversation and its new messages are
+stored in chatstate's form, every part kind back exactly as it was (system and user prompts, images, text, thinking, tool calls and returns,
+retry prompts, usage); a session per run from the run's dependencies; a run's own history kept; across a restart."""
+import asyncio, pytest
+from conftest import need_module, run_on
+from chatstate import *
+from chatstate.formats import to_openai, to_anthropic
+from chatstate.cli import described
+from chatstate.integrations.base import both_apis
+
+need_module('pydantic_ai', 'dev', python=(3, 11))
+from pydantic_ai import Agent, ModelRetry, ImageUrl
+from pydantic_ai.messages import ModelMessagesTypeAdapter, ModelResponse, TextPart, ThinkingPart, ToolCallPart
+from pydantic_ai.models.function import FunctionModel
+from pydantic_ai.usage import RequestUsage
+from chatstate.integrations.pydantic_ai import StoredHistory, to_messages, from_messages
+
+def run(store, body): run_on(store, lambda m: body(m, both_apis(m)[1]))
+
+def scripted(seen):
+    "A model that thinks and calls the tool, then (after a retry) calls it again, then answers; `seen` gets what each request sent"
+    def f(messages, info):
+        seen.append(messages)
+        n = sum(isinstance(x, ModelResponse) for x in messages) # responses so far, this conversation
+        k = n % 3
+        if k == 0: return ModelResponse(parts=[ThinkingPart('Lisbon: ask.', signature='sig=='), ToolCallPart('weather', {'city': 'Lisbon'}, 'call_1')], usage=RequestUsage(input_tokens=20, output_tokens=5), model_name='scripted')
+        if k == 1: return ModelResponse(parts=[ToolCallPart('weather', '{"city": "Lisboa"}', 'call_2')], model_name='scripted')
+        return ModelResponse(parts=[TextPart('It is 18°C in Lisbon.')], usage=RequestUsage(input_tokens=40, output_tokens=8), model_name='scripted')
+    return FunctionModel(f)
+
+def agent_for(seen, **kw):
+    a = Agent(scripted(seen), system_prompt='Be brief.', **kw)
+    tries = []
+    @a.tool_plain
+    def weather(city:str)->str:
+        "The weather in a city"
+        tries.append(city)
+        if len(tries) % 2 == 1: raise ModelRetry('Use the local name.')
+        return f'18°C in {city}'
+    return a
+
+def plain(**kw): return Agent(FunctionModel(lambda messages, info: ModelResponse(parts=[TextPart(f'reply {len(messages)}')])), **kw)
+
+def dumps(msgs): return ModelMessagesTypeAdapter.dump_python(list(msgs), mode='json')
+
+async def go(agent, api, *args, **kw):
+    if api == 'async': return await agent.run(*args, **kw)
+    return await asyncio.to_thread(agent.run_sync, *args, **kw) # run_sync wants no running loop of its own
+
+def test_every_part_comes_back_and_the_next_run_goes_on(store):
+    async def body(m, am):
+        seen = []
+        s = await am.create_session('trip', owner='ana')
+        agent = agent_for(seen, capabilities=[StoredHistory(m if store.api == 'sync' else am, session_id='trip', owner='ana')])
+        r1 = await go(agent, store.api, ['Weather here?', ImageUrl('https://example.com/lisbon.jpg')])
+        assert r1.output == 'It is 18°C in Lisbon.'
+        msgs = await s.messages
+        assert [x.role for x in msgs] == ['system', 'user', 'assistant', 'tool', 'assistant', 'tool', 'assistant']
+        assert dumps(from_messages(msgs)) == dumps(r1.all_messages()) # every part, every field
+        assert msgs[2].metadata['tool_calls'] == [{'id': 'call_1', 'type': 'function', 'function': {'name': 'weather', 'arguments': '{"city":"Lisbon"}'}}]
+        assert msgs[3].metadata['tool_call_id'] == 'call_1' and 'Use the local name.' in msgs[3].content # the retry, as the tool's result
+        assert [d['role'] for d in to_openai(msgs)] == ['system', 'user', 'assistant', 'tool', 'assistant', 'tool', 'assistant']
+        assert [t['role'] for t in to_anthropic(msgs)['messages']] == ['user', 'assistant', 'user', 'assistant', 'user', 'assistant']
+        assert [described(x) for x in msgs[1:3]] == ['[image] Weather here?', '[thinking] -> weather({"city":"Lisbon"})'] # as `chatstate show` prints them
+        other = connect(store.url) if store.kind != 'memory' else None # after a restart
+        again = agent_for(seen, capabilities=[StoredHistory(other or m, session_id='trip', owner='ana')] if store.api == 'sync' or other is None else
+                          [StoredHistory(AsyncSessionManager(other), session_id='trip', owner='ana')])
+        r2 = await go(again, store.api, 'And tomorrow?')
+        n = len(r1.all_messages())
+        assert dumps(seen[-3][:n]) == dumps(r1.all_messages()) # the model was sent the stored conversation first
+        assert len(await s.messages) == 13 and dumps(from_messages(await s.messages)) == dumps(r2.all_messages())
+        assert [p.part_kind for p in r2.all_messages()[n].parts] == ["user-prompt"] # no second system prompt
+        if other is not None: other.close()
+    run(store, body)
+
+def test_a_session_per_run_and_a_run_with_its_own_history(store):
+    async def body(m, am):
+        seen = []
+        agent = plain(deps_type=str, capabilities=[StoredHistory(m, session_id=lambda ctx: ctx.deps, owner='ana')])
+        await asyncio.gather(*[go(agent, store.api, f'Weather, {who}?', deps=who) for who in ('a', 'b', 'c')]) # runs at once, each its own session
+        for who in 'abc':
+            s = await am.get_session(who, owner='ana')
+            assert [x.content for x in await s.messages if x.role == 'user'] == [f'Weather, {who}?']
+        mine = (await go(plain(), store.api, 'Earlier')).all_messages()
+        r = await go(agent, store.api, 'Go on', deps='a', message_history=mine) # a run given a history keeps it, and only what it adds is stored
+        assert dumps(r.all_messages()[:len(mine)]) == dumps(mine)
+        s = await am.get_session('a')
+        assert [x.content for x in await s.messages if x.role == 'user'] == ['Weather, a?', 'Go on']
+        assert await am.get_session('a', owner='bob') is None
+        with pytest.raises(InvalidValueError, match='needs session_id'): await go(plain(capabilities=[StoredHistory(m)]), store.api, 'x')
+    run(store, body)
+
+def test_messages_stored_otherwise():
+    "A conversation an app stored (or another framework) reads as the parts its roles and tool metadata say"
+    got = from_messages([Message('system', 'Be brief.'), Message('user', 'Weather?'),
+                         Message('assistant', '', metadata={'tool_calls': [{'id': 'c1', 'type': 'function', 'function': {'name': 'weather', 'arguments': '{"city":"Lisbon"}'}}]}),
+                         Message('tool', '18°C', metadata={'tool_call_id': 'c1', 'name': 'weather'}), Message('assistant', 'It is 18°C.')])
+    assert [[p.part_kind for p in x.parts] for x in got] == [['system-prompt', 'user-prompt'], ['tool-call'], ['tool-return'], ['text']]
+    assert got[1].parts[0].args_as_dict() == {'city': 'Lisbon'} and got[2].parts[0].tool_call_id == 'c1'
+    assert dumps(from_messages(to_messages(got))) == dumps(got)
