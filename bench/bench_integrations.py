@@ -1,56 +1,70 @@
-"""The framework adapters on SQLite against the frameworks' own SQLite stores, each at its default durability, in the same process:
+"""The framework adapters on SQLite against each framework's own SQLite store, at the same durability: every add committed and synced
+to disk (SQLite's synchronous=FULL, which survives power loss: chatstate's `?synchronous=full`, and the others' defaults).
 
-1. OpenAI Agents SDK: a turn is `add_items` of the user's item and the model's, then `get_items(limit=20)` for the next run; `AgentsSession` on
-   chatstate's SQLite store against the SDK's `SQLiteSession` (a file each).
-2. LlamaIndex: a turn is two `add_message`s and a `get_messages`; `ChatstateChatStore` on SQLite against LlamaIndex's `SQLAlchemyChatStore`
-   (its calls are async, on aiosqlite), both awaited.
+For each: 2,000 adds of one message (or item) each, then one read of them all. LangChain: `ChatstateHistory` against langchain-community's
+`SQLChatMessageHistory`; the Agents SDK: `AgentsSession` against `SQLiteSession`; LlamaIndex: `ChatstateChatStore` against
+`SQLAlchemyChatStore` (its calls are async, on aiosqlite; both awaited). A file each, in the same process, taking turns; ratio =
+chatstate's time over the framework's (below 1: chatstate is faster), medians of rounds.
 
-Ratios are ours over theirs (lower is faster), medians of rounds. Run: python bench/bench_integrations.py [--turns 200] [--rounds 5]"""
-import argparse, asyncio, os, sys, tempfile, time, statistics, uuid
+Needs the bench extra (`pip install -e ".[dev,bench]"`). Run: python bench/bench_integrations.py [--adds 2000] [--rounds 3]"""
+import argparse, asyncio, os, sys, tempfile, uuid, warnings
 sys.path.insert(0, os.path.dirname(__file__))
+from benchutil import paired
 from chatstate import *
 
-async def agents_turns(s, n):
-    for i in range(n):
-        await s.add_items([{'role': 'user', 'content': f'question {i} about Lisbon'}, {'type': 'message', 'id': f'msg_{i}', 'role': 'assistant', 'status': 'completed',
-                           'content': [{'type': 'output_text', 'text': f'answer {i}: Alfama, Belém and Sintra', 'annotations': []}]}])
-        assert len(await s.get_items(limit=20)) == min(20, 2 * (i + 1))
+def langchain(d, n, ours):
+    from langchain_core.messages import HumanMessage, AIMessage
+    if ours:
+        from chatstate.integrations.langchain import ChatstateHistory
+        m = connect(f'sqlite:///{d}/lc-ours.db?synchronous=full')
+        h = ChatstateHistory(uuid.uuid4().hex, m)
+    else:
+        from langchain_community.chat_message_histories import SQLChatMessageHistory
+        h = SQLChatMessageHistory(session_id=uuid.uuid4().hex, connection=f'sqlite:///{d}/lc-theirs.db')
+    for i in range(n): h.add_message((HumanMessage if i % 2 == 0 else AIMessage)(f'message {i} about Lisbon, Alfama and Belém'))
+    assert len(h.messages) == n
+    if ours: m.close()
 
-async def li_turns(add, get, n, key):
+def agents(d, n, ours):
+    async def go():
+        if ours:
+            from chatstate.integrations.agents import AgentsSession
+            m = connect(f'sqlite:///{d}/ag-ours.db?synchronous=full')
+            s = AgentsSession(uuid.uuid4().hex, m)
+        else:
+            from agents import SQLiteSession
+            s = SQLiteSession(uuid.uuid4().hex, f'{d}/ag-theirs.db')
+        for i in range(n): await s.add_items([{'role': 'user' if i % 2 == 0 else 'assistant', 'content': f'message {i} about Lisbon, Alfama and Belém'}])
+        assert len(await s.get_items()) == n
+        (m if ours else s).close()
+    asyncio.run(go())
+
+def llamaindex(d, n, ours):
     from llama_index.core.llms import ChatMessage
-    for i in range(n):
-        await add(key, ChatMessage(role='user', content=f'question {i} about Lisbon'))
-        await add(key, ChatMessage(role='assistant', content=f'answer {i}: Alfama, Belém and Sintra'))
-        assert len(await get(key)) == 2 * (i + 1)
-
-def timed(f, rounds):
-    ts = []
-    for _ in range(rounds):
-        t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+    async def go():
+        k = uuid.uuid4().hex
+        if ours:
+            from chatstate.integrations.llamaindex import ChatstateChatStore
+            m = connect(f'sqlite:///{d}/li-ours.db?synchronous=full')
+            cs = ChatstateChatStore(m)
+            add,get = cs.async_add_message,cs.aget_messages
+        else:
+            from llama_index.core.storage.chat_store.sql import SQLAlchemyChatStore
+            cs = SQLAlchemyChatStore(table_name='chats', async_database_uri=f'sqlite+aiosqlite:///{d}/li-theirs.db')
+            add,get = cs.add_message,cs.get_messages # its calls are async under the sync names
+        for i in range(n): await add(k, ChatMessage(role='user' if i % 2 == 0 else 'assistant', content=f'message {i} about Lisbon, Alfama and Belém'))
+        assert len(await get(k)) == n
+        if ours: m.close()
+    asyncio.run(go())
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument('--turns', type=int, default=200)
-    p.add_argument('--rounds', type=int, default=5)
+    p.add_argument('--adds', type=int, default=2000)
+    p.add_argument('--rounds', type=int, default=3)
     a = p.parse_args()
+    warnings.simplefilter('ignore') # LangChain's notice that chat histories are deprecated
     d = tempfile.mkdtemp()
-    print(f'{a.turns} turns a round; medians of {a.rounds} rounds, ms; ratio = chatstate / the framework\'s own SQLite store')
-    from agents import SQLiteSession
-    from chatstate.integrations.agents import AgentsSession
-    m = connect(f'sqlite:///{d}/chatstate.db')
-    ours = timed(lambda: asyncio.run(agents_turns(AgentsSession(uuid.uuid4().hex, m), a.turns)), a.rounds)
-    theirs = timed(lambda: asyncio.run(agents_turns(SQLiteSession(uuid.uuid4().hex, f'{d}/agents.db'), a.turns)), a.rounds)
-    print(f'  Agents SDK   AgentsSession {ours*1e3:8.1f}   SQLiteSession {theirs*1e3:8.1f}   {ours/theirs:5.2f}x')
-    from llama_index.core.storage.chat_store.sql import SQLAlchemyChatStore
-    from chatstate.integrations.llamaindex import ChatstateChatStore
-    cs = ChatstateChatStore(m)
-    ours = timed(lambda: asyncio.run(li_turns(cs.async_add_message, cs.aget_messages, a.turns, uuid.uuid4().hex)), a.rounds)
-    def theirs_run():
-        async def go():
-            st = SQLAlchemyChatStore(table_name='chats', async_database_uri=f'sqlite+aiosqlite:///{d}/li.db')
-            await li_turns(st.add_message, st.get_messages, a.turns, uuid.uuid4().hex) # its calls are async under the sync names
-        asyncio.run(go())
-    theirs = timed(theirs_run, a.rounds)
-    print(f'  LlamaIndex   ChatstateChatStore {ours*1e3:8.1f}   SQLAlchemyChatStore {theirs*1e3:8.1f}   {ours/theirs:5.2f}x')
-    m.close()
+    print(f'{a.adds:,} adds of one message each, then one read of all; every add synced to disk; medians of {a.rounds} rounds, s')
+    for name,f,theirs in (('LangChain', langchain, 'SQLChatMessageHistory'), ('Agents SDK', agents, 'SQLiteSession'), ('LlamaIndex', llamaindex, 'SQLAlchemyChatStore')):
+        to,tt,r = paired(lambda: f(d, a.adds, True), lambda: f(d, a.adds, False), a.rounds)
+        print(f'  {name:<11} chatstate {to:7.2f}   {theirs:<22} {tt:7.2f}   {r:5.2f}x  ({a.adds / to:,.0f} adds/s against {a.adds / tt:,.0f})')

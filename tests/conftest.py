@@ -118,12 +118,12 @@ def need_binary(path_glob, what):
 
 def need_module(name, extra, python=None):
     "Module `name`, imported: required in CI (the dev extras install it), else skip; a framework that needs a newer Python than this (`python`, a version tuple) is skipped"
-    if python and sys.version_info < python: pytest.skip(f"{name} needs Python {'.'.join(map(str, python))} or newer")
+    if python and sys.version_info < python: pytest.skip(f"{name} needs Python {'.'.join(map(str, python))} or newer", allow_module_level=True)
     try: return __import__(name)
     except ImportError:
         msg = f"{name} is not installed: pip install -e '.[{extra}]'"
         if IN_CI: pytest.fail(msg)
-        pytest.skip(msg)
+        pytest.skip(msg, allow_module_level=True)
 
 async def async_manager(store):
     "The store under test on the API under test, opened in the running loop: a sync manager, or an async one (close it with `await m.close()`)"

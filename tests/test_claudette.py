@@ -93,3 +93,18 @@ def test_a_streamed_turn_is_saved_when_it_ends(store):
 def test_wrong_session_types():
     with pytest.raises(InvalidTypeError, match='session must be a ChatSession'): StoredChat('trip', cli=Client('claude-x', cli=FakeClaude()))
     with pytest.raises(InvalidTypeError, match='session must be an AsyncChatSession'): asyncio.run(AsyncStoredChat.create(InMemorySessionManager().create_session('t'), cli=AsyncClient('claude-x', cli=FakeClaude(is_async=True))))
+
+def test_a_chat_can_start_from_the_summary(store):
+    async def body(m):
+        fake = FakeClaude(ANSWER, ANSWER, is_async=store.api == 'async')
+        chat = await chat_on(store, m, 'c', fake, sp='Be brief.')
+        await ask(chat, 'Plan 3 days in Lisbon'); await ask(chat, 'And day 2?')
+        s = m['c'] if store.api == 'sync' else await m['c']
+        msgs = s.messages if store.api == 'sync' else await s.messages
+        _ = s.summarize(msgs[2].id, 'Lisbon, 3 days.') if store.api == 'sync' else await s.summarize(msgs[2].id, 'Lisbon, 3 days.')
+        fake2 = FakeClaude(ANSWER, is_async=store.api == 'async')
+        short = await chat_on(store, m, 'c', fake2, summary=True)
+        await ask(short, 'Day 3?')
+        sent = fake2.asked[0]
+        assert sent['system'] == 'Be brief.\n\nLisbon, 3 days.' and sent['messages'][0]['content'][0]['text'] == 'And day 2?' and len(sent['messages']) == 3
+    run(store, body)

@@ -98,3 +98,17 @@ def test_messages_stored_otherwise():
     assert [[p.part_kind for p in x.parts] for x in got] == [['system-prompt', 'user-prompt'], ['tool-call'], ['tool-return'], ['text']]
     assert got[1].parts[0].args_as_dict() == {'city': 'Lisbon'} and got[2].parts[0].tool_call_id == 'c1'
     assert dumps(from_messages(to_messages(got))) == dumps(got)
+
+def test_a_run_can_start_from_the_summary(store):
+    async def body(m, am):
+        seen = []
+        agent = Agent(FunctionModel(lambda messages, info: (seen.append(messages), ModelResponse(parts=[TextPart('ok')]))[1]), system_prompt='Be brief.')
+        hist = StoredHistory(m, session_id='p')
+        for q in ('Plan 3 days in Lisbon', 'And day 2?'): await go(agent, store.api, q, capabilities=[hist])
+        s = await am.get_session('p')
+        await s.summarize((await s.messages)[2].id, 'Lisbon, 3 days.')
+        await go(agent, store.api, 'Day 3?', capabilities=[StoredHistory(m, session_id='p', summary=True)])
+        sent = [p for x in seen[-1] for p in x.parts]
+        assert [(p.part_kind, getattr(p, 'content', None)) for p in sent][:3] == [('system-prompt', 'Be brief.'), ('system-prompt', 'Lisbon, 3 days.'), ('user-prompt', 'And day 2?')]
+        assert len(await s.messages) == 7 # the whole conversation is kept: the summary only stands in for the model
+    run(store, body)

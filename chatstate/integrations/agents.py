@@ -21,10 +21,11 @@ class AgentsSession:
                  store, # A `SessionManager` or an `AsyncSessionManager`
                  owner:Optional[str]=None, # The session's owner: it is made with this owner, and another owner's session is absent
                  metadata:Optional[dict]=None, # The session's metadata, when it is made
-                 session_settings=None): # The SDK's `SessionSettings`: its `limit` is what `get_items` reads when it is given none
+                 session_settings=None, # The SDK's `SessionSettings`: its `limit` is what `get_items` reads when it is given none
+                 summary:bool=False): # Read the session's summary (`ChatSession.summarize`) in place of the items it stands in for
         self.store,self._closed = both_apis(store)[1],False
         self._s = AsyncChatSession(session_id, self.store)
-        self.session_id,self.owner,self.metadata,self.session_settings = self._s.session_id,owner,metadata,session_settings
+        self.session_id,self.owner,self.metadata,self.session_settings,self.summary = self._s.session_id,owner,metadata,session_settings,summary
 
     def __repr__(self): return f'AgentsSession({self.session_id!r}, {self.store!r})'
 
@@ -48,6 +49,9 @@ async def get_items(self:AgentsSession, limit:Optional[int]=None)->list:
     if limit is None: limit = getattr(self.session_settings, 'limit', None)
     s = await self._session()
     if s is None or limit == 0: return []
+    if self.summary: # what a model is sent: the summary in place of what it stands in for
+        items = to_responses(await s.context())
+        return items if limit is None or limit < 0 else items[-limit:]
     if limit is None or limit < 0: return to_responses(await s.messages)
     n = limit
     while True:

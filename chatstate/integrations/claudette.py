@@ -36,9 +36,10 @@ class StoredChat(_Kept, Chat):
     "A claudette `Chat` on chatstate session `session`: its history is the session's, and each turn's new messages are added to it"
     def __init__(self, session:ChatSession, # The conversation: read when the chat is made, added to after each turn
                  *args, sp:Optional[str]=None, # The system prompt: None, the session's; given to a session that has none, it is stored
+                 summary:bool=False, # Start from the session's summary (`ChatSession.summarize`) in place of the messages it stands in for
                  **kwargs):
         if not isinstance(session, ChatSession): raise InvalidTypeError(f"session must be a ChatSession, not {type(session).__name__}")
-        hist,sp,store = _start(session.messages, sp)
+        hist,sp,store = _start(session.context() if summary else session.messages, sp)
         if store: session.add_message('system', sp)
         super().__init__(*args, sp=sp, hist=hist, **kwargs)
         self.session,self._n = session,len(self.h)
@@ -64,10 +65,10 @@ class StoredChat(_Kept, Chat):
 class AsyncStoredChat(_Kept, AsyncChat):
     "A claudette `AsyncChat` on `AsyncChatSession` `session`, made with `await AsyncStoredChat.create(session, ...)`"
     @classmethod
-    async def create(cls, session:AsyncChatSession, *args, sp:Optional[str]=None, **kwargs)->'AsyncStoredChat':
-        "A chat on `session`, its history read from it (`sp` as `StoredChat` takes it)"
+    async def create(cls, session:AsyncChatSession, *args, sp:Optional[str]=None, summary:bool=False, **kwargs)->'AsyncStoredChat':
+        "A chat on `session`, its history read from it (`sp` and `summary` as `StoredChat` takes them)"
         if not isinstance(session, AsyncChatSession): raise InvalidTypeError(f"session must be an AsyncChatSession, not {type(session).__name__}")
-        hist,sp,store = _start(await session.messages, sp)
+        hist,sp,store = _start(await (session.context() if summary else session.messages), sp)
         if store: await session.add_message('system', sp)
         self = cls(*args, sp=sp, hist=hist, **kwargs)
         self.session,self._n = session,len(self.h)

@@ -52,9 +52,9 @@ def to_langchain(m:Message)->BaseMessage:
     return messages_from_dict([{'type': d['type'], 'data': d}])[0] if isinstance(d, dict) else _lc_canon(m)
 
 # %% ../../nbs/13_langchain.ipynb #23d20ed4
-def _msgs(m, sid, owner):
+def _msgs(m, sid, owner, summary=False):
     s = yield m.get_session(sid, owner=owner)
-    return [] if s is None else [to_langchain(x) for x in (yield s.messages)]
+    return [] if s is None else [to_langchain(x) for x in (yield (s.context() if summary else s.messages))]
 
 def _add(m, sid, owner, metadata, msgs):
     msgs = [to_message(x) for x in msgs]
@@ -71,14 +71,15 @@ class ChatstateHistory(BaseChatMessageHistory):
     def __init__(self, session_id:str, # The session; made when messages are first added
                  store, # A `SessionManager` or an `AsyncSessionManager`
                  owner:Optional[str]=None, # The session's owner: it is made with this owner, and another owner's session is absent
-                 metadata:Optional[dict]=None): # The session's metadata, when it is made
+                 metadata:Optional[dict]=None, # The session's metadata, when it is made
+                 summary:bool=False): # Read the session's summary (`ChatSession.summarize`) in place of the messages it stands in for
         super().__init__()
         self._m,self._am = both_apis(store)
-        self.session_id,self.owner,self.metadata = AsyncChatSession(session_id, self._am).session_id,owner,metadata
+        self.session_id,self.owner,self.metadata,self.summary = AsyncChatSession(session_id, self._am).session_id,owner,metadata,summary
 
     @property
-    def messages(self)->List[BaseMessage]: return run_sync(_msgs(self._m, self.session_id, self.owner))
-    async def aget_messages(self)->List[BaseMessage]: return await run_async(_msgs(self._am, self.session_id, self.owner))
+    def messages(self)->List[BaseMessage]: return run_sync(_msgs(self._m, self.session_id, self.owner, self.summary))
+    async def aget_messages(self)->List[BaseMessage]: return await run_async(_msgs(self._am, self.session_id, self.owner, self.summary))
     def add_messages(self, messages:Sequence[BaseMessage])->None: run_sync(_add(self._m, self.session_id, self.owner, self.metadata, messages))
     async def aadd_messages(self, messages:Sequence[BaseMessage])->None: await run_async(_add(self._am, self.session_id, self.owner, self.metadata, messages))
     def clear(self)->None: run_sync(_clear(self._m, self.session_id, self.owner))

@@ -53,9 +53,9 @@ def _set(m, key, owner, msgs):
     d = dict(session_id=key, metadata=info.metadata, owner=info.owner, created=info.created, expires_at=info.expires_at, messages=[to_message(x).to_dict() for x in msgs])
     yield m.import_session(d, on_conflict='replace')
 
-def _get(m, key, owner):
+def _get(m, key, owner, summary=False):
     s = yield m.get_session(key, owner=owner)
-    return [] if s is None else [to_chat_message(x) for x in (yield s.messages)]
+    return [] if s is None else [to_chat_message(x) for x in (yield (s.context() if summary else s.messages))]
 
 def _add(m, key, owner, cm, idx):
     s = yield m.get_or_create(key, owner=owner)
@@ -92,18 +92,19 @@ def _keys(m, owner): return (yield m.list_sessions(owner=owner, limit=None))
 class ChatstateChatStore(BaseChatStore):
     "LlamaIndex's chat store over a chatstate store: each key a session (of `owner`, when given), each `ChatMessage` a message"
     owner:Optional[str] = None # The owner of every session the chat store makes and reads
+    summary:bool = False # `get_messages` reads a session's summary (`ChatSession.summarize`) in place of the messages it stands in for
     _m = PrivateAttr()
     _am = PrivateAttr()
     def __init__(self, store, # A `SessionManager` or an `AsyncSessionManager`
-                 owner:Optional[str]=None, **kwargs):
-        super().__init__(owner=owner, **kwargs)
+                 owner:Optional[str]=None, summary:bool=False, **kwargs):
+        super().__init__(owner=owner, summary=summary, **kwargs)
         self._m,self._am = both_apis(store)
 
     @classmethod
     def class_name(cls)->str: return 'ChatstateChatStore'
 
     def set_messages(self, key:str, messages:List[ChatMessage])->None: run_sync(_set(self._m, key, self.owner, messages))
-    def get_messages(self, key:str)->List[ChatMessage]: return run_sync(_get(self._m, key, self.owner))
+    def get_messages(self, key:str)->List[ChatMessage]: return run_sync(_get(self._m, key, self.owner, self.summary))
     def add_message(self, key:str, message:ChatMessage, idx:Optional[int]=None)->None: run_sync(_add(self._m, key, self.owner, message, idx))
     def delete_messages(self, key:str)->Optional[List[ChatMessage]]: return run_sync(_drop(self._m, key, self.owner))
     def delete_message(self, key:str, idx:int)->Optional[ChatMessage]: return run_sync(_delete(self._m, key, self.owner, idx))
@@ -111,7 +112,7 @@ class ChatstateChatStore(BaseChatStore):
     def get_keys(self)->List[str]: return run_sync(_keys(self._m, self.owner))
 
     async def aset_messages(self, key:str, messages:List[ChatMessage])->None: await run_async(_set(self._am, key, self.owner, messages))
-    async def aget_messages(self, key:str)->List[ChatMessage]: return await run_async(_get(self._am, key, self.owner))
+    async def aget_messages(self, key:str)->List[ChatMessage]: return await run_async(_get(self._am, key, self.owner, self.summary))
     async def async_add_message(self, key:str, message:ChatMessage, idx:Optional[int]=None)->None: await run_async(_add(self._am, key, self.owner, message, idx))
     async def adelete_messages(self, key:str)->Optional[List[ChatMessage]]: return await run_async(_drop(self._am, key, self.owner))
     async def adelete_message(self, key:str, idx:int)->Optional[ChatMessage]: return await run_async(_delete(self._am, key, self.owner, idx))

@@ -77,7 +77,9 @@ def from_messages(msgs:list)->list:
     res,env,parts = [],None,[] # the request being gathered: its JSON (None: one stored otherwise) and its turn parts
     def close():
         nonlocal env,parts
-        if env is not None: res.append(ModelMessagesTypeAdapter.validate_python([{**env, 'parts': [parts.pop(0) if p is None else p for p in env['parts']]}])[0])
+        if env is not None: # a turn left out (a summary stands in for it) leaves no part in its place
+            full = [p if p is not None else parts.pop(0) for p in env['parts'] if p is not None or parts]
+            res.append(ModelMessagesTypeAdapter.validate_python([{**env, 'parts': full + parts}])[0])
         elif parts: res.append(ModelRequest(parts=[ModelMessagesTypeAdapter.validate_python([{'kind': 'request', 'parts': [p]}])[0].parts[0] if isinstance(p, dict) else p for p in parts]))
         env,parts = None,[]
     for m in msgs:
@@ -99,6 +101,7 @@ class StoredHistory(AbstractCapability):
     store:object # A `ChatSession` or `AsyncChatSession`, or a store (`SessionManager` or `AsyncSessionManager`) with `session_id`
     session_id:Union[str, Callable, None] = None # With a store: the session's id, or a function of the run's context that gives it
     owner:Optional[str] = None # With a store: the owner a new session is made for, and the only one whose session is read
+    summary:bool = False # Load the session's summary (`ChatSession.summarize`) in place of the messages it stands in for
     _start:int = 0
 
     def _session(self, ctx)->AsyncChatSession:
@@ -107,7 +110,7 @@ class StoredHistory(AbstractCapability):
         if self.session_id is None: raise InvalidValueError('StoredHistory on a store needs session_id: an id, or a function of the run context that gives one')
         return self.session_id(ctx) if callable(self.session_id) else self.session_id
 
-    async def for_run(self, ctx): return StoredHistory(self.store, self.session_id, self.owner)
+    async def for_run(self, ctx): return StoredHistory(self.store, self.session_id, self.owner, self.summary)
 
     async def _handle(self, ctx, create=False):
         s = self._session(ctx)
@@ -118,10 +121,11 @@ class StoredHistory(AbstractCapability):
     async def before_run(self, ctx)->None:
         if not ctx.messages: # a run given a history of its own keeps it
             s = await self._handle(ctx)
-            if s is not None and await s.count(): ctx.messages[:0] = from_messages(await s.messages)
+            if s is not None and await s.count(): ctx.messages[:0] = from_messages(await (s.context() if self.summary else s.messages))
         self._start = len(ctx.messages)
 
     async def after_run(self, ctx, *, result):
-        new = result.all_messages()[self._start:]
+        msgs,rid = result.all_messages(),getattr(ctx, 'run_id', None)
+        new = [x for x in msgs if x.run_id == rid] if rid else msgs[self._start:] # what this run made (Pydantic AI may merge what it was given)
         if new: await (await self._handle(ctx, create=True)).add_messages(to_messages(new))
         return result
