@@ -155,3 +155,12 @@ def test_use_after_close_raises(store):
             with pytest.raises(RuntimeError, match='is closed'): await call
         assert await AgentsSession('c', m).get_items() == ITEMS[:1] # another session object, and the store, go on
     run(store, body)
+
+def test_a_session_deleted_meanwhile_is_made_again(store):
+    async def body(m, am):
+        s = AgentsSession('c', m)
+        await s.add_items(ITEMS[:1])
+        await am.delete_session('c') # by another worker
+        await s.add_items(ITEMS[5:6])
+        assert await s.get_items() == ITEMS[5:6]
+    run(store, body)

@@ -23,7 +23,7 @@ class AgentsSession:
                  metadata:Optional[dict]=None, # The session's metadata, when it is made
                  session_settings=None, # The SDK's `SessionSettings`: its `limit` is what `get_items` reads when it is given none
                  summary:bool=False): # Read the session's summary (`ChatSession.summarize`) in place of the items it stands in for
-        self.store,self._closed = both_apis(store)[1],False
+        self.store,self._closed,self._made = both_apis(store)[1],False,None
         self._s = AsyncChatSession(session_id, self.store)
         self.session_id,self.owner,self.metadata,self.session_settings,self.summary = self._s.session_id,owner,metadata,session_settings,summary
 
@@ -39,8 +39,11 @@ class AgentsSession:
     async def _session(self, create=False)->Optional[AsyncChatSession]:
         self._check()
         m = self.store
-        if create: return await m.get_or_create(self.session_id, metadata=self.metadata, owner=self.owner)
-        return await m.get_session(self.session_id, owner=self.owner)
+        if not create: return await m.get_session(self.session_id, owner=self.owner)
+        if self._made is not None: return self._made
+        s = await m.get_or_create(self.session_id, metadata=self.metadata, owner=self.owner)
+        if self.owner is None: self._made = s # made, or found: later adds go straight to it (with an owner, each add checks it is still the owner's)
+        return s
 
 # %% ../../nbs/11_agents.ipynb #22ac0e84
 @patch
@@ -77,7 +80,10 @@ async def add_items(self:AgentsSession, items:list)->None:
     for d in ds:
         msgs += from_responses([d], known_calls=known)
         known |= _calls(msgs[-1:])
-    await s.add_messages(msgs)
+    try: await s.add_messages(msgs)
+    except SessionNotFoundError: # deleted since it was made: made again
+        self._made = None
+        await (await self._session(create=True)).add_messages(msgs)
 
 # %% ../../nbs/11_agents.ipynb #16f2c420
 @patch
