@@ -11,7 +11,7 @@ __all__ = ['AgentsSession']
 from typing import Optional
 from fastcore.basics import patch
 from ..core import *
-from ..formats import from_responses, to_responses, _dictify
+from ..formats import from_responses, to_responses, _dictify, _stored_calls
 from .base import both_apis
 
 # %% ../../nbs/11_agents.ipynb #bf5b58ac
@@ -64,8 +64,6 @@ async def get_items(self:AgentsSession, limit:Optional[int]=None)->list:
         n *= 2
 
 # %% ../../nbs/11_agents.ipynb #32e7c557
-def _calls(msgs)->set: return {c['id'] for m in msgs for c in (m.metadata.get('tool_calls') or []) if isinstance(c, dict) and 'id' in c}
-
 @patch
 async def add_items(self:AgentsSession, items:list)->None:
     "Add `items` at the end of the session, each one message, in one step"
@@ -75,11 +73,11 @@ async def add_items(self:AgentsSession, items:list)->None:
     made = {d.get('call_id') for d in ds if d.get('type') == 'function_call'}
     answers = {d.get('call_id') for d in ds if d.get('type') == 'function_call_output'}
     s = await self._session(create=True)
-    known = _calls(await s.messages) if answers - made else set()
+    known = set(_stored_calls(await s.messages)) if answers - made else set()
     msgs = []
     for d in ds:
         msgs += from_responses([d], known_calls=known)
-        known |= _calls(msgs[-1:])
+        known.update(_stored_calls(msgs[-1:]))
     try: await s.add_messages(msgs)
     except SessionNotFoundError: # deleted since it was made: made again
         self._made = None
@@ -96,7 +94,7 @@ async def pop_item(self:AgentsSession):
         m = last[0]
         items = to_responses(last, include_pending=True, include_failed=True)
         if len(items) > 1:
-            rest = from_responses(items[:-1], known_calls=_calls(last))[0]
+            rest = from_responses(items[:-1], known_calls=_stored_calls(last))[0]
             await s.edit(m.id, rest.content, rest.metadata)
             return items[-1]
         try: await s.delete(m.id)
