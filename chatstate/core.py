@@ -6,19 +6,19 @@ Docs: https://chatstate.github.io/chatstate/core.html.md"""
 
 # %% auto #0
 __all__ = ['MAX_DEPTH', 'MAX_INT_BITS', 'MAX_ID_LEN', 'STOPPED', 'FAILED', 'PREVIEW_LEN', 'ACTS', 'LAPSED', 'P', 'short_repr',
-           'MAX_TIME', 'SEARCH_CHARS', 'STORES', 'ChatStateError', 'NotFoundError', 'SessionNotFoundError',
-           'MessageNotFoundError', 'DuplicateError', 'DuplicateSessionError', 'DuplicateMessageError',
-           'InvalidValueError', 'InvalidTypeError', 'PositionError', 'EmptySessionError', 'ConflictError',
-           'ReplyEndedError', 'ReplyStopped', 'StoreError', 'StoreClosedError', 'StoreTimeoutError',
+           'MAX_KEY_LEN', 'MAX_TIME', 'SEARCH_CHARS', 'STORES', 'ChatStateError', 'NotFoundError',
+           'SessionNotFoundError', 'MessageNotFoundError', 'DuplicateError', 'DuplicateSessionError',
+           'DuplicateMessageError', 'InvalidValueError', 'InvalidTypeError', 'PositionError', 'EmptySessionError',
+           'ConflictError', 'ReplyEndedError', 'ReplyStopped', 'StoreError', 'StoreClosedError', 'StoreTimeoutError',
            'MissingDriverError', 'new_id', 'compact_json', 'check_json', 'Message', 'reply_life', 'stored_life',
            'SessionInfo', 'reply_state', 'SessionManager', 'merge_metadata', 'judge_reply', 'reply_step', 'not_pending',
            'session_not_found', 'message_not_found', 'ends_elsewhere', 'InMemorySessionManager', 'ChatSession',
            'AsyncChatSession', 'primitive', 'AsyncSessionManager', 'unchecked_message', 'take_place', 'Wakeups',
-           'Siblings', 'Tree', 'Summary', 'search_words', 'word_hits', 'snippet', 'scan_hits', 'SearchHit', 'connect',
-           'aconnect', 'check_seconds', 'mask_url']
+           'Siblings', 'Tree', 'Summary', 'record_key', 'search_words', 'word_hits', 'snippet', 'scan_hits',
+           'SearchHit', 'connect', 'aconnect', 'check_seconds', 'mask_url']
 
 # %% ../nbs/00_core.ipynb #2af54ddb
-import asyncio, functools, json, math, os, re, reprlib, sys, threading, time, uuid, weakref
+import asyncio, bisect, functools, json, math, os, re, reprlib, sys, threading, time, uuid, weakref
 from concurrent.futures import ThreadPoolExecutor
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -337,6 +337,12 @@ class SessionManager(ABC):
         "The session's summaries whose message is still there, in the order they were recorded: `[(id, upto, content, metadata, created)]`"
         if not self._exists(sid): raise session_not_found(sid)
         return []
+    def _records(self, sid:str, lo:str, hi:str, limit:Optional[int], desc:bool)->list:
+        "Session `sid`'s records whose keys `k` have `lo <= k < hi`, in key order (the reverse when `desc`), `limit` of them (None: all): `[(key, value)]`"
+        raise StoreError(f"{type(self).__name__} keeps no records")
+    def _put_records(self, sid:str, recs:list, drop:list, keep:list)->None:
+        "In one step: delete session `sid`'s records whose keys fall in one of the `(lo, hi)` ranges of `drop` (unless among `keep`), then write `recs` (`[(key, value)]`, each replacing one of its key)"
+        raise StoreError(f"{type(self).__name__} keeps no records")
     def _search(self, words:list, owner:Optional[str], limit:int, offset:int, order:str)->list:
         """The done messages, on any branch of the live sessions (of `owner`, unless None), whose text has each of `words` (lowercased) as the start of
         a word, newest first ('newest') or best first ('relevance'): `[(session id, its metadata, Message)]`, `limit` of them from `offset`. This default
@@ -446,11 +452,12 @@ class _Rec:
     """One session as the in-memory store keeps it: each message as a (role, content, id, pending, metadata or None, created, reply or None,
     depth, parent id or None, when it was last active) tuple in `all` (in the order they were added), and the active branch in `msgs[:n]`
     (what lies beyond `n` is left from an earlier branch, and written over as the branch grows)"""
-    __slots__ = ('msgs', 'n', 'all', 'tick', 'sums', 'metadata', 'created', 'updated', 'expires_at', 'owner')
+    __slots__ = ('msgs', 'n', 'all', 'tick', 'sums', 'recs', 'keys', 'metadata', 'created', 'updated', 'expires_at', 'owner')
 
     def __init__(self, metadata, created, updated, expires_at, msgs, owner=None, now=None, lease=30.0, tree=None, sums=None):
         self.metadata,self.created,self.updated,self.expires_at,self.owner = metadata,created,updated,expires_at,owner
         self.sums = [(i, u, c, _copy(md), t) for i,u,c,md,t in sums or ()] # summaries: (id, upto, content, metadata, created)
+        self.recs,self.keys = {},[] # records: each key's value, and the keys in order
         parents,head,*tc = tree or ([None] + [m.id for m in msgs[:-1]], msgs[-1].id if msgs else None)
         tc = tc[0] if tc and tc[0] is not None else range(len(msgs))
         al = self.all = {}
@@ -692,6 +699,26 @@ class InMemorySessionManager(SessionManager):
         with self._lock:
             r = self._rec(sid)
             return [(i, u, c, _copy(md), t) for i,u,c,md,t in r.sums if u in r.all] # one whose message went is gone with it
+
+    def _records(self, sid, lo, hi, limit, desc):
+        with self._lock:
+            r = self._rec(sid)
+            ks = r.keys[bisect.bisect_left(r.keys, lo):bisect.bisect_left(r.keys, hi)]
+            if desc: ks.reverse()
+            return [(k, r.recs[k]) for k in ks[:limit]]
+
+    def _put_records(self, sid, recs, drop, keep):
+        with self._lock:
+            r = self._rec(sid)
+            keep = set(keep)
+            for lo,hi in drop:
+                a,b = bisect.bisect_left(r.keys, lo),bisect.bisect_left(r.keys, hi)
+                gone = [k for k in r.keys[a:b] if k not in keep]
+                for k in gone: del r.recs[k]
+                r.keys[a:b] = [k for k in r.keys[a:b] if k in keep]
+            for k,v in recs:
+                if k not in r.recs: bisect.insort(r.keys, k)
+                r.recs[k] = v
 
     def _count(self, sid):
         with self._lock: return self._rec(sid).n
@@ -967,7 +994,7 @@ def _twin(kind:str, prop:bool=False, name:Optional[str]=None):
     return deco
 
 # %% ../nbs/00_core.ipynb #895e6495
-_PRIMITIVES = ('_create', '_exists', '_info', '_set_info', '_drop', '_list', '_session_count', '_append', '_branch', '_tree', '_siblings', '_switch', '_summarize', '_summaries', '_search', '_count', '_slice',
+_PRIMITIVES = ('_create', '_exists', '_info', '_set_info', '_drop', '_list', '_session_count', '_append', '_branch', '_tree', '_siblings', '_switch', '_summarize', '_summaries', '_records', '_put_records', '_search', '_count', '_slice',
                '_tail', '_get', '_update', '_delete', '_pop', '_truncate', '_purge', '_erase', '_stale', '_message_dicts')
 
 def primitive(body):
@@ -1656,6 +1683,50 @@ def _standing(self):
 def _summary(self)->Optional[Summary]:
     "The summary a model is sent for the active branch now: the latest recorded whose message is on the active branch (a summary of another branch waits on it)"
     return (yield from _standing(self))
+
+# %% ../nbs/00_core.ipynb #35eee6c3
+MAX_KEY_LEN = 1000 # the longest record key
+_TOP = '\U0010ffff' # above any character a key holds: a prefix's keys sort before the prefix and it
+
+def record_key(k, what='record key')->str:
+    "`k` checked to be a record key: a non-empty str of valid text, at most `MAX_KEY_LEN` characters, without NUL or U+10FFFF (the stores' order needs them)"
+    if not isinstance(k, str): raise InvalidTypeError(f"a {what} must be a str, not {_tname(k)} ({_short(k)})")
+    if not k or len(k) > MAX_KEY_LEN: raise InvalidValueError(f"a {what} must be 1 to {MAX_KEY_LEN} characters, not {len(k)} ({_short(k)})")
+    if '\x00' in k or _TOP in k: raise InvalidValueError(f"a {what} cannot hold NUL or U+10FFFF: {_short(k)}")
+    return _text(k, what)
+
+def _span(prefix, after, before)->tuple:
+    "The key range `[lo, hi)` of the keys that start with `prefix`, sort after `after` and before `before`"
+    if not isinstance(prefix, str): raise InvalidTypeError(f"a record prefix must be a str, not {_tname(prefix)} ({_short(prefix)})")
+    lo,hi = (record_key(prefix, 'record prefix') if prefix else ''),prefix + _TOP
+    if after is not None: lo = max(lo, record_key(after, 'after') + '\x01') # the least key above `after` (no key holds NUL)
+    if before is not None: hi = min(hi, record_key(before, 'before'))
+    return lo,hi
+
+@_twin('session')
+def _records(self, prefix:str='', # Only the records whose keys start with it
+             after:Optional[str]=None, # Only those whose keys sort after it
+             before:Optional[str]=None, # Only those whose keys sort before it
+             limit:Optional[int]=None, # At most this many
+             reverse:bool=False # The last key first
+            )->List[tuple]:
+    "The session's records, in the order of their keys: `[(key, value)]`"
+    lo,hi = _span(prefix, after, before)
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0): raise InvalidValueError(f"limit must be an int >= 0 or None, not {_short(limit)}")
+    return [(k, json.loads(v)) for k,v in (yield P._records(self.session_id, lo, hi, limit, bool(reverse)))]
+
+@_twin('session')
+def _set_records(self, records:Optional[dict]=None, # key: the JSON-ready value to keep under it
+                 drop:Union[str,Iterable,None]=None, # A prefix, or prefixes: the records whose keys start with one go (`''`: all of them)
+                 keep:Iterable=() # Keys `drop` leaves
+                ):
+    "Write `records` and delete what `drop` names, all in one step: a reader sees all of it or none"
+    recs = []
+    for k,v in (records or {}).items():
+        k = record_key(k)
+        recs.append((k, compact_json(check_json(v, f'record {k!r}'))))
+    drop = [] if drop is None else [drop] if isinstance(drop, str) else list(drop)
+    yield P._put_records(self.session_id, recs, [_span(d, None, None) for d in drop], [record_key(k, 'kept key') for k in keep])
 
 # %% ../nbs/00_core.ipynb #f0eef905
 @_twin('session', prop=True)

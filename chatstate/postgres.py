@@ -59,13 +59,14 @@ def _driver():
     return psycopg
 
 _NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,40}')
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 _COLUMNS = {'sessions': {'pk', 'id', 'metadata', 'created', 'updated', 'expires_at', 'next_seq', 'n'},
             'messages': {'session', 'seq', 'id', 'role', 'content', 'pending', 'metadata'}} # what version 1 has
 
-def _migrations(S, M, p, U=None):
-    "Each version: the statements that bring the tables from the version before to it (`U`, the summaries, is named after `S` unless given)"
+def _migrations(S, M, p, U=None, R=None):
+    "Each version: the statements that bring the tables from the version before to it (`U`, the summaries, and `R`, the records, are named after `S` unless given)"
     U = U or S[:S.rindex('sessions')] + 'summaries"'
+    R = R or S[:S.rindex('sessions')] + 'records"'
     return {1: [f'''CREATE TABLE {S}(pk BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, metadata TEXT NOT NULL,
                   created DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION,
                   next_seq BIGINT NOT NULL DEFAULT 0, n BIGINT NOT NULL DEFAULT 0)''',
@@ -96,7 +97,10 @@ def _migrations(S, M, p, U=None):
                 f'CREATE INDEX IF NOT EXISTS "{p}summaries_upto" ON {U}(session, upto)'],
             7: [# search: each done message's words (of its first 100,000 characters), computed by the write that changes it, in a GIN index
                 f"ALTER TABLE {M} ADD COLUMN IF NOT EXISTS words tsvector GENERATED ALWAYS AS (CASE WHEN pending THEN NULL ELSE to_tsvector('simple', left(content, 100000)) END) STORED",
-                f'CREATE INDEX IF NOT EXISTS "{p}messages_words" ON {M} USING GIN (words)']}
+                f'CREATE INDEX IF NOT EXISTS "{p}messages_words" ON {M} USING GIN (words)'],
+            8: [# records: JSON values under text keys beside a session's messages (`ChatSession.records`), deleted with it; keys compare byte by byte
+                f'''CREATE TABLE IF NOT EXISTS {R}(session BIGINT NOT NULL REFERENCES {S}(pk) ON DELETE CASCADE, key TEXT COLLATE "C" NOT NULL,
+                      value TEXT NOT NULL, PRIMARY KEY(session, key))''']}
 
 # %% ../nbs/03_postgres.ipynb #41de3d5a
 class PostgresSessionManager(SQLStore):
@@ -120,7 +124,7 @@ class PostgresSessionManager(SQLStore):
         except psycopg.Error as e: raise InvalidValueError(f"bad PostgreSQL URL {self._where!r}: {str(e).strip()}") from None
         if any(not p.isdigit() for p in info.get('port', '5432').split(',')): raise InvalidValueError(f"bad port {info['port']!r} in PostgreSQL URL {self._where!r}")
         self._psycopg,self.dialect = psycopg,PostgresDialect(psycopg)
-        self._tables(f'"{schema}"."{prefix}sessions"', f'"{schema}"."{prefix}messages"', f'"{schema}"."{prefix}summaries"')
+        self._tables(*(f'"{schema}"."{prefix}{t}"' for t in ('sessions', 'messages', 'summaries', 'records')))
         self._chan = 'chatstate_' + hashlib.sha1(f'{schema}.{prefix}'.encode()).hexdigest()[:24] # the followers' channel: one name per store, short enough for any
         self.pool,self._ap = _Pool(self._connect, pool_size, self.timeout),None
         self._setup()
@@ -150,7 +154,7 @@ def _setup(self:PostgresSessionManager):
             v = int(found[1]) if found else 1
             if v > SCHEMA_VERSION:
                 raise StoreError(f"PostgreSQL at {where}: the tables have schema version {v}, newer than this chatstate knows ({SCHEMA_VERSION}): upgrade chatstate")
-        steps = _migrations(self._S, self._M, self.prefix, self._U)
+        steps = _migrations(self._S, self._M, self.prefix, self._U, self._R)
         for to in range(v+1, SCHEMA_VERSION+1):
             for q in steps[to]: c.execute(q)
         if v < SCHEMA_VERSION: c.execute(f"COMMENT ON TABLE {self._S} IS 'chatstate schema {SCHEMA_VERSION}'")

@@ -97,7 +97,7 @@ end
 """ # session `s` out of its owner's indexes and the lease index (before its keys go)
 
 _LIB = _CLOCK + _UNOWN + r"""
-local S, Z, M, D, W = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[11]
+local S, Z, M, D, W, R = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[11], KEYS[12]
 local function check(spec)
   for i = 1, #spec, 2 do
     local t = redis.call('TYPE', KEYS[spec[i]]).ok
@@ -109,8 +109,8 @@ end
 local function expire(exp)
   if exp and exp ~= '' then
     local ms = string.format('%.0f', math.floor(tonumber(exp) * 1000))
-    for _, i in ipairs({1, 2, 3, 4, 11}) do redis.call('PEXPIREAT', KEYS[i], ms) end
-  else for _, i in ipairs({1, 2, 3, 4, 11}) do redis.call('PERSIST', KEYS[i]) end end
+    for _, i in ipairs({1, 2, 3, 4, 11, 12}) do redis.call('PEXPIREAT', KEYS[i], ms) end
+  else for _, i in ipairs({1, 2, 3, 4, 11, 12}) do redis.call('PERSIST', KEYS[i]) end end
 end
 local function each(cmd, key, ids)
   local res = {}
@@ -297,7 +297,7 @@ local c = redis.call('GET', KEYS[8])
 if c and not tonumber(c) then return redis.error_reply('chatstate: key ' .. KEYS[8] .. ' does not hold the counter chatstate keeps there') end
 if redis.call('EXISTS', S) == 1 and ARGV[7] ~= '1' then return 0 end
 unown(S, KEYS[10])
-redis.call('DEL', S, Z, M, D, W)
+redis.call('DEL', S, Z, M, D, W, R)
 redis.call('SREM', KEYS[9], S)
 local n = tonumber(ARGV[6])
 local owner, ok = ARGV[8 + n * 3], ARGV[9 + n * 3]
@@ -471,6 +471,41 @@ end
 return {1, #keep > 0 and cjson.encode(keep) or '[]'}
 """
 
+# %% ../nbs/04_redis.ipynb #316f5d08
+# KEYS: the session's. ARGV: the range's two ends as ZRANGEBYLEX takes them, '1' for the last key first, the limit (-1: none)
+_RECORDS = _LIB + """
+local bad = check({12, 'zset'})
+if bad then return bad end
+if redis.call('EXISTS', S) == 0 then return {0} end
+if ARGV[3] == '1' then return {1, redis.call('ZREVRANGEBYLEX', R, ARGV[2], ARGV[1], 'LIMIT', 0, ARGV[4])} end
+return {1, redis.call('ZRANGEBYLEX', R, ARGV[1], ARGV[2], 'LIMIT', 0, ARGV[4])}
+"""
+# ARGV: how many ranges to drop and keys to keep, each range's two ends, the keys kept, then each key and value to write
+_PUT_RECORDS = _LIB + """
+local bad = check({1, 'hash', 12, 'zset'})
+if bad then return bad end
+if redis.call('EXISTS', S) == 0 then return 0 end
+local nd, nk = tonumber(ARGV[1]), tonumber(ARGV[2])
+local keep = {}
+for i = 1, nk do keep[ARGV[2 + 2 * nd + i]] = true end
+for i = 1, nd do
+  local lo, hi = ARGV[1 + 2 * i], ARGV[2 + 2 * i]
+  if nk == 0 then redis.call('ZREMRANGEBYLEX', R, lo, hi)
+  else
+    for _, e in ipairs(redis.call('ZRANGEBYLEX', R, lo, hi)) do
+      if not keep[string.sub(e, 1, string.find(e, '\\0', 1, true) - 1)] then redis.call('ZREM', R, e) end
+    end
+  end
+end
+for i = 3 + 2 * nd + nk, #ARGV, 2 do
+  redis.call('ZREMRANGEBYLEX', R, '[' .. ARGV[i] .. '\\0', '(' .. ARGV[i] .. '\\1') -- the value it had
+  redis.call('ZADD', R, 0, ARGV[i] .. '\\0' .. ARGV[i + 1])
+end
+local t = redis.call('PTTL', S)
+if t > 0 then redis.call('PEXPIRE', R, t) end
+return 1
+"""
+
 # %% ../nbs/04_redis.ipynb #615e0a3d
 # ARGV: id, now, message id, chunk?, chunk, content?, content, pending ('', '0', '1'), metadata?, metadata, merge?, act, writer, error, lease (ms),
 #       the followers' channel and what to tell them, merge pairs
@@ -608,7 +643,7 @@ if bad then return bad end
 if ARGV[2] ~= '' and redis.call('HGET', S, 'owner') ~= ARGV[2] then return 0 end
 local live = redis.call('EXISTS', S)
 unown(S, KEYS[10])
-redis.call('DEL', S, Z, M, D, W)
+redis.call('DEL', S, Z, M, D, W, R)
 for i = 5, 7 do redis.call('ZREM', KEYS[i], S) end
 redis.call('SREM', KEYS[9], S)
 return live
@@ -726,7 +761,7 @@ for _, s in ipairs(dead) do
   if not seen[s] then
     seen[s] = true; n = n + 1
     unown(s, KEYS[5])
-    redis.call('DEL', s, s .. ':z', s .. ':m', s .. ':d', s .. ':w')
+    redis.call('DEL', s, s .. ':z', s .. ':m', s .. ':d', s .. ':w', s .. ':r')
     for i = 1, 3 do redis.call('ZREM', KEYS[i], s) end
   end
 end
@@ -782,7 +817,7 @@ for _, s in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
   if not ok or ok == ARGV[1] then -- a member whose id another owner's session took since is left alone
     n = n + redis.call('EXISTS', s)
     unown(s, KEYS[8])
-    redis.call('DEL', s, s .. ':z', s .. ':m', s .. ':d', s .. ':w')
+    redis.call('DEL', s, s .. ':z', s .. ':m', s .. ':d', s .. ':w', s .. ':r')
     for i = 1, 3 do redis.call('ZREM', KEYS[i], s) end
     redis.call('SREM', KEYS[4], s)
   end
@@ -909,7 +944,7 @@ class _Redis(SessionManager):
         self._driver_info = _driver_info(redis) # read now, off the event loop: the async client would read it from disk at every new connection
         self._lost = (redis.ConnectionError, redis.TimeoutError)
         self._idx = [f'{prefix}{k}' for k in ('by_created', 'by_updated', 'by_expiry', 'counter', 'unlisted', 'leases')]
-        self._scripts = {k: self.r.register_script(v) for k,v in dict(create=_CREATE, append=_APPEND, branch=_BRANCH, tree=_TREE, summarize=_SUMMARIZE, summaries=_SUMMARIES, update=_UPDATE, remove=_REMOVE,
+        self._scripts = {k: self.r.register_script(v) for k,v in dict(create=_CREATE, append=_APPEND, branch=_BRANCH, tree=_TREE, summarize=_SUMMARIZE, summaries=_SUMMARIES, records=_RECORDS, put_records=_PUT_RECORDS, update=_UPDATE, remove=_REMOVE,
             set_info=_SET_INFO, drop=_DROP, range=_RANGE, get=_GET, one=_ONE, list=_LIST, count=_COUNT, purge=_PURGE, erase=_ERASE, stale=_STALE, index_old=_INDEX_OLD, search=_SEARCH, fold=_FOLD).items()}
 
     def __repr__(self): return f'RedisSessionManager({self._where!r}, prefix={self.prefix!r})'
@@ -930,9 +965,9 @@ def from_url(cls:_Redis, url:str)->'RedisSessionManager':
 
 @patch
 def _keys(self:_Redis, sid):
-    "The keys a script gets: the session's four, then the indexes, the counter, the unlisted set and the leases, then its searchable copies"
+    "The keys a script gets: the session's four, then the indexes, the counter, the unlisted set and the leases, then its searchable copies and its records"
     s = _key(self.prefix, sid)
-    return [s, s+':z', s+':m', s+':d', *self._idx, s+':w']
+    return [s, s+':z', s+':m', s+':d', *self._idx, s+':w', s+':r']
 
 @patch
 def close(self:_Redis): self._closed = True; self.r.close()
@@ -1185,6 +1220,22 @@ def _get(self:_Redis, sid, mid):
     if r[0] == 0: raise session_not_found(sid)
     return _msgs([[_b(mid)], [r[1]], [r[2]], r[3]])[0] if len(r) > 1 else None
 
+# %% ../nbs/04_redis.ipynb #13233a28
+def _lex(lo:str, hi:str)->list: "A key range `[lo, hi)` as ZRANGEBYLEX takes it"; return [b'[' + lo.encode() if lo else b'-', b'(' + hi.encode()]
+
+@patch
+@primitive
+def _records(self:_Redis, sid, lo, hi, limit, desc):
+    r = yield ('records', self._keys(sid), [*_lex(lo, hi), '1' if desc else '', -1 if limit is None else limit], False)
+    if not r[0]: raise session_not_found(sid)
+    return [tuple(x.decode() for x in e.split(b'\x00', 1)) for e in r[1]]
+
+@patch
+@primitive
+def _put_records(self:_Redis, sid, recs, drop, keep):
+    args = [len(drop), len(keep), *(b for lo,hi in drop for b in _lex(lo, hi)), *keep, *(x for kv in recs for x in kv)]
+    if not (yield ('put_records', self._keys(sid), args, True)): raise session_not_found(sid)
+
 # %% ../nbs/04_redis.ipynb #62a01ba8
 @patch
 @primitive
@@ -1211,7 +1262,7 @@ def _index_old(self:_Redis):
         off = 0
         while True:
             page = yield ('zrange', [self._idx[0], off, off + 99])
-            for s in page: yield ('index_old', [s, s + b':z', s + b':m', s + b':d', *self._idx, s + b':w'], [], True)
+            for s in page: yield ('index_old', [s, s + b':z', s + b':m', s + b':d', *self._idx, s + b':w', s + b':r'], [], True)
             if len(page) < 100: break
             off += 100
         yield ('set', [done, 1])

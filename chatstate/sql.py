@@ -146,6 +146,9 @@ STATEMENTS = dict(
     search = '{SEARCH}',
     summarize = 'INSERT INTO {U}(session, upto, id, content, metadata, at) SELECT s.pk, m.seq, :id, :content, :md, {CLOCK} FROM {S} s JOIN {M} m ON m.session = s.pk AND m.id = :mid WHERE s.id = :sid AND ' + LIVE + ' RETURNING at',
     summaries = 'SELECT u.id, m.id, u.content, u.metadata, u.at FROM {U} u JOIN {M} m ON m.session = u.session AND m.seq = u.upto WHERE u.session = (' + PK + ') ORDER BY u.k',
+    records = 'SELECT key, value FROM {R} WHERE session = (' + PK + ') AND key >= :lo AND key < :hi ORDER BY key LIMIT :lim',
+    records_desc = 'SELECT key, value FROM {R} WHERE session = (' + PK + ') AND key >= :lo AND key < :hi ORDER BY key DESC LIMIT :lim',
+    unrecord = 'DELETE FROM {R} WHERE session = :pk AND key >= :lo AND key < :hi',
     get = 'SELECT ' + COLS + ' FROM {M} WHERE session = (' + PK + ') AND id = :mid',
     md = 'SELECT s.pk, m.metadata FROM {S} s JOIN {M} m ON m.session = s.pk AND m.id = :mid WHERE s.id = :sid AND ' + LIVE + '{LOCK2}',
     **{f'update:{a}': 'UPDATE {M} SET ' + SET + ', ' + s + ' WHERE session = :pk AND id = :mid AND ' + w + ' RETURNING ' + COLS for a,(w,s) in REPLY.items()},
@@ -168,11 +171,11 @@ class SQLStore(SessionManager):
     dialect:Dialect = Dialect()
     _chan = None # the channel the database wakes followers on, if it can
 
-    def _tables(self, S:str, M:str, U:str):
-        "Bind the engine's statements to tables `S` (sessions), `M` (messages) and `U` (summaries)"
+    def _tables(self, S:str, M:str, U:str, R:str):
+        "Bind the engine's statements to tables `S` (sessions), `M` (messages), `U` (summaries) and `R` (records)"
         d = self.dialect
-        self._S,self._M,self._U,self._appends = S,M,U,{}
-        self._text = {k: v.replace('{LAST}', d.last).replace('{SEARCH}', d.search).format(S=S, M=M, U=U, PREVIEW=d.preview, LOCK=d.lock_rows, LOCK2=d.lock_both, ROWS='{ROWS}', CLOCK=d.clock, WAKE=d.wake)
+        self._S,self._M,self._U,self._R,self._appends = S,M,U,R,{}
+        self._text = {k: v.replace('{LAST}', d.last).replace('{SEARCH}', d.search).format(S=S, M=M, U=U, R=R, PREVIEW=d.preview, LOCK=d.lock_rows, LOCK2=d.lock_both, ROWS='{ROWS}', CLOCK=d.clock, WAKE=d.wake)
                       for k,v in STATEMENTS.items()}
         self._cols = COLS.format(CLOCK=d.clock)
         self._sql = {k: d.sql(v) for k,v in self._text.items()}
@@ -592,3 +595,27 @@ def _summaries(self:SQLStore, sid):
     rows = yield Q(self._sql['summaries'], dict(sid=d.enc(sid), now=time.time()))
     if not rows: yield from self._found(sid)
     return [(d.dec(i), d.dec(u), d.dec(c), self._loads(md) if md else {}, at) for i,u,c,md,at in rows]
+
+# %% ../nbs/01_sql.ipynb #daf73e7a
+@patch
+@primitive
+def _records(self:SQLStore, sid, lo, hi, limit, desc):
+    d = self.dialect
+    rows = yield Q(self._sql['records_desc' if desc else 'records'], dict(sid=d.enc(sid), now=time.time(), lo=d.enc(lo), hi=d.enc(hi), lim=BIG if limit is None else limit))
+    if not rows: yield from self._found(sid)
+    return [(d.dec(k), d.dec(v)) for k,v in rows]
+
+@patch
+@primitive
+def _put_records(self:SQLStore, sid, recs, drop, keep):
+    d = self.dialect
+    yield BEGIN
+    pk = yield from self._pk(sid)
+    for lo,hi in drop:
+        p = dict(pk=pk, lo=d.enc(lo), hi=d.enc(hi))
+        yield N(d.sql(self._text['unrecord'] + (' AND NOT ' + d.among('key', 'keep', [d.enc(k) for k in keep], p) if keep else '')), p)
+    if recs:
+        p = dict(pk=pk)
+        for i,(k,v) in enumerate(recs): p[f'k{i}'],p[f'v{i}'] = d.enc(k),d.enc(v)
+        rows = ', '.join(f'(:pk, :k{i}, :v{i})' for i in range(len(recs)))
+        yield N(d.sql(f'INSERT INTO {self._R}(session, key, value) VALUES {rows} ON CONFLICT (session, key) DO UPDATE SET value = excluded.value'), p)

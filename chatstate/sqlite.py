@@ -17,7 +17,7 @@ from .core import *
 from .sql import *
 
 # %% ../nbs/02_sqlite.ipynb #03831865
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 def _key(t): return f'{t}.session * 4294967296 + {t}.seq' # a message's key in the search index: its session's and its sequence
 # what the search index has yet to take in, taken in by one statement: FTS5 pays per transaction (a segment each), not per message
@@ -78,6 +78,9 @@ _MIGRATIONS = {1: [ # each version: the statements that bring a file from the ve
            DELETE FROM chatstate_search WHERE rowid = {_key('OLD')}; DELETE FROM chatstate_unsearched WHERE k = {_key('OLD')}; END''',
       f'''CREATE TRIGGER chatstate_queued AFTER INSERT ON chatstate_unsearched WHEN (SELECT count(*) FROM chatstate_unsearched) >= 32
            BEGIN {'; '.join(FOLD)}; END'''],
+  9: [# records: JSON values under text keys beside a session's messages (`ChatSession.records`), deleted with it
+      '''CREATE TABLE chatstate_records(session INTEGER NOT NULL REFERENCES chatstate_sessions(pk) ON DELETE CASCADE, key TEXT NOT NULL,
+           value TEXT NOT NULL, PRIMARY KEY(session, key)) WITHOUT ROWID''']
 }
 
 # %% ../nbs/02_sqlite.ipynb #48045c9b
@@ -142,7 +145,7 @@ class SQLiteSessionManager(SQLStore):
             raise InvalidValueError(f"timeout must be a number of seconds from 0 to 86400, got {short_repr(timeout)}")
         self.path,self.synchronous,self.timeout = path,synchronous,float(timeout)
         self._lock,self._c,self._pid,self._closed,self._inherited,self._grouped = threading.RLock(),None,None,False,[],False
-        self._tables('chatstate_sessions', 'chatstate_messages', 'chatstate_summaries')
+        self._tables('chatstate_sessions', 'chatstate_messages', 'chatstate_summaries', 'chatstate_records')
         with self._lock: self._con()
 
     def __repr__(self): return f'{type(self).__name__}({self.path!r})'

@@ -166,7 +166,8 @@ def test_redis_wrong_type_keys_change_nothing(tmp_path):
                lambda: s.update('q', content='c'), lambda: s.update_message_metadata('q', z=1), lambda: s.finalize('p', metadata={'u': 1}),
                lambda: s.delete('q'), lambda: s.pop(), lambda: s.truncate_after('q'), lambda: s.update_metadata(x=1),
                lambda: s.expire(ttl=10), lambda: m.delete_session('s'), lambda: m.import_session({'session_id': 's'}, on_conflict='replace'),
-               lambda: m.purge_expired(), lambda: m.sessions(), lambda: len(m), lambda: s.messages]
+               lambda: m.purge_expired(), lambda: m.sessions(), lambda: len(m), lambda: s.messages,
+               lambda: s.set_records({'k': 1}), lambda: s.records()]
         refused = 0
         for key in keys:
             saved = r.dump(key) if r.exists(key) else None

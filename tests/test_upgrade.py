@@ -1,7 +1,8 @@
 """Stores written by earlier releases open with today's chatstate and keep every message, also when several processes open
 them at once: tests/data/v1 (schema 1, made by tests/data/make_v1_stores.py) tests/data/v2 (schema 2, make_v2_stores.py)
 tests/data/v3 (schema 4: owners, make_v3_stores.py)
-tests/data/v4 (schema 5: times and reply states, make_v4_stores.py) and tests/data/v5 (schema 7: branches, summaries, search, make_v5_stores.py)."""
+tests/data/v4 (schema 5: times and reply states, make_v4_stores.py), tests/data/v5 (schema 7: branches, summaries, search, make_v5_stores.py)
+and tests/data/v6 (SQLite schema 8: the search index fed from a queue; Redis's searchable copies; make_v6_stores.py)."""
 import base64, json, multiprocessing, shutil, uuid, pytest
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -13,7 +14,7 @@ from make_v5_stores import timeless
 from chatstate.postgres import SCHEMA_VERSION
 
 DATA = Path(__file__).parent/'data'
-VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5']
+VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6']
 def expected(v): return json.loads((DATA/v/'expected.json').read_text())
 
 def read_all(url):
@@ -53,7 +54,7 @@ def check(url, v):
     g.add_message('user', 'after the last', after=g[-1].id)
     assert [x.content for x in g][-1] == 'after the last' and len(g) == len(want['gaps']['messages']) + 1
     m.create_session('mine', owner='u1') # sessions with owners, in the upgraded store
-    owned = {'own-a': 'alice', 'own-b': 'bob', 'mine': 'u1', 'replies': 'ana', 'branches': 'ana'}
+    owned = {'own-a': 'alice', 'own-b': 'bob', 'mine': 'u1', 'replies': 'ana', 'branches': 'ana', 'queued': 'ana'}
     assert m.list_sessions(owner='u1') == ['mine'] and m.count(owner='u1') == 1 and all(i.owner == owned.get(i.session_id) for i in m.sessions())
     if 'own-a' in want:
         assert m.list_sessions(owner='alice') == ['own-a'] and m.get_session('own-a', owner='bob') is None
@@ -71,6 +72,10 @@ def check(url, v):
         assert [h.message.id for h in m.search('name', owner='ana')] == ['q2', 'q'] and m.search('pea', owner='ana') == [] # b2 streams still
     if 'own-a' in want: assert [h.message.id for h in m.search('plan', owner='alice')] == ['a1'] # what earlier releases stored is found
     if not url.startswith('redis'): assert {'r1', s[-1].id} <= {h.message.id for h in m.search('hello')} | {h.message.id for h in m.search('upgrade')}
+    if 'queued' in want: # what the index took in, and what waited for it
+        assert [h.message.id for h in m.search('queued', owner='ana')] == ['late'] and [h.message.id for h in m.search('name', owner='ana')] == ['q2', 'q']
+    m['chat-1'].set_records({'cp/1': {'step': 1}}) # records, in a store an earlier release wrote
+    assert m['chat-1'].records('cp/') == [('cp/1', {'step': 1})] and m['chat-1'][-1].content == 'after the upgrade'
     c = m['chat-1'] # a session stored by an earlier release is one branch: it branches like any other
     r = c.regenerate(c[-1].id, 'again', pending=False)
     assert (str(c.siblings(r.id)), c[-1].id, len(c)) == ('2 / 2', r.id, len(want['chat-1']['messages']) + 1)
@@ -107,7 +112,7 @@ def test_redis_keys(v):
         keys = list(r.scan_iter(match=prefix + '*'))
         if keys: r.delete(*keys)
 
-@pytest.mark.parametrize('v,comment', [('v1', None), ('v1', 'chatstate schema 1'), ('v2', None), ('v3', None), ('v4', None), ('v5', None)], ids=['v1-first-release', 'v1-last-release', 'v2', 'v3', 'v4', 'v5'])
+@pytest.mark.parametrize('v,comment', [('v1', None), ('v1', 'chatstate schema 1'), ('v2', None), ('v3', None), ('v4', None), ('v5', None), ('v6', None)], ids=['v1-first-release', 'v1-last-release', 'v2', 'v3', 'v4', 'v5', 'v6'])
 def test_postgres_tables(v, comment):
     "Tables as each release left them, upgraded in place: version 1 as the first release left it (no comment) and as its last did (its comment)"
     url = server_url('postgres')
