@@ -11,6 +11,7 @@ from chatstate.integrations.agents import AgentsSession
 from chatstate.integrations.llamaindex import ChatstateChatStore
 from chatstate.integrations.langchain import ChatstateHistory
 from chatstate.integrations.claudette import AsyncStoredChat
+from chatstate.integrations.langgraph import ChatstateSaver
 from llama_index.core.llms import ChatMessage
 from langchain_core.messages import HumanMessage
 
@@ -35,6 +36,16 @@ def test_async_methods_never_block(store):
                 await h.aadd_messages([HumanMessage('x')])
                 assert await h.aget_messages() == [HumanMessage('x')]
                 await h.aclear()
+                sv = ChatstateSaver(m) # a checkpoint with messages, its writes, read back, listed, copied, pruned, deleted
+                from langgraph.checkpoint.conformance.test_utils import generate_checkpoint, generate_metadata
+                cp = generate_checkpoint(channel_values={'messages': [HumanMessage('q', id='q')], 'n': 1}, channel_versions={'messages': 1, 'n': 1})
+                cfg = await sv.aput({'configurable': {'thread_id': 'g', 'checkpoint_ns': ''}}, cp, generate_metadata(), {'messages': 1, 'n': 1})
+                await sv.aput_writes(cfg, [('n', 2)], 'task')
+                t = await sv.aget_tuple(cfg)
+                assert t.checkpoint['channel_values']['messages'] == [HumanMessage('q', id='q')] and t.pending_writes == [('task', 'n', 2)]
+                assert [x async for x in sv.alist(cfg)][0].checkpoint['id'] == cp['id']
+                await sv.acopy_thread('g', 'g2'); await sv.aprune(['g2']); await sv.adelete_thread('g')
+                assert await sv.aget_tuple(cfg) is None and (await sv.aget_tuple({'configurable': {'thread_id': 'g2'}})).checkpoint['id'] == cp['id']
                 if s is not None and store.kind in ('sqlite', 'redis'): # the check can fail: the sync API called on the loop blocks, and is caught
                     # (psycopg's sync I/O is libpq's, below what blockbuster patches; the memory store does none)
                     with pytest.raises(BlockingError): s.get_or_create('d').add_message('user', 'blocks')

@@ -6,7 +6,7 @@ from conftest import IN_CI
 
 NBS = sorted((Path(__file__).parent.parent/'nbs').glob('*.ipynb'))
 FLAG_VARS = {'redis': 'CHATSTATE_TEST_REDIS', 'postgres': 'CHATSTATE_TEST_POSTGRES'}
-PYTHON = {'15_pydantic_ai.ipynb': (3, 11)} # pages of a framework that needs a newer Python than chatstate does
+PYTHON = {'15_pydantic_ai.ipynb': (3, 11), '16_langgraph.ipynb': (3, 11)} # pages of a framework that needs a newer Python than chatstate does
 
 @pytest.mark.parametrize('nb', NBS, ids=[p.name for p in NBS])
 def test_notebook(nb):
