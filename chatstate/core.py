@@ -317,6 +317,12 @@ class SessionManager(ABC):
     def _branch(self, sid:str, msgs:list, at:Optional[str], writer:Optional[str]=None, beside:bool=False)->float:
         "Add `msgs`, in order, as a new branch below message `at` (below its parent, if `beside`; at the top, if `at` is None), and make them the active branch's end; all or none, as `_append`; return the store time"
         raise StoreError(f"{type(self).__name__} keeps one branch per session: it cannot add a branch")
+    def _insert(self, sid:str, pos:int, msgs:list, writer:Optional[str]=None)->float:
+        """Insert `msgs`, in order, before the message at position `pos` of the active branch (negative: from its end, as `list.insert` counts; at or past
+        its end: appended), all or none, as `_append`: the first goes below that message's parent, that message below the last of them, and it and every
+        message below it (on any branch) move one level down per message inserted, keeping their ids, contents, times and states; in the order the store
+        lists a tree they now come after the inserted ones, so every message still comes after its parent. Return the store time"""
+        raise StoreError(f"{type(self).__name__} keeps one branch per session: it cannot insert a message")
     def _tree(self, sid:str)->tuple:
         "Every message with its parent's id and when it was last active (a number that grows), in the order they were added, and the active branch's last message id: `([(Message, parent id or None, touched)], head id or None)`"
         msgs = self._slice(sid, 0, None)
@@ -687,6 +693,23 @@ class InMemorySessionManager(SessionManager):
             _repath(r, msgs[-1].id)
         return now
 
+    def _insert(self, sid, pos, msgs, writer=None):
+        now = time.time()
+        with self._lock:
+            r = self._rec(sid, now)
+            p = pos if pos >= 0 else max(0, r.n + pos)
+            if p >= r.n: return self._append(sid, msgs, None, writer)
+            top,head,k = r.msgs[p][2],r.msgs[r.n-1][2],len(msgs)
+            moved = [top] + _below(r, top)
+            self._add(r, sid, msgs, r.all[top][8], writer, now)
+            al = r.all
+            for x in moved: # taken out and put back after the inserted ones, one level down per message
+                t = al.pop(x)
+                al[x] = _retree(t, t[7] + k, msgs[-1].id if x == top else t[8], t[9])
+            r.msgs,r.n = [],0
+            _repath(r, head)
+        return now
+
     def _summarize(self, sid, summary_id, upto, content, metadata):
         now = time.time()
         with self._lock:
@@ -994,7 +1017,7 @@ def _twin(kind:str, prop:bool=False, name:Optional[str]=None):
     return deco
 
 # %% ../nbs/00_core.ipynb #895e6495
-_PRIMITIVES = ('_create', '_exists', '_info', '_set_info', '_drop', '_list', '_session_count', '_append', '_branch', '_tree', '_siblings', '_switch', '_summarize', '_summaries', '_records', '_put_records', '_search', '_count', '_slice',
+_PRIMITIVES = ('_create', '_exists', '_info', '_set_info', '_drop', '_list', '_session_count', '_append', '_branch', '_insert', '_tree', '_siblings', '_switch', '_summarize', '_summaries', '_records', '_put_records', '_search', '_count', '_slice',
                '_tail', '_get', '_update', '_delete', '_pop', '_truncate', '_purge', '_erase', '_stale', '_message_dicts')
 
 def primitive(body):
@@ -1559,6 +1582,17 @@ def _add_branch(self, parent:Optional[str], msgs:Iterable, writer:Optional[str]=
     return _added(msgs, (yield P._branch(self.session_id, msgs, parent, writer, False)))
 
 @_twin('session')
+def _insert(self, pos:int, # Where the first goes, as `list.insert` places an item: negative counts from the end, past the end appends
+            msgs, # A `Message` (or dict), or a list of them
+            writer:Optional[str]=None # Who holds the pending ones
+           )->List[Message]:
+    "Insert `msgs` at position `pos` of the active branch in one atomic step: the messages after them stay as they were (ids, times, their branches), one place later"
+    if not isinstance(pos, int) or isinstance(pos, bool): raise InvalidTypeError(f"pos must be an int, not {_tname(pos)} ({_short(pos)})")
+    msgs = _distinct(_as_messages([msgs] if isinstance(msgs, (Message, dict)) else msgs, 'msgs'), self.session_id)
+    if not msgs: raise InvalidValueError("insert needs at least one message")
+    return _added(msgs, (yield P._insert(self.session_id, max(-_BIG, min(pos, _BIG)), msgs, _writer(writer))))
+
+@_twin('session')
 def _edit(self, mid:str,
           content:Optional[str]=None, # The new version's content; None: the old one's
           metadata:Optional[dict]=None, # The new version's metadata; None: the old one's
@@ -1713,7 +1747,7 @@ def _records(self, prefix:str='', # Only the records whose keys start with it
     "The session's records, in the order of their keys: `[(key, value)]`"
     lo,hi = _span(prefix, after, before)
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0): raise InvalidValueError(f"limit must be an int >= 0 or None, not {_short(limit)}")
-    return [(k, json.loads(v)) for k,v in (yield P._records(self.session_id, lo, hi, limit, bool(reverse)))]
+    return [(k, json.loads(v)) for k,v in (yield P._records(self.session_id, lo, hi, None if limit is None else min(limit, _BIG), bool(reverse)))]
 
 @_twin('session')
 def _set_records(self, records:Optional[dict]=None, # key: the JSON-ready value to keep under it
@@ -1721,12 +1755,20 @@ def _set_records(self, records:Optional[dict]=None, # key: the JSON-ready value 
                  keep:Iterable=() # Keys `drop` leaves
                 ):
     "Write `records` and delete what `drop` names, all in one step: a reader sees all of it or none"
+    if records is None: records = {}
+    if not isinstance(records, dict): raise InvalidTypeError(f"records must be a dict of key: value, not {_tname(records)} ({_short(records)})")
     recs = []
-    for k,v in (records or {}).items():
+    for k,v in records.items():
         k = record_key(k)
         recs.append((k, compact_json(check_json(v, f'record {k!r}'))))
-    drop = [] if drop is None else [drop] if isinstance(drop, str) else list(drop)
-    yield P._put_records(self.session_id, recs, [_span(d, None, None) for d in drop], [record_key(k, 'kept key') for k in keep])
+    yield P._put_records(self.session_id, recs, [_span(d, None, None) for d in _strs(drop, 'drop')], [record_key(k, 'kept key') for k in _strs(keep, 'keep')])
+
+def _strs(v, what)->list:
+    "`v` (None, a str, or an iterable of them) as a list"
+    if v is None: return []
+    if isinstance(v, str): return [v]
+    try: return list(v)
+    except TypeError: raise InvalidTypeError(f"{what} must be a str or a list of them, not {_tname(v)} ({_short(v)})") from None
 
 # %% ../nbs/00_core.ipynb #f0eef905
 @_twin('session', prop=True)

@@ -450,6 +450,55 @@ touch(ARGV[3])
 return {1, msgs({best})}
 """
 
+# %% ../nbs/04_redis.ipynb #b97bed1c
+# KEYS: as `_APPEND`'s. ARGV: id, now, n, the position, n message fields (3 each), the lease (ms)
+_INSERT = _LIB + """
+local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset', 10, 'zset'})
+if bad then return bad end
+local f = redis.call('HMGET', S, 'next', 'exp', 'ok', 'base', 'n')
+if not f[1] then return {0} end
+local n, seq, pos = tonumber(ARGV[3]), tonumber(f[1]), tonumber(ARGV[4])
+for i = 1, n do
+  local id = ARGV[5 + (i - 1) * 3]
+  if redis.call('HEXISTS', M, id) == 1 then return {2, id} end
+end
+local h = redis.call('ZRANGE', Z, -1, -1)[1] or false -- the active branch's end
+if f[4] then h = headid() end
+local len = f[4] and tonumber(f[5]) or redis.call('ZCARD', Z)
+local p = pos >= 0 and pos or math.max(0, len + pos)
+if not f[4] then redis.call('HSET', S, 'base', redis.call('ZCARD', Z)) end -- a tree from now: what it holds so far is its first branch
+local ids, nodes = load()
+local top, under, d = false, h, len - 1
+if p < len then top = path(h, nil)[p + 1]; under, d = nodes[top][3], nodes[top][1] - 1 end
+local rank = top and redis.call('ZRANK', Z, top)
+local now = clock()
+local exp, x = now + tonumber(ARGV[5 + n * 3]), under
+for i = 1, n do
+  local j = 5 + (i - 1) * 3
+  redis.call('ZADD', Z, seq + i, ARGV[j]); put(j, now, exp)
+  tset(ARGV[j], d + i, seq + i, x); x = ARGV[j]
+end
+local moved = 0
+if top then
+  local sub = below(ids, nodes, top)
+  sub[top] = true
+  for _, id in ipairs(ids) do
+    if sub[id] then
+      local nd = nodes[id]
+      moved = moved + 1
+      redis.call('ZADD', Z, seq + n + moved, id)
+      tset(id, nd[1] + n, nd[2], id == top and x or nd[3])
+    end
+  end
+  if rank < tonumber(redis.call('HGET', S, 'base')) then redis.call('HSET', S, 'base', rank) end -- the first branch ends above it now
+end
+redis.call('HSET', S, 'next', seq + n + moved, 'n', len + n, 'head', top and h or x, 'updated', ARGV[2])
+redis.call('ZADD', KEYS[6], ARGV[2], S)
+if f[3] then redis.call('ZADD', f[3] .. ':u', ARGV[2], S) end
+if f[2] ~= '' then expire(f[2]) end
+return {1, now}
+"""
+
 # %% ../nbs/04_redis.ipynb #080dd6af
 # summaries, in the session's hash: `sums`, a JSON list of [id, the last message it stands in for, content, metadata JSON ('' for none), when, ms]
 # ARGV: the summary's id, that message's id, content, metadata
@@ -944,7 +993,7 @@ class _Redis(SessionManager):
         self._driver_info = _driver_info(redis) # read now, off the event loop: the async client would read it from disk at every new connection
         self._lost = (redis.ConnectionError, redis.TimeoutError)
         self._idx = [f'{prefix}{k}' for k in ('by_created', 'by_updated', 'by_expiry', 'counter', 'unlisted', 'leases')]
-        self._scripts = {k: self.r.register_script(v) for k,v in dict(create=_CREATE, append=_APPEND, branch=_BRANCH, tree=_TREE, summarize=_SUMMARIZE, summaries=_SUMMARIES, records=_RECORDS, put_records=_PUT_RECORDS, update=_UPDATE, remove=_REMOVE,
+        self._scripts = {k: self.r.register_script(v) for k,v in dict(create=_CREATE, append=_APPEND, branch=_BRANCH, insert=_INSERT, tree=_TREE, summarize=_SUMMARIZE, summaries=_SUMMARIES, records=_RECORDS, put_records=_PUT_RECORDS, update=_UPDATE, remove=_REMOVE,
             set_info=_SET_INFO, drop=_DROP, range=_RANGE, get=_GET, one=_ONE, list=_LIST, count=_COUNT, purge=_PURGE, erase=_ERASE, stale=_STALE, index_old=_INDEX_OLD, search=_SEARCH, fold=_FOLD).items()}
 
     def __repr__(self): return f'RedisSessionManager({self._where!r}, prefix={self.prefix!r})'
@@ -1219,6 +1268,18 @@ def _get(self:_Redis, sid, mid):
     r = (yield ('get', self._keys(sid), [mid], False))
     if r[0] == 0: raise session_not_found(sid)
     return _msgs([[_b(mid)], [r[1]], [r[2]], r[3]])[0] if len(r) > 1 else None
+
+# %% ../nbs/04_redis.ipynb #dfce8ba4
+@patch
+@primitive
+def _insert(self:_Redis, sid, pos, msgs, writer=None):
+    args = [sid, _f(time.time()), len(msgs), max(-_MAXPOS, min(pos, _MAXPOS))]
+    for m in msgs: args.extend(_fields(m, writer))
+    args.append(round(self.lease * 1000))
+    r = (yield ('insert', self._keys(sid), args, True))
+    if r[0] == 0: raise session_not_found(sid)
+    if r[0] == 2: raise DuplicateMessageError(f"session {sid!r} already has a message {r[1].decode()!r}")
+    return r[1] / 1000
 
 # %% ../nbs/04_redis.ipynb #13233a28
 def _lex(lo:str, hi:str)->list: "A key range `[lo, hi)` as ZRANGEBYLEX takes it"; return [b'[' + lo.encode() if lo else b'-', b'(' + hi.encode()]

@@ -146,6 +146,11 @@ STATEMENTS = dict(
     search = '{SEARCH}',
     summarize = 'INSERT INTO {U}(session, upto, id, content, metadata, at) SELECT s.pk, m.seq, :id, :content, :md, {CLOCK} FROM {S} s JOIN {M} m ON m.session = s.pk AND m.id = :mid WHERE s.id = :sid AND ' + LIVE + ' RETURNING at',
     summaries = 'SELECT u.id, m.id, u.content, u.metadata, u.at FROM {U} u JOIN {M} m ON m.session = u.session AND m.seq = u.upto WHERE u.session = (' + PK + ') ORDER BY u.k',
+    counters = 'SELECT head, n, next_seq FROM {S} WHERE pk = :pk',
+    moved = BELOW.replace('parent = :seq', 'seq = :seq') + 'SELECT ' + ', '.join('m.' + c for c in MCOLS) + ' FROM d JOIN {M} m ON m.session = :pk AND m.seq = d.seq ORDER BY m.seq',
+    moved_sums = BELOW.replace('parent = :seq', 'seq = :seq') + 'SELECT u.k, ' + ', '.join('u.' + c for c in UCOLS) + ' FROM d JOIN {U} u ON u.session = :pk AND u.upto = d.seq ORDER BY u.k',
+    uproot = BELOW.replace('parent = :seq', 'seq = :seq') + 'DELETE FROM {M} WHERE session = :pk AND seq IN (SELECT seq FROM d)',
+    inserted = 'UPDATE {S} SET next_seq = :next, total = total + :k, n = n + :k, head = :head, updated = :now WHERE pk = :pk RETURNING {CLOCK}',
     records = 'SELECT key, value FROM {R} WHERE session = (' + PK + ') AND key >= :lo AND key < :hi ORDER BY key LIMIT :lim',
     records_desc = 'SELECT key, value FROM {R} WHERE session = (' + PK + ') AND key >= :lo AND key < :hi ORDER BY key DESC LIMIT :lim',
     unrecord = 'DELETE FROM {R} WHERE session = :pk AND key >= :lo AND key < :hi',
@@ -619,3 +624,32 @@ def _put_records(self:SQLStore, sid, recs, drop, keep):
         for i,(k,v) in enumerate(recs): p[f'k{i}'],p[f'v{i}'] = d.enc(k),d.enc(v)
         rows = ', '.join(f'(:pk, :k{i}, :v{i})' for i in range(len(recs)))
         yield N(d.sql(f'INSERT INTO {self._R}(session, key, value) VALUES {rows} ON CONFLICT (session, key) DO UPDATE SET value = excluded.value'), p)
+
+# %% ../nbs/01_sql.ipynb #14d1eb09
+@patch
+@primitive
+def _insert(self:SQLStore, sid, pos, msgs, writer=None):
+    d,k = self.dialect,len(msgs)
+    yield BEGIN
+    pk = yield from self._pk(sid)
+    head,n,nxt = (yield Q(self._sql['counters'], dict(pk=pk)))[0]
+    p = pos if pos >= 0 else max(0, n + pos)
+    try:
+        if p >= n: # at the end: below the branch's last message
+            g = yield Q(self._sql['grow'], dict(pk=pk, k=k, move=True, d=n-1, now=time.time()))
+            yield ('rows', self._M, MCOLS, self._rows(pk, g[0][0], msgs, g[0][1], writer, up=head, d0=n))
+            return g[0][1]
+        top = (yield Q(self._sql['ancestor'], dict(pk=pk, head=head, d=p)))[0][0]
+        old = yield Q(self._sql['moved'], dict(pk=pk, seq=top))
+        sums = yield Q(self._sql['moved_sums'], dict(pk=pk, seq=top))
+        new = {r[1]: nxt + k + i for i,r in enumerate(old, 1)} # each moved message's sequence, in their order
+        up,depth = old[0][13],old[0][14]
+        now = (yield Q(self._sql['inserted'], dict(pk=pk, next=nxt + k + len(old), k=k, head=new[head], now=time.time())))[0][0]
+        yield N(self._sql['uproot'], dict(pk=pk, seq=top))
+        yield ('rows', self._M, MCOLS, self._rows(pk, nxt, msgs, now, writer, up=up, d0=depth))
+        yield ('rows', self._M, MCOLS, [(*r[:1], new[r[1]], *r[2:13], nxt + k if r[1] == top else new[r[13]], r[14] + k, r[15]) for r in old])
+        if sums: yield ('rows', self._U, ('k', *UCOLS), [(kk, s, new[u], *rest) for kk,s,u,*rest in sums])
+        return now
+    except d.dup:
+        yield ROLLBACK
+        raise (yield from self._taken(sid, msgs)) from None

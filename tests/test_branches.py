@@ -193,7 +193,7 @@ def test_a_bad_tree_is_refused_and_stores_nothing(mgr, tree, why):
     with pytest.raises(InvalidValueError, match=why): mgr.import_session(d)
     assert 'bad' not in mgr
 
-OPS = ('append', 'append_after', 'branch', 'edit', 'regenerate', 'switch', 'delete', 'pop', 'truncate', 'top')
+OPS = ('append', 'append_after', 'branch', 'edit', 'regenerate', 'switch', 'delete', 'pop', 'truncate', 'top', 'insert', 'insert')
 
 def test_random_branching_matches_the_in_memory_store(store, mgr):
     "Random branch calls, the same on this store and on the in-memory one: after each, both show the same session"
@@ -205,6 +205,7 @@ def test_random_branching_matches_the_in_memory_store(store, mgr):
         op = rnd.choice(OPS)
         ids = [m.id for m in ref.tree().messages]
         at = rnd.choice(ids) if ids else None
+        pos = rnd.randrange(-len(ref) - 2, len(ref) + 3)
         n += 1
         def call(x):
             if op == 'append': return x.add_message('user', f'm{n}', id=f'i{n}')
@@ -217,6 +218,7 @@ def test_random_branching_matches_the_in_memory_store(store, mgr):
             if op == 'delete': return x.delete(at)
             if op == 'pop': return x.pop()
             if op == 'truncate': return x.truncate_after(at)
+            if op == 'insert': return x.insert(pos, [Message('user', f'm{n}', id=f'i{n}'), Message('assistant', f'r{n}', id=f'j{n}')][:1 + n % 2])
         def outcome(x):
             try: r = call(x)
             except ChatStateError as e: return type(e).__name__
@@ -240,3 +242,47 @@ def test_what_was_active_last_survives_export_and_import(store, mgr):
         assert c.to_dict()['tree'] == d['tree'] and c.switch(q.id).id == a.id and texts(c) == ['q', 'a'] # not a2, the one added last
         assert c.to_dict()['tree']['touched'] == [0, 3, 1, 2] # now the first answer is active last of all
     with pytest.raises(InvalidValueError, match="'touched' must rank its 4 messages 0 to 3"): mgr.import_session(dict(d, session_id='bad', tree=d['tree'] | {'touched': [0, 0, 1, 2]}))
+
+def test_insert_moves_the_later_messages_and_keeps_everything_of_them(store, mgr):
+    s = mgr.create_session('ins', owner='ana')
+    q,a = s.add_messages([Message('user', 'Plan Lisbon', id='q'), Message('assistant', 'Day 1: Alfama', id='a', metadata={'model': 'm'})])
+    r = s.add_message('assistant', '', pending=True, id='r', writer='w1')
+    s.summarize('a', 'They planned Lisbon.', id='s1')
+    alt = s.regenerate('a', 'Day 1: Belém', pending=False, id='a2') # a branch below q
+    s.switch('a')
+    got = s.insert(1, [Message('system', 'Be brief.', id='sys'), Message('user', 'And food?', id='f')])
+    assert [m.id for m in got] == ['sys', 'f'] and all(m.created is not None for m in got)
+    assert [m.id for m in s] == ['q', 'sys', 'f', 'a', 'r'] and s['a'].created == a.created and s['a'].metadata == {'model': 'm'}
+    assert s.append_chunk('r', 'Day 2', writer='w1').content == 'Day 2' and s.finalize('r', writer='w1').state == 'done' # the reply streams on where it moved
+    assert [x.id for x in s.summaries()] == ['s1'] and s.summary().id == 's1'
+    assert str(s.siblings('sys')) == '2 / 2' and [m.id for m in s.siblings('sys').messages] == ['a2', 'sys'] # the other version of a stays below q: that branch has no insert
+    t = s.tree()
+    order = [m.id for m in t.messages]
+    assert all(t.parents[m] is None or order.index(t.parents[m]) < order.index(m) for m in order) # each message after its parent
+    assert s.switch('a2').id == 'a2' and [m.id for m in s] == ['q', 'a2']
+    assert [h.message.id for h in mgr.search('alfama', owner='ana')] == ['a'] # found where it moved
+    c = mgr.import_session({**s.to_dict(), 'session_id': 'copy'})
+    assert c.tree().parents == t.parents and [m.id for m in c] == ['q', 'a2']
+    assert store.open()['ins'].messages == s.messages # as another manager sees it
+    for bad,err in [((1.5, [Message('user', 'x')]), InvalidTypeError), ((True, [Message('user', 'x')]), InvalidTypeError), ((0, []), InvalidValueError),
+                    ((0, [Message('user', 'x', id='q')]), DuplicateMessageError), ((0, [Message('user', 'x', id='d'), Message('user', 'y', id='d')]), DuplicateMessageError)]:
+        with pytest.raises(err): s.insert(*bad)
+    assert s.tree().parents == mgr['copy'].tree().parents # nothing changed
+    mgr.delete_session('ins')
+    with pytest.raises(SessionNotFoundError): s.insert(0, [Message('user', 'x')])
+
+def test_inserts_and_appends_at_once_keep_every_message(store, mgr):
+    s = mgr.create_session('busy')
+    s.add_message('user', 'first', id='first')
+    def inserter():
+        m = store.open()
+        for i in range(20): m['busy'].insert(1, Message('user', f'ins {i}', id=f'ins{i}'))
+    def appender():
+        m = store.open()
+        for i in range(20): m['busy'].add_message('user', f'app {i}', id=f'app{i}')
+    ts = [threading.Thread(target=f) for f in (inserter, appender)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    ids = [m.id for m in s]
+    assert ids[0] == 'first' and sorted(ids) == sorted(['first'] + [f'ins{i}' for i in range(20)] + [f'app{i}' for i in range(20)])
+    assert [x for x in ids if x.startswith('ins')] == [f'ins{i}' for i in reversed(range(20))] and [x for x in ids if x.startswith('app')] == [f'app{i}' for i in range(20)]

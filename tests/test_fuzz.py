@@ -74,6 +74,10 @@ CALLS = [ # (name, call, arguments that succeed or fail cleanly on the filled st
     ('add_branch', lambda m, a, b, c: S(m).add_branch(a, b, writer=c), ['q', [{'role': 'user', 'content': 'x'}], None]),
     ('add_branch item', lambda m, a: S(m).add_branch(None, [Message('user', 'ok'), a]), [{'role': 'user', 'content': 'x'}]),
     ('siblings', lambda m, a: S(m).siblings(a), ['q']),
+    ('insert', lambda m, a, b, c: S(m).insert(a, b, writer=c), [1, [{'role': 'user', 'content': 'x'}], None]),
+    ('insert item', lambda m, a: S(m).insert(0, [Message('user', 'ok'), a]), [{'role': 'user', 'content': 'x'}]),
+    ('records', lambda m, a, b, c, d, e: S(m).records(a, after=b, before=c, limit=d, reverse=e), ['', None, None, None, False]),
+    ('set_records', lambda m, a, b, c: S(m).set_records(a, drop=b, keep=c), [{'k': 1}, None, ()]),
     ('summarize', lambda m, a, b, c, d: S(m).summarize(a, b, metadata=c, id=d), ['a', 'S', None, None]),
     ('search', lambda m, a, b, c, d, e: m.search(a, owner=b, limit=c, offset=d, order=e), ['q', 'ana', 20, 0, 'newest']),
     ('import summaries', lambda m, a: m.import_session(dict(session_id='imp', messages=[{'role': 'user', 'content': 'x', 'id': 'x'}], summaries=a)), [[{'upto': 'x', 'content': 'S'}]]),
@@ -102,7 +106,7 @@ def fill(m):
 
 def dump(m):
     "What the store holds: each session's summary and its whole tree"
-    return [(i, t.messages, t.parents, t.head, m[i.session_id].summaries()) for i in m.sessions() for t in [m[i.session_id].tree()]]
+    return [(i, t.messages, t.parents, t.head, m[i.session_id].summaries(), m[i.session_id].records()) for i in m.sessions() for t in [m[i.session_id].tree()]]
 
 def hostile_calls():
     for name,call,args in CALLS:

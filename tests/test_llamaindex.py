@@ -51,6 +51,10 @@ def test_llamaindex_own_checks(store):
         assert await cs.get_messages('user3') == [U('ハロー héllo'), U('b')]
         await cs.add_message('user3', U('mid'), idx=1); await cs.add_message('user3', U('end'), idx=-1)
         assert [x.content for x in await cs.get_messages('user3')] == ['ハロー héllo', 'mid', 'end', 'b']
+        s3 = await both_apis(m)[1].get_session('user3')
+        ids = [x.id for x in await s3.messages]
+        await cs.add_message('user3', U('top'), idx=0) # the others keep their ids: nothing copied
+        assert [x.id for x in await s3.messages][1:] == ids and len((await s3.tree()).messages) == 5
     run(store, body)
 
 CONV = [ChatMessage(role='system', content='Be brief.'),

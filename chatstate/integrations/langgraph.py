@@ -8,7 +8,7 @@ Docs: https://chatstate.github.io/chatstate/langgraph.html.md"""
 __all__ = ['BIG_VALUE', 'encode', 'decode', 'ChatstateSaver']
 
 # %% ../../nbs/16_langgraph.ipynb #17ec5e21
-import base64, dataclasses, datetime as dt, decimal, enum, sys, threading, uuid
+import base64, dataclasses, datetime as dt, decimal, enum, sys, threading, uuid, warnings
 from collections import OrderedDict
 from fastcore.basics import patch
 from typing import Any, AsyncIterator, Iterator, Optional, Sequence
@@ -84,7 +84,10 @@ def decode(o:Any)->Any:
     if t in _KINDS: return _KINDS[t](decode(x) for x in v)
     if t == 'dict': return {decode(k): decode(x) for k,x in v}
     if t == 'message': return messages_from_dict([decode(v)])[0]
-    if t == 'lc': return load(decode(v), allowed_objects='all')
+    if t == 'lc':
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message='The function `load` is in beta') # LangChain's own loader, its allowlist of classes
+            return load(decode(v), allowed_objects='all')
     if t == 'send': return Send(o['node'], decode(o['arg']))
     if t == 'float': return float(v)
     if t == 'enum': return _cls(o['cls'], enum.Enum)(decode(v))

@@ -60,9 +60,7 @@ def _get(m, key, owner, summary=False):
 def _add(m, key, owner, cm, idx):
     s = yield m.get_or_create(key, owner=owner)
     if idx is None: return (yield s.add_messages([to_message(cm)]))
-    msgs = yield s.messages
-    i = max(0, min(len(msgs), idx if idx >= 0 else len(msgs) + idx))
-    yield s.add_branch(msgs[i-1].id if i else None, [to_message(cm)] + [Message(x.role, x.content, metadata=x.metadata) for x in msgs[i:]])
+    yield s.insert(idx, [to_message(cm)]) # one step: the messages after it keep their ids, one place later
 
 def _drop(m, key, owner):
     s = yield m.get_session(key, owner=owner)
