@@ -1,6 +1,7 @@
 """The Pydantic AI capability on every store and both APIs: a run goes on from the session's conversation and its new messages are
 stored in chatstate's form, every part kind back exactly as it was (system and user prompts, images, text, thinking, tool calls and returns,
-retry prompts, usage); a session per run from the run's dependencies; a run's own history kept; across a restart."""
+retry prompts, usage); a session per run from the run's dependencies; a run's own history kept; across a restart; and pydantic-ai-harness's
+ACP session store."""
 import asyncio, pytest
 from conftest import need_module, run_on
 from chatstate import *
@@ -111,4 +112,36 @@ def test_a_run_can_start_from_the_summary(store):
         sent = [p for x in seen[-1] for p in x.parts]
         assert [(p.part_kind, getattr(p, 'content', None)) for p in sent][:3] == [('system-prompt', 'Be brief.'), ('system-prompt', 'Lisbon, 3 days.'), ('user-prompt', 'And day 2?')]
         assert len(await s.messages) == 7 # the whole conversation is kept: the summary only stands in for the model
+    run(store, body)
+
+def test_the_harness_acp_session_store(store):
+    "pydantic-ai-harness's ACP `SessionStore`: saves after each turn add only what is new; load gives back the history, transcript and model exactly"
+    need_module('acp', 'dev')
+    import warnings
+    from acp import schema
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore') # the harness marks ACP experimental
+        from pydantic_ai_harness.experimental.acp import StoredSession
+    from chatstate.integrations.pydantic_ai import AcpSessionStore
+    def chunk(kind, text): return (schema.UserMessageChunk if kind == 'user' else schema.AgentMessageChunk)(session_update=f'{kind}_message_chunk', content=schema.TextContentBlock(type='text', text=text))
+    async def body(m, am):
+        seen = []
+        a,acp = agent_for(seen),AcpSessionStore(m, owner='ana')
+        h1 = (await a.run('Weather in Lisbon?')).all_messages()
+        t1 = [chunk('user', 'Weather in Lisbon?'), chunk('agent', 'It is 18°C in Lisbon.')]
+        await acp.save('z', StoredSession(messages=h1, updates=t1, model='scripted'))
+        s = await am.get_session('z', owner='ana')
+        n1 = await s.count()
+        h2 = (await a.run('And tomorrow?', message_history=h1)).all_messages()
+        t2 = t1 + [chunk('user', 'And tomorrow?'), chunk('agent', 'It is 18°C in Lisbon.')]
+        before = [x.id for x in await s.messages]
+        await acp.save('z', StoredSession(messages=h2, updates=t2, model='other'))
+        assert [x.id for x in await s.messages][:n1] == before and await s.count() == len(to_messages(h2)) # appended, once
+        back = await AcpSessionStore(m, owner='ana').load('z') # another process
+        assert (back.messages, back.updates, back.model) == (h2, t2, 'other')
+        assert to_openai(await s.messages)[0] == {'role': 'system', 'content': 'Be brief.'} # chatstate's form: the formats read it
+        assert await AcpSessionStore(m, owner='bob').load('z') is None and await acp.load('none') is None
+        await acp.save('z', StoredSession(messages=h1[:1], updates=t2[:1], model=None)) # a history that does not go on from what is stored replaces it
+        back = await acp.load('z')
+        assert (back.messages, back.updates, back.model) == (h1[:1], t2[:1], None) and await s.count() == len(to_messages(h1[:1]))
     run(store, body)
