@@ -1,7 +1,7 @@
 """The adapters' async methods never block the event loop, on every store and both APIs: checked with blockbuster (the detector LangChain's
 tests use), which fails any blocking call (a socket read, a file write, a sleep) made on the loop's thread from Python (psycopg's I/O is in
 libpq, out of its sight: on PostgreSQL the async API uses psycopg's async connections, and a sync store's calls go to threads)."""
-import asyncio, warnings, pytest
+import asyncio, sys, warnings, pytest
 from conftest import need_module, async_manager
 from chatstate import *
 
@@ -20,6 +20,17 @@ def test_async_methods_never_block(store):
         m = await async_manager(store)
         try:
             s = store.open() if store.api == 'sync' else None
+            acp = hist = None
+            if sys.version_info >= (3, 11): # imported before the check: an import reads files
+                import warnings
+                from pydantic_ai.messages import ModelRequest, UserPromptPart
+                from chatstate.integrations.pydantic_ai import AcpSessionStore
+                with warnings.catch_warnings():
+                    warnings.simplefilter('ignore') # the harness marks ACP experimental
+                    from pydantic_ai_harness.experimental.acp import StoredSession
+                    from pydantic_ai_harness.experimental.acp._session import SessionUpdate
+                acp,hist = AcpSessionStore(m),[ModelRequest(parts=[UserPromptPart('hi')])]
+                await AcpSessionStore(m).load('none') # its first use builds pydantic's validators, off the check
             with blockbuster_ctx():
                 a = AgentsSession('a', m)
                 await a.add_items([{'role': 'user', 'content': 'hi'}, {'role': 'assistant', 'content': 'hello'}])
@@ -46,6 +57,9 @@ def test_async_methods_never_block(store):
                 assert [x async for x in sv.alist(cfg)][0].checkpoint['id'] == cp['id']
                 await sv.acopy_thread('g', 'g2'); await sv.aprune(['g2']); await sv.adelete_thread('g')
                 assert await sv.aget_tuple(cfg) is None and (await sv.aget_tuple({'configurable': {'thread_id': 'g2'}})).checkpoint['id'] == cp['id']
+                if acp is not None: # pydantic-ai-harness's ACP sessions (Python 3.11 or newer)
+                    await acp.save('z', StoredSession(messages=hist, updates=[], model='m'))
+                    assert (await acp.load('z')).messages == hist
                 if s is not None and store.kind in ('sqlite', 'redis'): # the check can fail: the sync API called on the loop blocks, and is caught
                     # (psycopg's sync I/O is libpq's, below what blockbuster patches; the memory store does none)
                     with pytest.raises(BlockingError): s.get_or_create('d').add_message('user', 'blocks')
