@@ -284,6 +284,14 @@ local function reshape(ids, nodes, gone, h) -- take the messages `gone` out (eac
   else redis.call('HSET', S, 'base', 0, 'head', h or '', 'n', h and nodes[h][1] + 1 or 0) end
   return out
 end
+local function place(at, n, seq, d, p, now, exp) -- the n messages of ARGV from `at` (3 fields each) at sequences after `seq`, each below the one before, the first below `p` at depth d + 1; the last one's id
+  for i = 1, n do
+    local j = at + (i - 1) * 3
+    redis.call('ZADD', Z, seq + i, ARGV[j]); put(j, now, exp)
+    tset(ARGV[j], d + i, seq + i, p); p = ARGV[j]
+  end
+  return p
+end
 """
 
 # %% ../nbs/04_redis.ipynb #30e5a41e
@@ -392,12 +400,7 @@ for i = 1, n do
 end
 if not f[4] then redis.call('HSET', S, 'base', redis.call('ZCARD', Z)) end -- its first branch: what it holds so far is one branch
 local now = clock()
-local exp, p = now + tonumber(ARGV[6 + n * 3]), under
-for i = 1, n do
-  local j = 6 + (i - 1) * 3
-  redis.call('ZADD', Z, seq + i, ARGV[j]); put(j, now, exp)
-  tset(ARGV[j], d + i, seq + i, p); p = ARGV[j]
-end
+local p = place(6, n, seq, d, under, now, now + tonumber(ARGV[6 + n * 3]))
 redis.call('HSET', S, 'next', seq + n, 'n', d + 1 + n, 'head', p, 'updated', ARGV[2])
 redis.call('ZADD', KEYS[6], ARGV[2], S)
 if f[3] then redis.call('ZADD', f[3] .. ':u', ARGV[2], S) end
@@ -472,12 +475,7 @@ local top, under, d = false, h, len - 1
 if p < len then top = path(h, nil)[p + 1]; under, d = nodes[top][3], nodes[top][1] - 1 end
 local rank = top and redis.call('ZRANK', Z, top)
 local now = clock()
-local exp, x = now + tonumber(ARGV[5 + n * 3]), under
-for i = 1, n do
-  local j = 5 + (i - 1) * 3
-  redis.call('ZADD', Z, seq + i, ARGV[j]); put(j, now, exp)
-  tset(ARGV[j], d + i, seq + i, x); x = ARGV[j]
-end
+local x = place(5, n, seq, d, under, now, now + tonumber(ARGV[5 + n * 3]))
 local moved = 0
 if top then
   local sub = below(ids, nodes, top)

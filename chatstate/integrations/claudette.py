@@ -11,6 +11,7 @@ __all__ = ['StoredChat', 'AsyncStoredChat']
 from typing import Optional
 from ..core import *
 from ..formats import from_anthropic, to_claudette, _dictify
+from .base import SessionChat, AsyncSessionChat
 try: from claudette import Chat, AsyncChat
 except ImportError: raise MissingDriverError('StoredChat needs claudette: pip install claudette') from None
 
@@ -19,74 +20,17 @@ def _calls(h)->set:
     "The tool_use ids in claudette history `h`: what a later tool result may answer"
     return {b['id'] for o in h for b in (_dictify(o, 0).get('content') or []) if isinstance(b, dict) and b.get('type') == 'tool_use'}
 
-def _start(msgs, sp):
-    "`(hist, sp, store_sp)` for a chat on a session holding `msgs`: its history, the system prompt, and whether to store `sp` (a new session's)"
-    hist,stored = to_claudette(msgs)
-    return hist,stored if sp is None else sp,bool(sp and not stored and not hist)
-
-class _Kept:
-    "What both stored chats share: the messages the history holds beyond the session's"
-    def _unsaved(self)->list:
-        msgs = from_anthropic(self.h[self._n:], known_calls=_calls(self.h[:self._n]))
-        self._n = len(self.h)
-        return msgs
+class _Claudette:
+    "Where claudette keeps a chat's history (`h`, Anthropic's form), and how it becomes chatstate's and back"
+    _to = staticmethod(to_claudette)
+    @property
+    def _hist(self)->list: return self.h
+    def _from(self, new, old)->list: return from_anthropic(new, known_calls=_calls(old))
 
 # %% ../../nbs/14_claudette.ipynb #2b51a617
-class StoredChat(_Kept, Chat):
-    "A claudette `Chat` on chatstate session `session`: its history is the session's, and each turn's new messages are added to it"
-    def __init__(self, session:ChatSession, # The conversation: read when the chat is made, added to after each turn
-                 *args, sp:Optional[str]=None, # The system prompt: None, the session's; given to a session that has none, it is stored
-                 summary:bool=False, # Start from the session's summary (`ChatSession.summarize`) in place of the messages it stands in for
-                 **kwargs):
-        if not isinstance(session, ChatSession): raise InvalidTypeError(f"session must be a ChatSession, not {type(session).__name__}")
-        hist,sp,store = _start(session.context() if summary else session.messages, sp)
-        if store: session.add_message('system', sp)
-        super().__init__(*args, sp=sp, hist=hist, **kwargs)
-        self.session,self._n = session,len(self.h)
-
-    def save(self)->list:
-        "Add to the session what the history holds beyond it; return those messages"
-        msgs = self._unsaved()
-        if msgs: self.session.add_messages(msgs)
-        return msgs
-
-    def __call__(self, pr=None, *args, stream:bool=False, **kwargs):
-        self.save()
-        r = super().__call__(pr, *args, stream=stream, **kwargs)
-        if stream: return self._saved(r)
-        self.save()
-        return r
-
-    def _saved(self, g):
-        yield from g
-        self.save()
+class StoredChat(_Claudette, SessionChat, Chat):
+    "A claudette `Chat` on chatstate session `session`: its history is the session's, and each turn's new messages are added to it (`SessionChat`)"
 
 # %% ../../nbs/14_claudette.ipynb #e229c0d4
-class AsyncStoredChat(_Kept, AsyncChat):
+class AsyncStoredChat(_Claudette, AsyncSessionChat, AsyncChat):
     "A claudette `AsyncChat` on `AsyncChatSession` `session`, made with `await AsyncStoredChat.create(session, ...)`"
-    @classmethod
-    async def create(cls, session:AsyncChatSession, *args, sp:Optional[str]=None, summary:bool=False, **kwargs)->'AsyncStoredChat':
-        "A chat on `session`, its history read from it (`sp` and `summary` as `StoredChat` takes them)"
-        if not isinstance(session, AsyncChatSession): raise InvalidTypeError(f"session must be an AsyncChatSession, not {type(session).__name__}")
-        hist,sp,store = _start(await (session.context() if summary else session.messages), sp)
-        if store: await session.add_message('system', sp)
-        self = cls(*args, sp=sp, hist=hist, **kwargs)
-        self.session,self._n = session,len(self.h)
-        return self
-
-    async def save(self)->list:
-        "Add to the session what the history holds beyond it; return those messages"
-        msgs = self._unsaved()
-        if msgs: await self.session.add_messages(msgs)
-        return msgs
-
-    async def __call__(self, pr=None, *args, stream:bool=False, **kwargs):
-        await self.save()
-        r = await super().__call__(pr, *args, stream=stream, **kwargs)
-        if stream: return self._saved(r)
-        await self.save()
-        return r
-
-    async def _saved(self, g):
-        async for x in g: yield x
-        await self.save()

@@ -11,6 +11,7 @@ __all__ = ['StoredChat', 'AsyncStoredChat']
 from typing import Optional
 from ..core import *
 from ..formats import from_openai, to_lisette, _alternate, _dictify
+from .base import SessionChat, AsyncSessionChat
 try: from lisette import Chat, AsyncChat
 except ImportError: raise MissingDriverError('StoredChat needs lisette: pip install lisette') from None
 
@@ -19,74 +20,17 @@ def _calls(h)->set:
     "The tool call ids in lisette history `h`: what a later tool result may answer"
     return {c.get('id') for i,o in enumerate(h) for c in (_dictify(o, i).get('tool_calls') or []) if isinstance(c, dict)}
 
-def _start(msgs, sp):
-    "`(hist, sp, store_sp)` for a chat on a session holding `msgs`: its history, the system prompt, and whether to store `sp` (a new session's)"
-    hist,stored = to_lisette(msgs)
-    return hist,stored if sp is None else sp,bool(sp and not stored and not hist)
-
-class _Kept:
-    "What both stored chats share: the messages the history holds beyond the session's"
-    def _unsaved(self)->list:
-        msgs = from_openai(_alternate(self.hist)[self._n:], known_calls=_calls(self.hist[:self._n]))
-        self._n = len(self.hist)
-        return msgs
+class _Lisette:
+    "Where lisette keeps a chat's history (`hist`, OpenAI's form), and how it becomes chatstate's and back"
+    _to = staticmethod(to_lisette)
+    @property
+    def _hist(self)->list: return self.hist
+    def _from(self, new, old)->list: return from_openai(_alternate(old + new)[len(old):], known_calls=_calls(old)) # plain strings alternate from the start
 
 # %% ../../nbs/17_lisette.ipynb #9436fb89
-class StoredChat(_Kept, Chat):
-    "A lisette `Chat` on chatstate session `session`: its history is the session's, and each turn's new messages are added to it"
-    def __init__(self, session:ChatSession, # The conversation: read when the chat is made, added to after each turn
-                 *args, sp:Optional[str]=None, # The system prompt: None, the session's; given to a session that has none, it is stored
-                 summary:bool=False, # Start from the session's summary (`ChatSession.summarize`) in place of the messages it stands in for
-                 **kwargs):
-        if not isinstance(session, ChatSession): raise InvalidTypeError(f"session must be a ChatSession, not {type(session).__name__}")
-        hist,sp,store = _start(session.context() if summary else session.messages, sp)
-        if store: session.add_message('system', sp)
-        super().__init__(*args, sp=sp, hist=hist, **kwargs)
-        self.session,self._n = session,len(self.hist)
-
-    def save(self)->list:
-        "Add to the session what the history holds beyond it; return those messages"
-        msgs = self._unsaved()
-        if msgs: self.session.add_messages(msgs)
-        return msgs
-
-    def __call__(self, msg=None, *args, stream:Optional[bool]=None, **kwargs):
-        self.save()
-        r = super().__call__(msg, *args, stream=stream, **kwargs)
-        if stream or (stream is None and self.stream): return self._saved(r)
-        self.save()
-        return r
-
-    def _saved(self, g):
-        yield from g
-        self.save()
+class StoredChat(_Lisette, SessionChat, Chat):
+    "A lisette `Chat` on chatstate session `session`: its history is the session's, and each turn's new messages are added to it (`SessionChat`)"
 
 # %% ../../nbs/17_lisette.ipynb #ac1778a4
-class AsyncStoredChat(_Kept, AsyncChat):
+class AsyncStoredChat(_Lisette, AsyncSessionChat, AsyncChat):
     "A lisette `AsyncChat` on `AsyncChatSession` `session`, made with `await AsyncStoredChat.create(session, ...)`"
-    @classmethod
-    async def create(cls, session:AsyncChatSession, *args, sp:Optional[str]=None, summary:bool=False, **kwargs)->'AsyncStoredChat':
-        "A chat on `session`, its history read from it (`sp` and `summary` as `StoredChat` takes them)"
-        if not isinstance(session, AsyncChatSession): raise InvalidTypeError(f"session must be an AsyncChatSession, not {type(session).__name__}")
-        hist,sp,store = _start(await (session.context() if summary else session.messages), sp)
-        if store: await session.add_message('system', sp)
-        self = cls(*args, sp=sp, hist=hist, **kwargs)
-        self.session,self._n = session,len(self.hist)
-        return self
-
-    async def save(self)->list:
-        "Add to the session what the history holds beyond it; return those messages"
-        msgs = self._unsaved()
-        if msgs: await self.session.add_messages(msgs)
-        return msgs
-
-    async def __call__(self, msg=None, *args, stream:Optional[bool]=None, **kwargs):
-        await self.save()
-        r = await super().__call__(msg, *args, stream=stream, **kwargs)
-        if stream or (stream is None and self.stream): return self._saved(r)
-        await self.save()
-        return r
-
-    async def _saved(self, g):
-        async for x in g: yield x
-        await self.save()
