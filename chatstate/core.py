@@ -345,7 +345,8 @@ class SessionManager(ABC):
         return []
     def _records(self, sid:str, lo:str, hi:str, limit:Optional[int], desc:bool)->list:
         "Session `sid`'s records whose keys `k` have `lo <= k < hi`, in key order (the reverse when `desc`), `limit` of them (None: all): `[(key, value)]`"
-        raise StoreError(f"{type(self).__name__} keeps no records")
+        if not self._exists(sid): raise session_not_found(sid)
+        return [] # a store that keeps no records holds none
     def _put_records(self, sid:str, recs:list, drop:list, keep:list)->None:
         "In one step: delete session `sid`'s records whose keys fall in one of the `(lo, hi)` ranges of `drop` (unless among `keep`), then write `recs` (`[(key, value)]`, each replacing one of its key)"
         raise StoreError(f"{type(self).__name__} keeps no records")
@@ -1839,6 +1840,8 @@ def _to_dict(self)->dict:
     if t.branched: d['tree'] = t.links() # only for a session that branched: one branch is the list itself
     sums = yield P._summaries(self.session_id)
     if sums: d['summaries'] = [dict(id=i, upto=u, content=c, metadata=md, created=at) for i,u,c,md,at in sums] # only when it has some
+    recs = yield P._records(self.session_id, '', _TOP, None, False)
+    if recs: d['records'] = {k: json.loads(v) for k,v in recs} # likewise
     return d
 
 def _check_summaries(v, msgs, sid)->Optional[list]:
@@ -2028,10 +2031,15 @@ def _import_session(self, d:dict, on_conflict:str='fail')->Optional[ChatSession]
     sid,md,owner = _check_id(d['session_id']),_check_md(d.get('metadata')),_owner(d.get('owner'))
     msgs = _distinct(_as_messages(d.get('messages') or []), sid)
     tree,sums = _check_tree(d.get('tree'), msgs, sid),_check_summaries(d.get('summaries'), msgs, sid)
+    recs = d.get('records') or {}
+    if not isinstance(recs, dict): raise InvalidValueError(f"session {sid!r}: bad 'records': it must be a dict of key: value, not {_short(recs)}")
+    recs = [(record_key(k), compact_json(check_json(v, f'record {k!r}'))) for k,v in recs.items()]
     now = time.time()
     created,updated,exp = (_time(d.get(k), k) for k in ('created', 'updated', 'expires_at'))
     created,updated = ifnone(created, now),ifnone(updated, now)
-    if (yield P._create(sid, md, created, updated, exp, msgs, on_conflict == 'replace', owner, *([] if tree is None and sums is None else [tree, sums]))): return self._handle(sid)
+    if (yield P._create(sid, md, created, updated, exp, msgs, on_conflict == 'replace', owner, *([] if tree is None and sums is None else [tree, sums]))):
+        if recs: yield P._put_records(sid, recs, [], [])
+        return self._handle(sid)
     if on_conflict == 'skip': return None
     raise DuplicateSessionError(f"session {sid!r} already exists")
 

@@ -80,6 +80,7 @@ CALLS = [ # (name, call, arguments that succeed or fail cleanly on the filled st
     ('insert item', lambda m, a: S(m).insert(0, [Message('user', 'ok'), a]), [{'role': 'user', 'content': 'x'}]),
     ('records', lambda m, a, b, c, d, e: S(m).records(a, after=b, before=c, limit=d, reverse=e), ['', None, None, None, False]),
     ('set_records', lambda m, a, b, c: S(m).set_records(a, drop=b, keep=c), [{'k': 1}, None, ()]),
+    ('import records', lambda m, a: m.import_session(dict(session_id='imp', records=a)), [{'k': 1}]),
     ('summarize', lambda m, a, b, c, d: S(m).summarize(a, b, metadata=c, id=d), ['a', 'S', None, None]),
     ('search', lambda m, a, b, c, d, e: m.search(a, owner=b, limit=c, offset=d, order=e), ['q', 'ana', 20, 0, 'newest']),
     ('import summaries', lambda m, a: m.import_session(dict(session_id='imp', messages=[{'role': 'user', 'content': 'x', 'id': 'x'}], summaries=a)), [[{'upto': 'x', 'content': 'S'}]]),

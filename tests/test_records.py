@@ -101,3 +101,18 @@ def test_records_match_a_model_of_them(mgr):
         want = sorted(k for k in model if k.startswith(p) and (a is None or k > a) and (b is None or k < b))
         if rev: want.reverse()
         assert s.records(p, after=a, before=b, limit=lim, reverse=rev) == [(k, model[k]) for k in want[:lim]], step
+
+def test_records_travel_with_the_session_and_not_with_a_fork(store, mgr):
+    s = mgr.create_session('src')
+    s.add_message('user', 'hi', id='q')
+    s.set_records({'cp/1': {'step': 1}, 'w/1/t': ['ch', 2]})
+    d = s.to_dict()
+    assert d['records'] == {'cp/1': {'step': 1}, 'w/1/t': ['ch', 2]} and 'records' not in mgr.create_session('bare').to_dict()
+    c = mgr.import_session({**d, 'session_id': 'copy'})
+    assert c.records() == s.records() and [m.id for m in c] == ['q']
+    assert s.fork(session_id='fork').records() == [] # a fork is a new conversation from this one's messages
+    mgr.import_session({**d, 'records': {'x': 1}}, on_conflict='replace')
+    assert mgr['src'].records() == [('x', 1)]
+    for bad in [{'': 1}, {'k': {1}}, [('k', 1)], {'k\x00': 1}]:
+        with pytest.raises(ChatStateError): mgr.import_session({**d, 'session_id': 'nope', 'records': bad})
+        assert 'nope' not in mgr # refused before anything is stored

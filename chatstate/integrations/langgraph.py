@@ -346,11 +346,10 @@ def _delete_thread(self:ChatstateSaver, m, thread_id):
 @patch
 def _copy_thread(self:ChatstateSaver, m, source, target):
     s,t = self._session(m, str(source)),self._session(m, str(target))
-    try: d,recs = (yield s.to_dict()),(yield s.records())
+    try: d = yield s.to_dict() # the whole session: every branch, its records (the checkpoints) with it
     except SessionNotFoundError: return
     yield m.import_session({**d, 'session_id': t.session_id}, on_conflict='replace')
     self._forget(t.session_id)
-    if recs: yield t.set_records(dict(recs))
 
 @patch
 def _prune(self:ChatstateSaver, m, thread_ids, strategy):
