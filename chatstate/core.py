@@ -314,8 +314,8 @@ class SessionManager(ABC):
     @abstractmethod
     def _purge(self, now:float, before:Optional[float]=None)->int:
         "Delete sessions expired at `now`, and if `before` is given those not updated since then; return how many"
-    def _branch(self, sid:str, msgs:list, at:Optional[str], writer:Optional[str]=None, beside:bool=False)->float:
-        "Add `msgs`, in order, as a new branch below message `at` (below its parent, if `beside`; at the top, if `at` is None), and make them the active branch's end; all or none, as `_append`; return the store time"
+    def _branch(self, sid:str, msgs:list, at:Optional[str], writer:Optional[str]=None, beside:bool=False, recs:Optional[list]=None)->float:
+        "Add `msgs`, in order, as a new branch below message `at` (below its parent, if `beside`; at the top, if `at` is None), and make them the active branch's end; all or none, as `_append`, and in the same step write records `recs` (as `_put_records` does), if given; return the store time"
         raise StoreError(f"{type(self).__name__} keeps one branch per session: it cannot add a branch")
     def _insert(self, sid:str, pos:int, msgs:list, writer:Optional[str]=None)->float:
         """Insert `msgs`, in order, before the message at position `pos` of the active branch (negative: from its end, as `list.insert` counts; at or past
@@ -509,6 +509,18 @@ def _below(r:_Rec, mid:Optional[str])->list:
         if t[8] in sub: sub.add(k); res.append(k)
     return res
 
+def _keep_records(r:_Rec, recs:list, drop:list, keep:list):
+    "Delete the records of `r` in the key ranges `drop` (but those in `keep`), then write `recs`"
+    keep = set(keep)
+    for lo,hi in drop:
+        a,b = bisect.bisect_left(r.keys, lo),bisect.bisect_left(r.keys, hi)
+        for k in r.keys[a:b]:
+            if k not in keep: del r.recs[k]
+        r.keys[a:b] = [k for k in r.keys[a:b] if k in keep]
+    for k,v in recs:
+        if k not in r.recs: bisect.insort(r.keys, k)
+        r.recs[k] = v
+
 def _retree(t:tuple, depth:int, parent:Optional[str], touched:int)->tuple: "Stored tuple `t` at a new place in the tree"; return t[:7] + (depth, parent, touched)
 
 def _reshape(r:_Rec, gone:set, head:Optional[str]):
@@ -685,13 +697,14 @@ class InMemorySessionManager(SessionManager):
         r.tick,r.updated = tk + len(msgs),now
         return res
 
-    def _branch(self, sid, msgs, at, writer=None, beside=False):
+    def _branch(self, sid, msgs, at, writer=None, beside=False, recs=None):
         now = time.time()
         with self._lock:
             r = self._rec(sid, now)
             if at is not None and at not in r.all: raise message_not_found(sid, at)
             self._add(r, sid, msgs, r.all[at][8] if at is not None and beside else at, writer, now)
             _repath(r, msgs[-1].id)
+            if recs: _keep_records(r, recs, (), ())
         return now
 
     def _insert(self, sid, pos, msgs, writer=None):
@@ -732,17 +745,7 @@ class InMemorySessionManager(SessionManager):
             return [(k, r.recs[k]) for k in ks[:limit]]
 
     def _put_records(self, sid, recs, drop, keep):
-        with self._lock:
-            r = self._rec(sid)
-            keep = set(keep)
-            for lo,hi in drop:
-                a,b = bisect.bisect_left(r.keys, lo),bisect.bisect_left(r.keys, hi)
-                gone = [k for k in r.keys[a:b] if k not in keep]
-                for k in gone: del r.recs[k]
-                r.keys[a:b] = [k for k in r.keys[a:b] if k in keep]
-            for k,v in recs:
-                if k not in r.recs: bisect.insort(r.keys, k)
-                r.recs[k] = v
+        with self._lock: _keep_records(self._rec(sid), recs, drop, keep)
 
     def _count(self, sid):
         with self._lock: return self._rec(sid).n
@@ -1576,11 +1579,14 @@ class Siblings:
     def __str__(self): return f'{self.index + 1} / {self.n}'
 
 @_twin('session')
-def _add_branch(self, parent:Optional[str], msgs:Iterable, writer:Optional[str]=None)->List[Message]:
+def _add_branch(self, parent:Optional[str], msgs:Iterable, writer:Optional[str]=None,
+                records:Optional[dict]=None # Records to write in the same step (as `set_records` writes them): what a framework keeps of the step that made these messages
+               )->List[Message]:
     "Add `msgs` (`Message`s or dicts), in order, as a new branch below message `parent` (None: at the top), in one atomic step; they become the active branch's end"
     parent,msgs,writer = _maybe_id(parent, 'parent'),_distinct(_as_messages(msgs, 'msgs'), self.session_id),_writer(writer)
     if not msgs: raise InvalidValueError("a branch needs at least one message")
-    return _added(msgs, (yield P._branch(self.session_id, msgs, parent, writer, False)))
+    recs = [] if records is None else _records_of(records)
+    return _added(msgs, (yield P._branch(self.session_id, msgs, parent, writer, False, *([recs] if recs else []))))
 
 @_twin('session')
 def _insert(self, pos:int, # Where the first goes, as `list.insert` places an item: negative counts from the end, past the end appends
@@ -1756,13 +1762,13 @@ def _set_records(self, records:Optional[dict]=None, # key: the JSON-ready value 
                  keep:Iterable=() # Keys `drop` leaves
                 ):
     "Write `records` and delete what `drop` names, all in one step: a reader sees all of it or none"
-    if records is None: records = {}
+    yield P._put_records(self.session_id, _records_of(records), [_span(d, None, None) for d in _strs(drop, 'drop')], [record_key(k, 'kept key') for k in _strs(keep, 'keep')])
+
+def _records_of(records)->list:
+    "`records` (a dict of key: JSON-ready value, or None) checked, as the stores take them: `[(key, JSON)]`"
+    if records is None: return []
     if not isinstance(records, dict): raise InvalidTypeError(f"records must be a dict of key: value, not {_tname(records)} ({_short(records)})")
-    recs = []
-    for k,v in records.items():
-        k = record_key(k)
-        recs.append((k, compact_json(check_json(v, f'record {k!r}'))))
-    yield P._put_records(self.session_id, recs, [_span(d, None, None) for d in _strs(drop, 'drop')], [record_key(k, 'kept key') for k in _strs(keep, 'keep')])
+    return [(record_key(k), compact_json(check_json(v, f'record {k!r}'))) for k,v in records.items()]
 
 def _strs(v, what)->list:
     "`v` (None, a str, or an iterable of them) as a list"

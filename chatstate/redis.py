@@ -284,6 +284,14 @@ local function reshape(ids, nodes, gone, h) -- take the messages `gone` out (eac
   else redis.call('HSET', S, 'base', 0, 'head', h or '', 'n', h and nodes[h][1] + 1 or 0) end
   return out
 end
+local function keep(from) -- write the records of ARGV from `from` (each key and value) into R, each replacing one of its key, with the session's expiry
+  for i = from, #ARGV, 2 do
+    redis.call('ZREMRANGEBYLEX', R, '[' .. ARGV[i] .. '\0', '(' .. ARGV[i] .. '\1') -- the value it had
+    redis.call('ZADD', R, 0, ARGV[i] .. '\0' .. ARGV[i + 1])
+  end
+  local t = redis.call('PTTL', S)
+  if t > 0 then redis.call('PEXPIRE', R, t) end
+end
 local function place(at, n, seq, d, p, now, exp) -- the n messages of ARGV from `at` (3 fields each) at sequences after `seq`, each below the one before, the first below `p` at depth d + 1; the last one's id
   for i = 1, n do
     local j = at + (i - 1) * 3
@@ -382,9 +390,10 @@ return {1, now}
 """
 
 # %% ../nbs/04_redis.ipynb #324ba8cc
-# KEYS: as `_APPEND`'s. ARGV: id, now, n, the message it goes below ('': at the top), below its parent instead?, n message fields (3 each), the lease (ms)
+# KEYS: as `_APPEND`'s. ARGV: id, now, n, the message it goes below ('': at the top), below its parent instead?, n message fields (3 each), the lease (ms),
+#       then records to write in the same step: each key and value
 _BRANCH = _LIB + """
-local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset', 10, 'zset'})
+local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset', 10, 'zset', 12, 'zset'})
 if bad then return bad end
 local f = redis.call('HMGET', S, 'next', 'exp', 'ok', 'base')
 if not f[1] then return {0} end
@@ -402,6 +411,7 @@ if not f[4] then redis.call('HSET', S, 'base', redis.call('ZCARD', Z)) end -- it
 local now = clock()
 local p = place(6, n, seq, d, under, now, now + tonumber(ARGV[6 + n * 3]))
 redis.call('HSET', S, 'next', seq + n, 'n', d + 1 + n, 'head', p, 'updated', ARGV[2])
+if #ARGV > 6 + n * 3 then keep(7 + n * 3) end
 redis.call('ZADD', KEYS[6], ARGV[2], S)
 if f[3] then redis.call('ZADD', f[3] .. ':u', ARGV[2], S) end
 if f[2] ~= '' then expire(f[2]) end
@@ -533,23 +543,18 @@ local bad = check({1, 'hash', 12, 'zset'})
 if bad then return bad end
 if redis.call('EXISTS', S) == 0 then return 0 end
 local nd, nk = tonumber(ARGV[1]), tonumber(ARGV[2])
-local keep = {}
-for i = 1, nk do keep[ARGV[2 + 2 * nd + i]] = true end
+local kept = {}
+for i = 1, nk do kept[ARGV[2 + 2 * nd + i]] = true end
 for i = 1, nd do
   local lo, hi = ARGV[1 + 2 * i], ARGV[2 + 2 * i]
   if nk == 0 then redis.call('ZREMRANGEBYLEX', R, lo, hi)
   else
     for _, e in ipairs(redis.call('ZRANGEBYLEX', R, lo, hi)) do
-      if not keep[string.sub(e, 1, string.find(e, '\\0', 1, true) - 1)] then redis.call('ZREM', R, e) end
+      if not kept[string.sub(e, 1, string.find(e, '\\0', 1, true) - 1)] then redis.call('ZREM', R, e) end
     end
   end
 end
-for i = 3 + 2 * nd + nk, #ARGV, 2 do
-  redis.call('ZREMRANGEBYLEX', R, '[' .. ARGV[i] .. '\\0', '(' .. ARGV[i] .. '\\1') -- the value it had
-  redis.call('ZADD', R, 0, ARGV[i] .. '\\0' .. ARGV[i + 1])
-end
-local t = redis.call('PTTL', S)
-if t > 0 then redis.call('PEXPIRE', R, t) end
+keep(3 + 2 * nd + nk)
 return 1
 """
 
@@ -1173,10 +1178,11 @@ def _append(self:_Redis, sid, msgs, after=None, writer=None):
 
 @patch
 @primitive
-def _branch(self:_Redis, sid, msgs, at, writer=None, beside=False):
+def _branch(self:_Redis, sid, msgs, at, writer=None, beside=False, recs=None):
     args = [sid, _f(time.time()), len(msgs), at or '', '1' if beside else '0']
     for m in msgs: args.extend(_fields(m, writer))
     args.append(round(self.lease * 1000))
+    for kv in recs or (): args.extend(kv)
     r = (yield ('branch', self._keys(sid), args, True))
     if r[0] == 0: raise session_not_found(sid)
     if r[0] == 3: raise message_not_found(sid, at)

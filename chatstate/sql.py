@@ -366,7 +366,7 @@ def _grow(self:SQLStore, msgs, after, writer, p, began):
 
 @patch
 @primitive
-def _branch(self:SQLStore, sid, msgs, at, writer=None, beside=False):
+def _branch(self:SQLStore, sid, msgs, at, writer=None, beside=False, recs=None):
     d = self.dialect
     yield BEGIN
     pk,under,depth = (yield from self._pk(sid)),None,-1
@@ -380,6 +380,7 @@ def _branch(self:SQLStore, sid, msgs, at, writer=None, beside=False):
     except d.dup:
         yield ROLLBACK
         raise (yield from self._taken(sid, msgs)) from None
+    if recs: yield from self._upsert(pk, recs)
     return g[0][1]
 
 # %% ../nbs/01_sql.ipynb #b8ca3256
@@ -619,11 +620,15 @@ def _put_records(self:SQLStore, sid, recs, drop, keep):
     for lo,hi in drop:
         p = dict(pk=pk, lo=d.enc(lo), hi=d.enc(hi))
         yield N(d.sql(self._text['unrecord'] + (' AND NOT ' + d.among('key', 'keep', [d.enc(k) for k in keep], p) if keep else '')), p)
-    if recs:
-        p = dict(pk=pk)
-        for i,(k,v) in enumerate(recs): p[f'k{i}'],p[f'v{i}'] = d.enc(k),d.enc(v)
-        rows = ', '.join(f'(:pk, :k{i}, :v{i})' for i in range(len(recs)))
-        yield N(d.sql(f'INSERT INTO {self._R}(session, key, value) VALUES {rows} ON CONFLICT (session, key) DO UPDATE SET value = excluded.value'), p)
+    if recs: yield from self._upsert(pk, recs)
+
+@patch
+def _upsert(self:SQLStore, pk, recs):
+    "Write records `recs` of session row `pk`, each replacing one of its key, in one statement of the transaction under way"
+    d,p = self.dialect,dict(pk=pk)
+    for i,(k,v) in enumerate(recs): p[f'k{i}'],p[f'v{i}'] = d.enc(k),d.enc(v)
+    rows = ', '.join(f'(:pk, :k{i}, :v{i})' for i in range(len(recs)))
+    yield N(d.sql(f'INSERT INTO {self._R}(session, key, value) VALUES {rows} ON CONFLICT (session, key) DO UPDATE SET value = excluded.value'), p)
 
 # %% ../nbs/01_sql.ipynb #14d1eb09
 @patch

@@ -116,3 +116,15 @@ def test_records_travel_with_the_session_and_not_with_a_fork(store, mgr):
     for bad in [{'': 1}, {'k': {1}}, [('k', 1)], {'k\x00': 1}]:
         with pytest.raises(ChatStateError): mgr.import_session({**d, 'session_id': 'nope', 'records': bad})
         assert 'nope' not in mgr # refused before anything is stored
+
+def test_a_branch_and_its_records_are_one_step(store, mgr):
+    "add_branch(records=...) writes the messages and the records together, or neither (what a checkpointer's step needs)"
+    s = mgr.create_session('step')
+    q = s.add_message('user', 'q', id='q')
+    got = s.add_branch('q', [Message('assistant', 'a', id='a')], records={'cp/1': {'head': 'a'}})
+    assert [m.id for m in got] == ['a'] and [m.id for m in s] == ['q', 'a'] and s.records() == [('cp/1', {'head': 'a'})]
+    for bad,err in [(([Message('assistant', 'x', id='a')], {'cp/2': 1}), DuplicateMessageError), (([Message('assistant', 'x', id='b')], {'cp/2': {1}}), InvalidTypeError),
+                    (([Message('assistant', 'x', id='b')], {'': 1}), InvalidValueError), (([Message('assistant', 'x', id='b')], [1]), InvalidTypeError)]:
+        with pytest.raises(err): s.add_branch('q', *bad[:1], records=bad[1])
+    assert [m.id for m in s.tree().messages] == ['q', 'a'] and s.records() == [('cp/1', {'head': 'a'})] # refused whole
+    assert store.open()['step'].records() == [('cp/1', {'head': 'a'})]

@@ -148,14 +148,14 @@ class ChatstateSaver(BaseCheckpointSaver):
         super().__init__()
         self._m,self._am = both_apis(store)
         self.owner,self.metadata,self.cache_size = owner,metadata,cache_size
-        self._paths,self._tips,self._ends,self._kept,self._lock = OrderedDict(),{},{},set(),threading.Lock()
+        self._paths,self._tips,self._kept,self._lock = OrderedDict(),{},set(),threading.Lock()
 
     def __repr__(self): return f'ChatstateSaver({self._m!r})'
     def _session(self, m, sid): return m._handle(AsyncChatSession(sid, self._am).session_id)
     def _forget(self, sid):
         with self._lock:
             for k in [k for k in self._paths if k[0] == sid]: del self._paths[k]
-            for d in (self._tips, self._ends): d.pop(sid, None)
+            self._tips.pop(sid, None)
             self._kept = {k for k in self._kept if k[0] != sid}
 
     def _remember(self, sid, head, lc, ids):
@@ -206,40 +206,27 @@ def _parent_path(self:ChatstateSaver, s, parent)->tuple:
 
 # %% ../../nbs/16_langgraph.ipynb #e347a8b9
 @patch
-def _keep_messages(self:ChatstateSaver, m, s, parent, msgs:list)->str:
-    "Store what `msgs` adds to the messages of checkpoint `parent`; return the id of its last message ('' for none)"
-    sid = s.session_id
+def _split(self:ChatstateSaver, s, parent, msgs:list)->tuple:
+    "What `msgs` adds to the messages of checkpoint `parent`: the id of the last message they share (None: none), how many they share, their ids, and the rest"
     known,ids = yield from self._parent_path(s, parent)
     n,top = 0,min(len(known), len(msgs))
     while n < top and (msgs[n] is known[n] or msgs[n] == known[n]): n += 1
-    base,new = (ids[n-1] if n else None),msgs[n:]
-    if not new: head,ids = base or '',ids[:n]
-    else:
-        added = yield from self._add(m, s, base, [_as_stored(x) for x in new])
-        head,ids = added[-1].id,ids[:n] + tuple(x.id for x in added)
-    self._remember(sid, head, tuple(msgs), ids)
-    return head
+    return (ids[n-1] if n else None),ids[:n],msgs[n:]
 
 @patch
-def _add(self:ChatstateSaver, m, s, base, cs:list)->list:
-    "Add `cs` below message `base` (None: at the top) as the active branch's end"
-    sid,tries = s.session_id,0
+def _add(self:ChatstateSaver, m, s, base, cs:list, rec:dict, recs:dict)->list:
+    "Add `cs` below message `base` (None: at the top) as the active branch's end, with records `recs` (among them `rec`, whose `head` is the last of `cs`), in one step"
+    tries = 0
     while True:
         tries += 1
-        try:
-            if self._ends.get(sid) == base:
-                try: added = yield s.add_messages(cs, after=base or '')
-                except ConflictError: added = yield s.add_branch(base, cs) # the session moved on meanwhile
-            else: added = yield s.add_branch(base, cs)
-            break
+        rec['head'] = cs[-1].id
+        try: return (yield s.add_branch(base, cs, records=recs))
         except SessionNotFoundError:
             if tries > 2: raise
-            yield from self._made(m, sid)
+            yield from self._made(m, s.session_id)
         except DuplicateMessageError: # an id the session holds already (a message sent again): chatstate ids of their own, the framework's kept in the metadata
             if tries > 2: raise
             cs = [Message(x.role, x.content, metadata=x.metadata) for x in cs]
-    self._ends[sid] = added[-1].id
-    return added
 
 # %% ../../nbs/16_langgraph.ipynb #ba437259
 @patch
@@ -249,10 +236,12 @@ def _put(self:ChatstateSaver, m, config, checkpoint, metadata, new_versions):
     vals = dict(checkpoint['channel_values'])
     rec = {'cp': encode({k: v for k,v in checkpoint.items() if k not in ('id', 'channel_values')}, 'the checkpoint'),
            'md': encode(get_checkpoint_metadata(config, metadata), 'its metadata'), 'parent': parent}
-    msgs = vals.get('messages') if ns == '' else None
+    msgs,new = vals.get('messages') if ns == '' else None,[]
     if isinstance(msgs, list) and all(isinstance(x, BaseMessage) for x in msgs):
         del vals['messages']
-        rec['head'] = yield from self._keep_messages(m, s, parent, msgs)
+        base,ids,new = yield from self._split(s, parent, msgs)
+        new = [_as_stored(x) for x in new]
+        rec['head'] = base or ''
     small,big,recs,vers = {},{},{},checkpoint.get('channel_versions', {})
     for ch,v in vals.items():
         e = encode(v, f'channel {ch!r}')
@@ -263,8 +252,11 @@ def _put(self:ChatstateSaver, m, config, checkpoint, metadata, new_versions):
         else: small[ch] = e
     rec['vals'],rec['big'] = small,big
     recs[_ckey(ns, cid)] = rec
-    yield from self._write(m, s, recs)
-    if 'head' in rec: self._tips[sid] = (cid, rec['head'])
+    if new: ids += tuple(x.id for x in (yield from self._add(m, s, base, new, rec, recs)))
+    else: yield from self._write(m, s, recs)
+    if 'head' in rec:
+        self._remember(sid, rec['head'], tuple(msgs), ids)
+        self._tips[sid] = (cid, rec['head'])
     return _config(tid, ns, cid)
 
 @patch
