@@ -22,7 +22,6 @@ def test_async_methods_never_block(store):
             s = store.open() if store.api == 'sync' else None
             acp = hist = None
             if sys.version_info >= (3, 11): # imported before the check: an import reads files
-                import warnings
                 from pydantic_ai.messages import ModelRequest, UserPromptPart
                 from chatstate.integrations.pydantic_ai import AcpSessionStore
                 with warnings.catch_warnings():
