@@ -2039,7 +2039,7 @@ def _import_session(self, d:dict, on_conflict:str='fail')->Optional[ChatSession]
     tree,sums = _check_tree(d.get('tree'), msgs, sid),_check_summaries(d.get('summaries'), msgs, sid)
     recs = d.get('records') or {}
     if not isinstance(recs, dict): raise InvalidValueError(f"session {sid!r}: bad 'records': it must be a dict of key: value, not {_short(recs)}")
-    recs = [(record_key(k), compact_json(check_json(v, f'record {k!r}'))) for k,v in recs.items()]
+    recs = _records_of(recs)
     now = time.time()
     created,updated,exp = (_time(d.get(k), k) for k in ('created', 'updated', 'expires_at'))
     created,updated = ifnone(created, now),ifnone(updated, now)
