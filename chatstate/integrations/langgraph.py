@@ -247,13 +247,14 @@ def _put(self:ChatstateSaver, m, config, checkpoint, metadata, new_versions):
         e = encode(v, f'channel {ch!r}')
         if ch in vers and len(compact_json(e)) > BIG_VALUE:
             big[ch] = vers[ch]
-            k = (sid, _bkey(ns, _part(ch, 'channel'), vers[ch]))
-            if ch in new_versions or k not in self._kept: recs[k[1]] = e; self._kept.add(k)
+            k = _bkey(ns, _part(ch, 'channel'), vers[ch])
+            if ch in new_versions or (sid, k) not in self._kept: recs[k] = e
         else: small[ch] = e
     rec['vals'],rec['big'] = small,big
     recs[_ckey(ns, cid)] = rec
     if new: ids += tuple(x.id for x in (yield from self._add(m, s, base, new, rec, recs)))
     else: yield from self._write(m, s, recs)
+    self._kept.update((sid, k) for k in recs if k.startswith(_B)) # known to be stored only once the write is done
     if 'head' in rec:
         self._remember(sid, rec['head'], tuple(msgs), ids)
         self._tips[sid] = (cid, rec['head'])
