@@ -7,7 +7,7 @@ Docs: https://chatstate.github.io/chatstate/cli.html.md"""
 # %% auto #0
 __all__ = ['DEFAULT_URL', 'EXIT_CODES', 'COMMANDS', 'BadData', 'exit_code', 'open_store', 'cmd_list', 'described', 'cmd_show',
            'cmd_add', 'cmd_export', 'cmd_import', 'copy_sessions', 'cmd_copy', 'cmd_delete', 'cmd_erase_owner',
-           'cmd_prune', 'usage', 'main']
+           'cmd_prune', 'cmd_serve', 'usage', 'main']
 
 # %% ../nbs/06_cli.ipynb #269e0a61
 import json as _json, os, re, sys, tempfile, time
@@ -294,10 +294,19 @@ def cmd_prune(store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:
     n = m.purge_expired(updated_before=cut) # the store checks each session's time as it deletes: one written to meanwhile stays
     print(f'deleted {_n(n, "session")}', file=sys.stderr)
 
+# %% ../nbs/06_cli.ipynb #c90ec231
+def cmd_serve(store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:///chatstate.db)
+              port:int=8000, # The port (0: a free one)
+              host:str='127.0.0.1', # The address to listen on
+              read_only:store_true=False): # Refuse every change (delete, switching branches)
+    "Look at the store's conversations in a browser, live (needs chatstate[serve]); prints the URL with its token"
+    from chatstate.serve import serve
+    serve(store, host=host, port=port, read_only=read_only)
+
 # %% ../nbs/06_cli.ipynb #c67795b2
 COMMANDS = dict(list=(cmd_list, []), show=(cmd_show, ['session']), add=(cmd_add, ['session', 'content']),
                 export=(cmd_export, []), import_=(cmd_import, ['file']), copy=(cmd_copy, ['src', 'dst']),
-                delete=(cmd_delete, ['session']), prune=(cmd_prune, []), **{'erase-owner': (cmd_erase_owner, ['owner'])})
+                delete=(cmd_delete, ['session']), prune=(cmd_prune, []), **{'erase-owner': (cmd_erase_owner, ['owner'])}, serve=(cmd_serve, []))
 
 def usage()->str:
     cmds = '\n'.join(f'  {k.rstrip("_"):<11} {f.__doc__}' for k,(f,_) in COMMANDS.items())
