@@ -1,6 +1,6 @@
 """`chatstate serve` in a real browser: headless Chromium, driven over the DevTools protocol, opens the page (`chatstate serve`, a process
 of its own) against a SQLite store that another process writes, sees the sidebar and a reply streaming into the store grow on the page,
-then rendered when it ends; and saves a screenshot under the test's temp dir."""
+then rendered when it ends; that hostile stored text runs nothing in it; and saves a screenshot under the test's temp dir."""
 import asyncio, base64, itertools, json, os, shutil, subprocess, sys, time, urllib.request, pytest
 from conftest import IN_CI, need_module
 
@@ -18,6 +18,8 @@ WRITER = r'''
 import sys, time
 from chatstate import connect
 m = connect(sys.argv[1])
+h = m.create_session('hostile', metadata={'title': '<b onmouseover="window.pwned=3">hostile</b>'})
+h.add_message('user', '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script> [x](javascript:window.pwned=4)')
 s = m.create_session('live', metadata={'title': 'A story, streaming'}, owner='ana')
 s.add_message('user', 'Tell me a story about **Lisbon**')
 r = s.add_message('assistant', '', pending=True, writer='model')
@@ -91,6 +93,11 @@ def test_a_streaming_reply_grows_in_the_browser(tmp_path):
                 text = await p.js("document.querySelector('main').innerText")
                 assert 'Tell me a story about Lisbon' in text and 'word0 word1 word2' in text
                 assert await p.js("document.querySelector('main strong').textContent") == 'Lisbon' # the question's markdown, rendered
+                # hostile text stays text in a real browser: nothing it holds runs
+                await p.call('Page.navigate', url=base.split('/?')[0] + '/chat?id=hostile')
+                await p.until("document.querySelector('main') && document.querySelector('main').innerText.includes('window.pwned=2')")
+                assert await p.js("typeof window.pwned") == 'undefined'
+                assert await p.js("document.querySelectorAll('main img, main script, aside b, main a[href^=javascript]').length") == 0
         asyncio.run(look())
         assert writer.wait(30) == 0
         assert (tmp_path / 'serve.png').exists() or os.environ.get('CHATSTATE_SCREENSHOT')
