@@ -12,6 +12,7 @@ from chatstate.integrations.llamaindex import ChatstateChatStore
 from chatstate.integrations.langchain import ChatstateHistory
 from chatstate.integrations.claudette import AsyncStoredChat
 from chatstate.integrations.langgraph import ChatstateSaver
+from chatstate.integrations.base import both_apis
 from llama_index.core.llms import ChatMessage
 from langchain_core.messages import HumanMessage
 
@@ -62,6 +63,39 @@ def test_async_methods_never_block(store):
                 if s is not None and store.kind in ('sqlite', 'redis'): # the check can fail: the sync API called on the loop blocks, and is caught
                     # (psycopg's sync I/O is libpq's, below what blockbuster patches; the memory store does none)
                     with pytest.raises(BlockingError): s.get_or_create('d').add_message('user', 'blocks')
+        finally:
+            if isinstance(m, AsyncSessionManager) and store.kind != 'memory': await m.close()
+    asyncio.run(body())
+
+def test_serve_never_blocks(store):
+    "`chatstate serve`'s every view and action, on the app's own loop: nothing in it blocks, whatever store it reads"
+    need_module('fasthtml', 'serve')
+    import httpx
+    from chatstate.serve import serve_app
+    async def body():
+        m = await async_manager(store)
+        try:
+            am = both_apis(m)[1] # the async API, whichever the store is on
+            app = serve_app(m, token='t')
+            s = await am.create_session('v', owner='ana')
+            q = await s.add_message('user', 'hello Lisbon')
+            r = await s.add_message('assistant', 'hi', pending=True, writer='w')
+            await s.finalize(r.id, writer='w')
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url='http://testserver', headers={'Authorization': 'Bearer t'}) as c:
+                await c.get('/') # the first request builds what FastHTML caches, off the check
+                with blockbuster_ctx():
+                    for path,params in (('/', {}), ('/sessions', {'q': 'lisbon', 'owner': 'ana'}), ('/chat', {'id': 'v'}), ('/chat', {'id': 'v', 'at': q.id}),
+                                        ('/since', {'id': 'v', 'after': q.id}), ('/message', {'id': 'v', 'mid': r.id}), ('/follow', {'id': 'v', 'mid': r.id}),
+                                        ('/export', {'id': 'v'}), ('/_static/htmx.min.js', {})):
+                        assert (await c.get(path, params=params)).status_code == 200, path
+                    o = {'Origin': 'http://testserver'}
+                    assert (await c.post('/switch', data={'id': 'v', 'mid': q.id}, headers=o)).status_code == 200
+                    assert (await c.post('/delete', data={'id': 'v'}, headers=o)).status_code == 200
+                    if store.api == 'sync' and store.kind in ('sqlite', 'redis'): # the check can fail: a view calling the sync store on the loop is caught
+                        @app.get('/blocks')
+                        async def blocks(): return str(m.get_or_create('d').count())
+                        with pytest.raises(BlockingError): await c.get('/blocks')
+            assert not await am.contains('v')
         finally:
             if isinstance(m, AsyncSessionManager) and store.kind != 'memory': await m.close()
     asyncio.run(body())

@@ -268,3 +268,10 @@ def test_assets_from_the_package(site):
     assert site.get('/_static/serve.css').headers['content-type'].startswith('text/css')
     assert 'EventSource' in site.get('/_static/serve.js').text
     assert site.get('/_static/nope.js').status_code == 404
+
+def test_without_the_extra():
+    "Without FastHTML, `chatstate serve` says which extra to install"
+    import subprocess, sys
+    code = "import sys; sys.modules['fasthtml'] = sys.modules['fasthtml.common'] = None; from chatstate.cli import main; raise SystemExit(main(['serve', '--store', 'memory://']))"
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and 'pip install "chatstate[serve]"' in r.stderr, r.stderr
