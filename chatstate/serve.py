@@ -353,19 +353,24 @@ def serve_app(store:Union[str, SessionManager, AsyncSessionManager], # A store U
         if after and after not in ids: return Response('', headers={'HX-Refresh': 'true'})
         new = last[ids.index(after) + 1:] if after else last
         again = Div(hx_get=_url('/since', id=sid, after=new[-1].id if new else after), hx_trigger=every, hx_swap='outerHTML')
-        return Div(*[message_view(sid, x, await s.siblings(x.id), _results(last)) for x in new], again) if new else again
+        if not new: return again
+        res = _results(last)
+        return Div(*[message_view(sid, x, await s.siblings(x.id), res) for x in new], again)
+
+    async def _message(req):
+        sid,s = await _session(req)
+        return sid,s,None if s is None else await s.get(req.query_params.get('mid', ''))
 
     @app.get('/message')
     async def message(req):
-        sid,s = await _session(req)
-        x = None if s is None else await s.get(req.query_params.get('mid', ''))
+        sid,s,x = await _message(req)
         if x is None: return _refused('no such message', 404)
-        return message_view(sid, x, await s.siblings(x.id), _results(await s.tail(PAGE)))
+        res = _results(await s.tail(PAGE)) if x.metadata.get('tool_calls') else {} # the results are read only for a message that made calls
+        return message_view(sid, x, await s.siblings(x.id), res)
 
     @app.get('/raw')
     async def raw(req):
-        sid,s = await _session(req)
-        x = None if s is None else await s.get(req.query_params.get('mid', ''))
+        sid,s,x = await _message(req)
         if x is None: return _refused('no such message', 404)
         return PlainTextResponse(x.content, headers={'content-security-policy': "sandbox; default-src 'none'"})
 
