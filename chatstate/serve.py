@@ -384,6 +384,7 @@ def serve_app(store:Union[str, SessionManager, AsyncSessionManager], # A store U
             if s is None: yield ev('gone', ''); return
             try:
                 async for text,x in s.follow(mid):
+                    if text == '': continue # the reply's state changed, not its text (it ended, say): `done` says so
                     yield ev('set', x.content) if text is None or text is x.content else ev('add', text)
                 yield ev('done', '')
             except (MessageNotFoundError, SessionNotFoundError): yield ev('gone', '')
