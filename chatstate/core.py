@@ -12,15 +12,15 @@ __all__ = ['MAX_DEPTH', 'MAX_INT_BITS', 'MAX_ID_LEN', 'STOPPED', 'FAILED', 'PREV
            'ConflictError', 'ReplyEndedError', 'ReplyStopped', 'StoreError', 'StoreClosedError', 'StoreTimeoutError',
            'MissingDriverError', 'new_id', 'compact_json', 'check_json', 'Message', 'reply_life', 'stored_life',
            'SessionInfo', 'reply_state', 'SessionManager', 'merge_metadata', 'judge_reply', 'reply_step', 'not_pending',
-           'session_not_found', 'message_not_found', 'ends_elsewhere', 'InMemorySessionManager', 'ChatSession',
-           'AsyncChatSession', 'primitive', 'AsyncSessionManager', 'unchecked_message', 'take_place', 'Wakeups',
-           'Siblings', 'Tree', 'Summary', 'record_key', 'search_words', 'word_hits', 'snippet', 'scan_hits',
+           'session_not_found', 'message_not_found', 'ends_elsewhere', 'InMemorySessionManager', 'implemented',
+           'ChatSession', 'AsyncChatSession', 'primitive', 'AsyncSessionManager', 'unchecked_message', 'take_place',
+           'Wakeups', 'Siblings', 'Tree', 'Summary', 'record_key', 'search_words', 'word_hits', 'snippet', 'scan_hits',
            'SearchHit', 'connect', 'aconnect', 'check_seconds', 'mask_url']
 
 # %% ../nbs/00_core.ipynb #2af54ddb
 import asyncio, bisect, functools, json, math, os, re, reprlib, sys, threading, time, uuid, weakref
 from concurrent.futures import ThreadPoolExecutor
-from abc import ABC, abstractmethod
+from abc import ABC, abstractmethod, update_abstractmethods
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Dict, Iterable, Iterator, List, Optional, Union
 from fastcore.basics import patch, ifnone, first
@@ -574,7 +574,7 @@ class _Closed:
     def __exit__(self, *exc): pass
 
 
-# %% ../nbs/00_core.ipynb #b133d79c
+# %% ../nbs/00_core.ipynb #6e00593f
 class InMemorySessionManager(SessionManager):
     "In-memory implementation of SessionManager."
     _threads = 0
@@ -585,313 +585,363 @@ class InMemorySessionManager(SessionManager):
     def _after_fork(self):
         if not isinstance(self._lock, _Closed): self._lock = threading.RLock()
 
-    def _rec(self, sid, now=None):
+# %% ../nbs/00_core.ipynb #ed72ec3a
+@patch
+def _rec(self:InMemorySessionManager, sid, now=None):
+    r = self._s.get(sid)
+    if r is None or not r.live(now or time.time()): raise session_not_found(sid)
+    return r
+
+@patch
+def _create(self:InMemorySessionManager, sid, metadata, created, updated, expires_at, msgs, replace=False, owner=None, tree=None, sums=None):
+    with self._lock:
         r = self._s.get(sid)
-        if r is None or not r.live(now or time.time()): raise session_not_found(sid)
-        return r
+        if r is not None:
+            if r.live(time.time()) and not replace: return False
+            self._forget(sid)
+        self._s[sid] = r = _Rec(_copy(metadata), created, updated, expires_at, msgs, owner, time.time(), self.lease, tree, sums)
+        for t in r.all.values():
+            if t[3]: self._pend[sid, t[2]] = None
+        if owner is not None: self._own.setdefault(owner, {})[sid] = None
+        return True
 
-    def _create(self, sid, metadata, created, updated, expires_at, msgs, replace=False, owner=None, tree=None, sums=None):
-        with self._lock:
-            r = self._s.get(sid)
-            if r is not None:
-                if r.live(time.time()) and not replace: return False
-                self._forget(sid)
-            self._s[sid] = r = _Rec(_copy(metadata), created, updated, expires_at, msgs, owner, time.time(), self.lease, tree, sums)
-            for t in r.all.values():
-                if t[3]: self._pend[sid, t[2]] = None
-            if owner is not None: self._own.setdefault(owner, {})[sid] = None
-            return True
+@patch
+def _forget(self:InMemorySessionManager, sid):
+    "Take session `sid` out of the store and out of its owner's sessions; the record, or None"
+    r = self._s.pop(sid, None)
+    if r is not None and r.owner is not None:
+        mine = self._own[r.owner]
+        del mine[sid]
+        if not mine: del self._own[r.owner]
+    return r
 
-    def _forget(self, sid):
-        "Take session `sid` out of the store and out of its owner's sessions; the record, or None"
-        r = self._s.pop(sid, None)
-        if r is not None and r.owner is not None:
-            mine = self._own[r.owner]
-            del mine[sid]
-            if not mine: del self._own[r.owner]
-        return r
+@patch
+def _exists(self:InMemorySessionManager, sid, owner=None):
+    with self._lock:
+        r = self._s.get(sid)
+        return r is not None and r.live(time.time()) and (owner is None or r.owner == owner)
 
-    def _exists(self, sid, owner=None):
-        with self._lock:
-            r = self._s.get(sid)
-            return r is not None and r.live(time.time()) and (owner is None or r.owner == owner)
-
-    def _info(self, sid):
-        with self._lock:
-            r = self._s.get(sid)
-            now = time.time()
-            return r.info(sid, now) if r is not None and r.live(now) else None
-
-    def _set_info(self, sid, merge=None, expires_at=False):
-        with self._lock:
-            r = self._rec(sid)
-            if merge is not None: r.metadata = merge_metadata(r.metadata, merge)
-            if expires_at is not False: r.expires_at = expires_at
-            r.updated = time.time()
-            return _copy(r.metadata)
-
-    def _drop(self, sid, owner=None):
-        with self._lock:
-            r = self._s.get(sid)
-            if r is None or (owner is not None and r.owner != owner): return False
-            return self._forget(sid).live(time.time())
-
-    def _list(self, order, limit, offset, summaries, owner=None):
-        with self._lock:
-            now,s = time.time(),self._s
-            rs = [(k,r) for k,r in (s.items() if owner is None else ((k, s[k]) for k in self._own.get(owner, ()))) if r.live(now)]
-            if order == 'updated': rs.sort(key=lambda o: o[1].updated, reverse=True) # stable: ties stay oldest first
-            rs = rs[offset:None if limit is None else offset+limit]
-            return [r.info(k, now) for k,r in rs] if summaries else [k for k,r in rs]
-
-    def _session_count(self, owner=None):
-        with self._lock:
-            now,s = time.time(),self._s
-            return sum(r.live(now) for r in (s.values() if owner is None else (s[k] for k in self._own.get(owner, ()))))
-
-    def _erase(self, owner):
-        with self._lock:
-            now = time.time()
-            return sum(self._forget(k).live(now) for k in list(self._own.get(owner, ())))
-
-    def _append(self, sid, msgs, after=None, writer=None):
+@patch
+def _info(self:InMemorySessionManager, sid):
+    with self._lock:
+        r = self._s.get(sid)
         now = time.time()
-        with self._lock:
-            r = self._rec(sid, now)
-            n,al,lst = r.n,r.all,r.msgs
-            head = lst[n-1][2] if n else None
-            under = head
-            if after is not None and after != (head or ''):
-                if not after or after not in al or any(v[8] == after for v in al.values()): raise ends_elsewhere(sid, after, head or '')
-                under = after # the end of another branch: it grows there, and the active branch stays as it is
-            if len(msgs) == 1: # the hot path: `_add`, written out
-                m = msgs[0]
-                if m.id in al: raise DuplicateMessageError(f"session {sid!r} already has a message {m.id!r}")
-                md,d,tk = m.metadata,(-1 if under is None else al[under][7]) + 1,r.tick
-                if d == tk: tk = d # one int object for its depth and its tick, in a session that is one branch: memory kept per message
-                al[m.id] = t = (m.role, m.content, m.id, m.pending, _copy(md) if md else None, now, (None, 0, writer, now+self.lease, None) if m.pending else None, d, under, tk)
-                r.tick = tk + 1
-                if m.pending: self._pend[sid, m.id] = None
-                r.updated = now
-                new = (t,)
-            else: new = self._add(r, sid, msgs, under, writer, now)
-            if under is head: # the active branch grows
-                if len(lst) == n: lst.extend(new)
-                else: lst[n:n+len(new)] = new
-                r.n = n + len(new)
-        return now
+        return r.info(sid, now) if r is not None and r.live(now) else None
 
-    def _add(self, r, sid, msgs, under, writer, now)->list:
-        "Put `msgs` into `r`, in order, below message `under` (None: at the top), off the active branch; return what it keeps of them"
-        al = r.all
-        dup = first(m.id for m in msgs if m.id in al)
-        if dup: raise DuplicateMessageError(f"session {sid!r} already has a message {dup!r}")
-        d,tk = -1 if under is None else al[under][7],r.tick
-        held,res = (None, 0, writer, now+self.lease, None),[] # the lease of the pending ones (a tuple: shared, never changed)
-        for i,m in enumerate(msgs, 1):
-            md,di,ti = m.metadata,d+i,tk+i-1
-            al[m.id] = t = (m.role, m.content, m.id, m.pending, _copy(md) if md else None, now, held if m.pending else None, di, under, di if di == ti else ti)
-            res.append(t)
-            under = m.id
+@patch
+def _set_info(self:InMemorySessionManager, sid, merge=None, expires_at=False):
+    with self._lock:
+        r = self._rec(sid)
+        if merge is not None: r.metadata = merge_metadata(r.metadata, merge)
+        if expires_at is not False: r.expires_at = expires_at
+        r.updated = time.time()
+        return _copy(r.metadata)
+
+@patch
+def _drop(self:InMemorySessionManager, sid, owner=None):
+    with self._lock:
+        r = self._s.get(sid)
+        if r is None or (owner is not None and r.owner != owner): return False
+        return self._forget(sid).live(time.time())
+
+# %% ../nbs/00_core.ipynb #af5d6100
+@patch
+def _list(self:InMemorySessionManager, order, limit, offset, summaries, owner=None):
+    with self._lock:
+        now,s = time.time(),self._s
+        rs = [(k,r) for k,r in (s.items() if owner is None else ((k, s[k]) for k in self._own.get(owner, ()))) if r.live(now)]
+        if order == 'updated': rs.sort(key=lambda o: o[1].updated, reverse=True) # stable: ties stay oldest first
+        rs = rs[offset:None if limit is None else offset+limit]
+        return [r.info(k, now) for k,r in rs] if summaries else [k for k,r in rs]
+
+@patch
+def _session_count(self:InMemorySessionManager, owner=None):
+    with self._lock:
+        now,s = time.time(),self._s
+        return sum(r.live(now) for r in (s.values() if owner is None else (s[k] for k in self._own.get(owner, ()))))
+
+@patch
+def _erase(self:InMemorySessionManager, owner):
+    with self._lock:
+        now = time.time()
+        return sum(self._forget(k).live(now) for k in list(self._own.get(owner, ())))
+
+@patch
+def _purge(self:InMemorySessionManager, now, before=None):
+    with self._lock:
+        dead = [k for k,r in self._s.items() if not r.live(now) or (before is not None and r.updated < before)]
+        for k in dead: self._forget(k)
+        return len(dead)
+
+# %% ../nbs/00_core.ipynb #d09031fb
+@patch
+def _append(self:InMemorySessionManager, sid, msgs, after=None, writer=None):
+    now = time.time()
+    with self._lock:
+        r = self._rec(sid, now)
+        n,al,lst = r.n,r.all,r.msgs
+        head = lst[n-1][2] if n else None
+        under = head
+        if after is not None and after != (head or ''):
+            if not after or after not in al or any(v[8] == after for v in al.values()): raise ends_elsewhere(sid, after, head or '')
+            under = after # the end of another branch: it grows there, and the active branch stays as it is
+        if len(msgs) == 1: # the hot path: `_add`, written out
+            m = msgs[0]
+            if m.id in al: raise DuplicateMessageError(f"session {sid!r} already has a message {m.id!r}")
+            md,d,tk = m.metadata,(-1 if under is None else al[under][7]) + 1,r.tick
+            if d == tk: tk = d # one int object for its depth and its tick, in a session that is one branch: memory kept per message
+            al[m.id] = t = (m.role, m.content, m.id, m.pending, _copy(md) if md else None, now, (None, 0, writer, now+self.lease, None) if m.pending else None, d, under, tk)
+            r.tick = tk + 1
             if m.pending: self._pend[sid, m.id] = None
-        r.tick,r.updated = tk + len(msgs),now
-        return res
-
-    def _branch(self, sid, msgs, at, writer=None, beside=False, recs=None):
-        now = time.time()
-        with self._lock:
-            r = self._rec(sid, now)
-            if at is not None and at not in r.all: raise message_not_found(sid, at)
-            self._add(r, sid, msgs, r.all[at][8] if at is not None and beside else at, writer, now)
-            _repath(r, msgs[-1].id)
-            if recs: _keep_records(r, recs, (), ())
-        return now
-
-    def _insert(self, sid, pos, msgs, writer=None):
-        now = time.time()
-        with self._lock:
-            r = self._rec(sid, now)
-            p = pos if pos >= 0 else max(0, r.n + pos)
-            if p >= r.n: return self._append(sid, msgs, None, writer)
-            top,head,k = r.msgs[p][2],r.msgs[r.n-1][2],len(msgs)
-            moved = [top] + _below(r, top)
-            self._add(r, sid, msgs, r.all[top][8], writer, now)
-            al = r.all
-            for x in moved: # taken out and put back after the inserted ones, one level down per message
-                t = al.pop(x)
-                al[x] = _retree(t, t[7] + k, msgs[-1].id if x == top else t[8], t[9])
-            r.msgs,r.n = [],0
-            _repath(r, head)
-        return now
-
-    def _summarize(self, sid, summary_id, upto, content, metadata):
-        now = time.time()
-        with self._lock:
-            r = self._rec(sid, now)
-            if upto not in r.all: raise message_not_found(sid, upto)
-            r.sums.append((summary_id, upto, content, _copy(metadata), now))
-        return now
-
-    def _summaries(self, sid):
-        with self._lock:
-            r = self._rec(sid)
-            return [(i, u, c, _copy(md), t) for i,u,c,md,t in r.sums if u in r.all] # one whose message went is gone with it
-
-    def _records(self, sid, lo, hi, limit, desc):
-        with self._lock:
-            r = self._rec(sid)
-            ks = r.keys[bisect.bisect_left(r.keys, lo):bisect.bisect_left(r.keys, hi)]
-            if desc: ks.reverse()
-            return [(k, r.recs[k]) for k in ks[:limit]]
-
-    def _put_records(self, sid, recs, drop, keep):
-        with self._lock: _keep_records(self._rec(sid), recs, drop, keep)
-
-    def _count(self, sid):
-        with self._lock: return self._rec(sid).n
-
-    def _slice(self, sid, start, stop):
-        with self._lock:
-            r = self._rec(sid)
-            rows = r.msgs[start:r.n if stop is None else min(stop, r.n)]
-        return _out(rows)
-
-    def _message_dicts(self, sid):
-        with self._lock:
-            r = self._rec(sid)
-            rows = r.msgs[:r.n]
-        return [{'role': r, 'content': c, 'id': i} if md is None and not p else
-                {'role': r, 'content': c, 'id': i, **({'pending': True} if p else {}), **({'metadata': _copy(md)} if md else {})}
-                for r,c,i,p,md,_,_,_,_,_ in rows]
-
-    def _tail(self, sid, n, before=None):
-        with self._lock:
-            r = self._rec(sid)
-            if before is None: end = r.n
-            elif before not in r.all: raise message_not_found(sid, before)
-            elif _on_branch(r, before): end = r.all[before][7]
-            else: # above a message off the active branch: its own ancestors
-                rows,x = [],r.all[before][8]
-                while x is not None and len(rows) < n: rows.append(r.all[x]); x = rows[-1][8]
-                return _out(rows[::-1])
-            rows = r.msgs[max(0, end-n):end]
-        return _out(rows)
-
-    def _get(self, sid, mid):
-        with self._lock:
-            t = self._rec(sid).all.get(mid)
-            return None if t is None else _out([t])[0]
-
-    def _update(self, sid, mid, content=None, chunk=None, pending=None, metadata=None, merge=None, act=None, writer=None, error=None):
-        now = time.time()
-        with self._lock:
-            r = self._rec(sid, now)
-            t = r.all.get(mid)
-            if t is None: raise message_not_found(sid, mid)
-            step = reply_step(sid, mid, 'chunk' if chunk is not None else act, writer, error, t[3], t[6], pending, now, self.lease)
-            if step is None: return _out([t], now)[0]
-            r.all[mid] = t = _changed(t, content, chunk, metadata, merge, *step)
-            if t[7] < r.n and r.msgs[t[7]][2] == mid: r.msgs[t[7]] = t
-            if t[3]: self._pend[sid, mid] = None
             r.updated = now
-        w = self._wakes
-        if w is not None and w.waiting: w.notify((sid, mid)) # its followers: this store's writes are its only signal
-        return _out([t], now)[0]
+            new = (t,)
+        else: new = self._add(r, sid, msgs, under, writer, now)
+        if under is head: # the active branch grows
+            if len(lst) == n: lst.extend(new)
+            else: lst[n:n+len(new)] = new
+            r.n = n + len(new)
+    return now
 
-    def _make_wakeups(self): return Wakeups()
+@patch
+def _add(self:InMemorySessionManager, r, sid, msgs, under, writer, now)->list:
+    "Put `msgs` into `r`, in order, below message `under` (None: at the top), off the active branch; return what it keeps of them"
+    al = r.all
+    dup = first(m.id for m in msgs if m.id in al)
+    if dup: raise DuplicateMessageError(f"session {sid!r} already has a message {dup!r}")
+    d,tk = -1 if under is None else al[under][7],r.tick
+    held,res = (None, 0, writer, now+self.lease, None),[] # the lease of the pending ones (a tuple: shared, never changed)
+    for i,m in enumerate(msgs, 1):
+        md,di,ti = m.metadata,d+i,tk+i-1
+        al[m.id] = t = (m.role, m.content, m.id, m.pending, _copy(md) if md else None, now, held if m.pending else None, di, under, di if di == ti else ti)
+        res.append(t)
+        under = m.id
+        if m.pending: self._pend[sid, m.id] = None
+    r.tick,r.updated = tk + len(msgs),now
+    return res
 
-    def _stale(self, limit):
-        with self._lock:
-            now,res = time.time(),[]
-            for k in list(self._pend):
-                r = self._s.get(k[0])
-                t = None if r is None or not r.live(now) else r.all.get(k[1])
-                if t is None or not t[3]: del self._pend[k] # ended, deleted, or its session gone
-                elif t[6][3] <= now: res.append((t[6][3], k[0], t))
-            res.sort(key=lambda o: o[0])
-            return [(sid, _out([t], now)[0]) for _,sid,t in res[:limit]]
+# %% ../nbs/00_core.ipynb #34838490
+@patch
+def _count(self:InMemorySessionManager, sid):
+    with self._lock: return self._rec(sid).n
 
-    def _delete(self, sid, mids):
-        now = time.time()
-        with self._lock:
-            r = self._rec(sid, now)
-            missing = first(o for o in mids if o not in r.all)
-            if missing is not None: raise message_not_found(sid, missing)
-            gone = set(mids)
-            res,head = [t for k,t in r.all.items() if k in gone],r.head()
-            while head in gone: head = r.all[head][8]
-            _reshape(r, gone, head)
-            r.updated = now
-        return _out(res)
+@patch
+def _slice(self:InMemorySessionManager, sid, start, stop):
+    with self._lock:
+        r = self._rec(sid)
+        rows = r.msgs[start:r.n if stop is None else min(stop, r.n)]
+    return _out(rows)
 
-    def _pop(self, sid):
-        now = time.time()
-        with self._lock:
-            r = self._rec(sid, now)
-            if not r.n: return None
-            t = r.msgs[r.n-1]
-            if len(r.all) == r.n: # one branch: the last message has none below it
-                del r.all[t[2]]
-                r.n -= 1
-            else: _reshape(r, {t[2]}, t[8])
-            r.updated = now
-        return _out([t])[0]
+@patch
+def _message_dicts(self:InMemorySessionManager, sid):
+    with self._lock:
+        r = self._rec(sid)
+        rows = r.msgs[:r.n]
+    return [{'role': r, 'content': c, 'id': i} if md is None and not p else
+            {'role': r, 'content': c, 'id': i, **({'pending': True} if p else {}), **({'metadata': _copy(md)} if md else {})}
+            for r,c,i,p,md,_,_,_,_,_ in rows]
 
-    def _truncate(self, sid, after):
-        now = time.time()
-        with self._lock:
-            r = self._rec(sid, now)
-            al = r.all
-            if after is not None and after not in al: raise message_not_found(sid, after)
-            if after is not None and len(al) == r.n: gone = [t[2] for t in r.msgs[al[after][7]+1:r.n]] # one branch: what follows it
-            else: gone = _below(r, after)
-            res,moved = [al[k] for k in gone],False
-            if after is None: r.all,r.n = {},0
-            else:
-                for k in gone: del al[k]
-                moved = r.head() != after
-                if res or moved:
-                    al[after] = t = _retree(al[after], *al[after][7:9], r.tick) # active now: a switch above it comes back here
-                    r.tick += 1
-                    _repath(r, after)
-                    r.msgs[t[7]] = t
-            if res or moved: r.updated = now
-        return _out(res)
+@patch
+def _tail(self:InMemorySessionManager, sid, n, before=None):
+    with self._lock:
+        r = self._rec(sid)
+        if before is None: end = r.n
+        elif before not in r.all: raise message_not_found(sid, before)
+        elif _on_branch(r, before): end = r.all[before][7]
+        else: # above a message off the active branch: its own ancestors
+            rows,x = [],r.all[before][8]
+            while x is not None and len(rows) < n: rows.append(r.all[x]); x = rows[-1][8]
+            return _out(rows[::-1])
+        rows = r.msgs[max(0, end-n):end]
+    return _out(rows)
 
-    def _tree(self, sid):
-        with self._lock:
-            r = self._rec(sid)
-            rows,head = list(r.all.values()),r.head()
-        return list(zip(_out(rows), [t[8] for t in rows], [t[9] for t in rows])),head
+@patch
+def _get(self:InMemorySessionManager, sid, mid):
+    with self._lock:
+        t = self._rec(sid).all.get(mid)
+        return None if t is None else _out([t])[0]
 
-    def _siblings(self, sid, mid):
-        with self._lock:
-            r = self._rec(sid)
-            if mid not in r.all: raise message_not_found(sid, mid)
-            p = r.all[mid][8]
-            sib = [t for t in r.all.values() if t[8] == p]
-            on = first(i for i,t in enumerate(sib) if _on_branch(r, t[2]))
-        return _out(sib),on
+# %% ../nbs/00_core.ipynb #0c417ea2
+@patch
+def _update(self:InMemorySessionManager, sid, mid, content=None, chunk=None, pending=None, metadata=None, merge=None, act=None, writer=None, error=None):
+    now = time.time()
+    with self._lock:
+        r = self._rec(sid, now)
+        t = r.all.get(mid)
+        if t is None: raise message_not_found(sid, mid)
+        step = reply_step(sid, mid, 'chunk' if chunk is not None else act, writer, error, t[3], t[6], pending, now, self.lease)
+        if step is None: return _out([t], now)[0]
+        r.all[mid] = t = _changed(t, content, chunk, metadata, merge, *step)
+        if t[7] < r.n and r.msgs[t[7]][2] == mid: r.msgs[t[7]] = t
+        if t[3]: self._pend[sid, mid] = None
+        r.updated = now
+    w = self._wakes
+    if w is not None and w.waiting: w.notify((sid, mid)) # its followers: this store's writes are its only signal
+    return _out([t], now)[0]
 
-    def _switch(self, sid, mid):
-        now = time.time()
-        with self._lock:
-            r = self._rec(sid, now)
-            al = r.all
-            if mid not in al: raise message_not_found(sid, mid)
-            best = max([mid] + _below(r, mid), key=lambda k: al[k][9])
-            al[best] = t = _retree(al[best], *al[best][7:9], r.tick)
-            r.tick += 1
-            _repath(r, best)
-            r.msgs[t[7]] = t # the branch's end, newly marked
-            r.updated = now
-        return _out([t])[0]
+@patch
+def _make_wakeups(self:InMemorySessionManager): return Wakeups()
 
-    def _purge(self, now, before=None):
-        with self._lock:
-            dead = [k for k,r in self._s.items() if not r.live(now) or (before is not None and r.updated < before)]
-            for k in dead: self._forget(k)
-            return len(dead)
+@patch
+def _stale(self:InMemorySessionManager, limit):
+    with self._lock:
+        now,res = time.time(),[]
+        for k in list(self._pend):
+            r = self._s.get(k[0])
+            t = None if r is None or not r.live(now) else r.all.get(k[1])
+            if t is None or not t[3]: del self._pend[k] # ended, deleted, or its session gone
+            elif t[6][3] <= now: res.append((t[6][3], k[0], t))
+        res.sort(key=lambda o: o[0])
+        return [(sid, _out([t], now)[0]) for _,sid,t in res[:limit]]
+
+# %% ../nbs/00_core.ipynb #a94850c1
+@patch
+def _delete(self:InMemorySessionManager, sid, mids):
+    now = time.time()
+    with self._lock:
+        r = self._rec(sid, now)
+        missing = first(o for o in mids if o not in r.all)
+        if missing is not None: raise message_not_found(sid, missing)
+        gone = set(mids)
+        res,head = [t for k,t in r.all.items() if k in gone],r.head()
+        while head in gone: head = r.all[head][8]
+        _reshape(r, gone, head)
+        r.updated = now
+    return _out(res)
+
+@patch
+def _pop(self:InMemorySessionManager, sid):
+    now = time.time()
+    with self._lock:
+        r = self._rec(sid, now)
+        if not r.n: return None
+        t = r.msgs[r.n-1]
+        if len(r.all) == r.n: # one branch: the last message has none below it
+            del r.all[t[2]]
+            r.n -= 1
+        else: _reshape(r, {t[2]}, t[8])
+        r.updated = now
+    return _out([t])[0]
+
+@patch
+def _truncate(self:InMemorySessionManager, sid, after):
+    now = time.time()
+    with self._lock:
+        r = self._rec(sid, now)
+        al = r.all
+        if after is not None and after not in al: raise message_not_found(sid, after)
+        if after is not None and len(al) == r.n: gone = [t[2] for t in r.msgs[al[after][7]+1:r.n]] # one branch: what follows it
+        else: gone = _below(r, after)
+        res,moved = [al[k] for k in gone],False
+        if after is None: r.all,r.n = {},0
+        else:
+            for k in gone: del al[k]
+            moved = r.head() != after
+            if res or moved:
+                al[after] = t = _retree(al[after], *al[after][7:9], r.tick) # active now: a switch above it comes back here
+                r.tick += 1
+                _repath(r, after)
+                r.msgs[t[7]] = t
+        if res or moved: r.updated = now
+    return _out(res)
+
+# %% ../nbs/00_core.ipynb #1fd9b9f7
+@patch
+def _branch(self:InMemorySessionManager, sid, msgs, at, writer=None, beside=False, recs=None):
+    now = time.time()
+    with self._lock:
+        r = self._rec(sid, now)
+        if at is not None and at not in r.all: raise message_not_found(sid, at)
+        self._add(r, sid, msgs, r.all[at][8] if at is not None and beside else at, writer, now)
+        _repath(r, msgs[-1].id)
+        if recs: _keep_records(r, recs, (), ())
+    return now
+
+@patch
+def _insert(self:InMemorySessionManager, sid, pos, msgs, writer=None):
+    now = time.time()
+    with self._lock:
+        r = self._rec(sid, now)
+        p = pos if pos >= 0 else max(0, r.n + pos)
+        if p >= r.n: return self._append(sid, msgs, None, writer)
+        top,head,k = r.msgs[p][2],r.msgs[r.n-1][2],len(msgs)
+        moved = [top] + _below(r, top)
+        self._add(r, sid, msgs, r.all[top][8], writer, now)
+        al = r.all
+        for x in moved: # taken out and put back after the inserted ones, one level down per message
+            t = al.pop(x)
+            al[x] = _retree(t, t[7] + k, msgs[-1].id if x == top else t[8], t[9])
+        r.msgs,r.n = [],0
+        _repath(r, head)
+    return now
+
+@patch
+def _tree(self:InMemorySessionManager, sid):
+    with self._lock:
+        r = self._rec(sid)
+        rows,head = list(r.all.values()),r.head()
+    return list(zip(_out(rows), [t[8] for t in rows], [t[9] for t in rows])),head
+
+@patch
+def _siblings(self:InMemorySessionManager, sid, mid):
+    with self._lock:
+        r = self._rec(sid)
+        if mid not in r.all: raise message_not_found(sid, mid)
+        p = r.all[mid][8]
+        sib = [t for t in r.all.values() if t[8] == p]
+        on = first(i for i,t in enumerate(sib) if _on_branch(r, t[2]))
+    return _out(sib),on
+
+@patch
+def _switch(self:InMemorySessionManager, sid, mid):
+    now = time.time()
+    with self._lock:
+        r = self._rec(sid, now)
+        al = r.all
+        if mid not in al: raise message_not_found(sid, mid)
+        best = max([mid] + _below(r, mid), key=lambda k: al[k][9])
+        al[best] = t = _retree(al[best], *al[best][7:9], r.tick)
+        r.tick += 1
+        _repath(r, best)
+        r.msgs[t[7]] = t # the branch's end, newly marked
+        r.updated = now
+    return _out([t])[0]
+
+# %% ../nbs/00_core.ipynb #882db567
+@patch
+def _summarize(self:InMemorySessionManager, sid, summary_id, upto, content, metadata):
+    now = time.time()
+    with self._lock:
+        r = self._rec(sid, now)
+        if upto not in r.all: raise message_not_found(sid, upto)
+        r.sums.append((summary_id, upto, content, _copy(metadata), now))
+    return now
+
+@patch
+def _summaries(self:InMemorySessionManager, sid):
+    with self._lock:
+        r = self._rec(sid)
+        return [(i, u, c, _copy(md), t) for i,u,c,md,t in r.sums if u in r.all] # one whose message went is gone with it
+
+@patch
+def _records(self:InMemorySessionManager, sid, lo, hi, limit, desc):
+    with self._lock:
+        r = self._rec(sid)
+        ks = r.keys[bisect.bisect_left(r.keys, lo):bisect.bisect_left(r.keys, hi)]
+        if desc: ks.reverse()
+        return [(k, r.recs[k]) for k in ks[:limit]]
+
+@patch
+def _put_records(self:InMemorySessionManager, sid, recs, drop, keep):
+    with self._lock: _keep_records(self._rec(sid), recs, drop, keep)
+
+# %% ../nbs/00_core.ipynb #811a9342
+def implemented(cls:type)->type:
+    "`cls`, grown by `@patch`, told that it now has its contract's methods: Python recounts the abstract ones it lacks"
+    for k,v in list(vars(cls).items()): # `@patch` kept each abstract method it replaced as `_orig_<name>`
+        if k.startswith('_orig_') and getattr(v, '__isabstractmethod__', False): delattr(cls, k)
+    return update_abstractmethods(cls)
+
+implemented(InMemorySessionManager)
 
 # %% ../nbs/00_core.ipynb #8d87dee2
 def _check_md(md, where='session metadata'):
