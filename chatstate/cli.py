@@ -20,7 +20,8 @@ from .core import _check_conflict, _not_yours
 # %% ../nbs/06_cli.ipynb #9c366ba0
 DEFAULT_URL = 'sqlite:///chatstate.db'
 EXIT_CODES = {0: 'success', 1: 'a session that does not exist, or already exists', 2: 'a bad command line or store URL',
-              3: 'the store cannot be opened or reached, or its driver is not installed', 4: 'bad input data: a corrupt JSON Lines line, an invalid message'}
+              3: 'the store cannot be opened or reached, or its driver is not installed',
+              4: 'bad input data: a corrupt JSON Lines line, an invalid message'}
 
 class BadData(InvalidValueError):
     "Input data (a JSON Lines file) that cannot be imported"
@@ -45,7 +46,8 @@ def _now_iso()->str: return datetime.now(timezone.utc).isoformat(timespec='secon
 
 def _out(s=''): print(s, file=sys.stdout)
 
-_UNSAFE = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]') # controls, but tab and newline
+# controls, but tab and newline
+_UNSAFE = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]')
 _UNSAFE_LINE = re.compile('[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]')
 
 def _esc(m): c = m[0]; return f'\\x{ord(c):02x}' if ord(c) < 0x100 else f'\\u{ord(c):04x}'
@@ -78,7 +80,8 @@ def cmd_list(store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:/
         for r in rows: _out(_json.dumps(dict(id=r.session_id, title=r.title, messages=r.message_count, created=r.created,
                                              updated=r.updated, expires_at=r.expires_at, preview=r.preview, owner=r.owner), ensure_ascii=False))
         return
-    owned = owner is None and any(r.owner is not None for r in rows) # an OWNER column, when the page holds sessions of several
+    # an OWNER column, when the page holds sessions of several
+    owned = owner is None and any(r.owner is not None for r in rows)
     table = [('ID', 'TITLE', 'MESSAGES', 'UPDATED', 'EXPIRES') + (('OWNER',) if owned else ())] + [
         (_plain(r.session_id), _plain(r.title)[:40], str(r.message_count), _when(r.updated), _when(r.expires_at)) + ((_plain(r.owner),) if owned else ()) for r in rows]
     w = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
@@ -86,8 +89,11 @@ def cmd_list(store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:/
     if more: _out(f'(more: --offset {offset+limit})')
 
 # %% ../nbs/06_cli.ipynb #e61b6249
-_PARTS = {'reasoning': 'reasoning', 'thinking': 'thinking', 'redacted_thinking': 'thinking', 'input_image': 'image', 'image': 'image', 'image-url': 'image',
-          'input_file': 'file', 'document': 'document', 'document-url': 'document', 'binary': 'file', 'input_audio': 'audio', 'audio-url': 'audio'} # parts a message's text does not show, by their type in each API and framework
+_PARTS = {'reasoning': 'reasoning', 'thinking': 'thinking', 'redacted_thinking': 'thinking', 'input_image': 'image',
+          'image': 'image', 'image-url': 'image',
+          'input_file': 'file', 'document': 'document', 'document-url': 'document', 'binary': 'file',
+          'input_audio': 'audio',
+          'audio-url': 'audio'} # parts a message's text does not show, by their type in each API and framework
 
 def _kinds(o, out:list):
     "The `_PARTS` names of the parts in `o` (API items or a framework's blocks, nested in their content)"
@@ -124,14 +130,17 @@ def cmd_show(session:str, # The session's id
     sm = s.summary()
     info = s.info
     whose = f', owner {_plain(info.owner)}' if info.owner is not None else ''
-    _out(f"{_plain(session)}{f' - {_plain(info.title)}' if info.title else ''} ({_n(info.message_count, 'message')}, updated {_when(info.updated)}{whose})")
+    _out(f"{_plain(session)}{f' - {_plain(info.title)}' if info.title else ''} ({_n(info.message_count, 'message')}, "
+         f"updated {_when(info.updated)}{whose})")
     for m in msgs:
-        when = _when(m.created) if m.created is not None else _plain(m.metadata.get('timestamp', '')) # a store an earlier release wrote kept no times
+        # a store an earlier release wrote kept no times
+        when = _when(m.created) if m.created is not None else _plain(m.metadata.get('timestamp', ''))
         state = '' if m.state == 'done' else f" [{m.state}{': ' + _plain(m.error) if m.error else ''}]"
         v = t.siblings(m.id)
         head = f"{when + '  ' if when else ''}{_plain(m.role)}{f' ({v})' if v.n > 1 else ''}{state}: "
         _out(head + described(m).replace('\n', '\n' + ' ' * len(head)))
-        if sm is not None and m.id == sm.upto: _out(f"[summary of the above, sent to the model in its place: {_plain(sm.content)}]")
+        if sm is not None and m.id == sm.upto: _out("[summary of the above, sent to the model in its place: "
+                                                    f"{_plain(sm.content)}]")
 
 # %% ../nbs/06_cli.ipynb #ae958226
 def cmd_add(session:str, # The session's id (created if it does not exist)
@@ -151,7 +160,8 @@ def cmd_add(session:str, # The session's id (created if it does not exist)
     msg,m = Message(role, content, metadata=md, pending=pending),open_store(store)
     s = m.get_session(session, owner=owner)
     if s is None: # a new session and its first message are stored in one step, so a refused message leaves no session behind
-        d = dict(session_id=session, metadata={'title': title} if title else {}, messages=[msg], **({} if owner is None else dict(owner=owner)))
+        d = dict(session_id=session, metadata={'title': title} if title else {}, messages=[msg],
+                 **({} if owner is None else dict(owner=owner)))
         s = m.import_session(d, on_conflict='skip')
         if s is not None: return _out(msg.id)
         s = m.get_or_create(session, owner=owner)
@@ -189,7 +199,8 @@ def _paged(read, batch=1000):
         if len(page) < batch: return
         off += batch
 
-def _all_ids(m, owner=None): return _paged(lambda limit, offset: m.list_sessions(limit=limit, offset=offset, owner=owner))
+def _all_ids(m, owner=None):
+    return _paged(lambda limit, offset: m.list_sessions(limit=limit, offset=offset, owner=owner))
 
 # %% ../nbs/06_cli.ipynb #e4b50bcb
 def _read_jsonl(path:str)->list:
@@ -205,7 +216,8 @@ def _read_jsonl(path:str)->list:
                 if not isinstance(d, dict) or 'session_id' not in d: raise InvalidValueError("not a session object (no 'session_id')")
                 ChatSession.from_dict(d)
             except (ValueError, TypeError, RecursionError) as e: raise BadData(f"{path}: line {n}: {e}") from None
-            if d['session_id'] in seen: raise BadData(f"{path}: line {n}: session {d['session_id']!r} is also on line {seen[d['session_id']]}")
+            if d['session_id'] in seen: raise BadData(f"{path}: line {n}: session {d['session_id']!r} is also on line "
+                                                      f"{seen[d['session_id']]}")
             seen[d['session_id']] = n
             res.append(d)
     except (OSError, UnicodeDecodeError) as e: raise BadData(f"cannot read {path}: {e}") from None
@@ -221,7 +233,8 @@ def cmd_import(file:str, # JSON Lines file from `chatstate export`; '-' reads st
     ds,m = _read_jsonl(file),open_store(store)
     if on_conflict == 'fail':
         taken = next((d['session_id'] for d in ds if d['session_id'] in m), None)
-        if taken: raise DuplicateSessionError(f"session {taken!r} already exists in the store: nothing imported (use --on-conflict skip or replace)")
+        if taken: raise DuplicateSessionError(f"session {taken!r} already exists in the store: nothing imported (use "
+                                              "--on-conflict skip or replace)")
     done = []
     try:
         for d in ds:
@@ -231,7 +244,8 @@ def cmd_import(file:str, # JSON Lines file from `chatstate export`; '-' reads st
             for sid in done: m.delete_session(sid)
             if isinstance(e, DuplicateSessionError): raise DuplicateSessionError(f"{e}: it was created while importing; nothing imported") from None
         raise
-    print(f'imported {_n(len(done), "session")}' + (f', skipped {len(ds)-len(done)}' if len(ds) > len(done) else ''), file=sys.stderr)
+    print(f'imported {_n(len(done), "session")}' + (f', skipped {len(ds)-len(done)}' if len(ds) > len(done) else ''),
+          file=sys.stderr)
 
 # %% ../nbs/06_cli.ipynb #6293a599
 def _progress(done, total, start):
@@ -247,7 +261,8 @@ def copy_sessions(src:SessionManager, dst:SessionManager, batch:int=500, on_conf
         for info in src.sessions(limit=batch, offset=off, order='created'):
             t = src[info.session_id].tree() # every branch
             d = dict(session_id=info.session_id, metadata=info.metadata, created=info.created, updated=info.updated,
-                     expires_at=info.expires_at, messages=t.messages, **({} if info.owner is None else dict(owner=info.owner)))
+                     expires_at=info.expires_at, messages=t.messages,
+                     **({} if info.owner is None else dict(owner=info.owner)))
             if t.branched: d['tree'] = t.links()
             sums = src[info.session_id].summaries()
             if sums: d['summaries'] = [s.__dict__ for s in sums]
@@ -286,12 +301,15 @@ def cmd_prune(store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:
     cut = None
     if before:
         try: cut = datetime.fromisoformat(before).timestamp()
-        except (ValueError, OverflowError, OSError): raise InvalidValueError(f"--before is not an ISO 8601 date or time: {before!r}") from None
+        except (ValueError, OverflowError, OSError): raise InvalidValueError("--before is not an ISO 8601 date or "
+                                                                             f"time: {before!r}") from None
     m = open_store(store)
     if dry_run:
         old = sum(1 for i in _paged(lambda limit, offset: m.sessions(limit=limit, offset=offset, order='created')) if i.updated < cut) if cut is not None else 0
-        return print(f'would delete {_n(old, "session")} not updated since {before} (and any expired ones)', file=sys.stderr)
-    n = m.purge_expired(updated_before=cut) # the store checks each session's time as it deletes: one written to meanwhile stays
+        return print(f'would delete {_n(old, "session")} not updated since {before} (and any expired ones)',
+                     file=sys.stderr)
+    # the store checks each session's time as it deletes: one written to meanwhile stays
+    n = m.purge_expired(updated_before=cut)
     print(f'deleted {_n(n, "session")}', file=sys.stderr)
 
 # %% ../nbs/06_cli.ipynb #c90ec231
@@ -306,7 +324,8 @@ def cmd_serve(store:str=None, # Store URL (default: $CHATSTATE_URL, else sqlite:
 # %% ../nbs/06_cli.ipynb #c67795b2
 COMMANDS = dict(list=(cmd_list, []), show=(cmd_show, ['session']), add=(cmd_add, ['session', 'content']),
                 export=(cmd_export, []), import_=(cmd_import, ['file']), copy=(cmd_copy, ['src', 'dst']),
-                delete=(cmd_delete, ['session']), prune=(cmd_prune, []), **{'erase-owner': (cmd_erase_owner, ['owner'])}, serve=(cmd_serve, []))
+                delete=(cmd_delete, ['session']), prune=(cmd_prune, []),
+                **{'erase-owner': (cmd_erase_owner, ['owner'])}, serve=(cmd_serve, []))
 
 def usage()->str:
     cmds = '\n'.join(f'  {k.rstrip("_"):<11} {f.__doc__}' for k,(f,_) in COMMANDS.items())

@@ -74,7 +74,8 @@ def _text(s, where):
     "`s` as a plain str, refused if it holds a lone surrogate (no store could encode it)"
     if not s.isascii():
         try: s.encode('utf-8')
-        except UnicodeEncodeError as e: raise InvalidValueError(f"{where} is not valid text: {e.reason} at position {e.start} ({_short(s)})") from None
+        except UnicodeEncodeError as e: raise InvalidValueError(f"{where} is not valid text: {e.reason} at position "
+                                                                f"{e.start} ({_short(s)})") from None
     return str.__str__(s)
 
 def check_json(v, where='metadata', _depth=0):
@@ -82,7 +83,8 @@ def check_json(v, where='metadata', _depth=0):
     if v is None or v is True or v is False: return v
     if isinstance(v, str): return _text(v, where)
     if isinstance(v, int):
-        if v.bit_length() > MAX_INT_BITS: raise InvalidValueError(f"{where} is an int of {v.bit_length()} bits: at most {MAX_INT_BITS} can be stored as JSON")
+        if v.bit_length() > MAX_INT_BITS: raise InvalidValueError(f"{where} is an int of {v.bit_length()} bits: at "
+                                                                  f"most {MAX_INT_BITS} can be stored as JSON")
         return int.__int__(v)
     if isinstance(v, float):
         if not math.isfinite(v): raise InvalidValueError(f"{where} is {v!r}: JSON has no NaN or infinity")
@@ -92,7 +94,8 @@ def check_json(v, where='metadata', _depth=0):
     if isinstance(v, dict):
         res = {}
         for k,o in v.items():
-            if not isinstance(k, str): raise InvalidTypeError(f"{where} has key {_short(k)} of type {_tname(k)}: keys must be str")
+            if not isinstance(k, str): raise InvalidTypeError(f"{where} has key {_short(k)} of type {_tname(k)}: keys "
+                                                              "must be str")
             res[_text(k, f'{where} key')] = check_json(o, f'{where}[{k!r}]', _depth+1)
         return res
     if isinstance(v, (list, tuple)): return [check_json(o, f'{where}[{i}]', _depth+1) for i,o in enumerate(v)]
@@ -102,7 +105,8 @@ def _check_id(v, what='session id'):
     "`v` checked to be an id: a non-empty str of valid text, at most `MAX_ID_LEN` characters"
     if not isinstance(v, str): raise InvalidTypeError(f"{what} must be a str, not {_tname(v)} ({_short(v)})")
     if not v: raise InvalidValueError(f"{what} must be a non-empty str, got ''")
-    if len(v) > MAX_ID_LEN: raise InvalidValueError(f"{what} is longer than {MAX_ID_LEN} characters ({len(v)}: {_short(v)}...)")
+    if len(v) > MAX_ID_LEN: raise InvalidValueError(f"{what} is longer than {MAX_ID_LEN} characters ({len(v)}: "
+                                                    f"{_short(v)}...)")
     return _text(v, what)
 
 _repr = reprlib.Repr()
@@ -129,7 +133,8 @@ class Message:
     id:Optional[str]=None
     pending:bool=False
     metadata:Dict[str,Any]=field(default_factory=dict)
-    _life:Any=field(default=None, init=False, compare=False, repr=False) # what the store says of it: times and reply state (see `Message.state`)
+    _life:Any=field(default=None, init=False, compare=False,
+                    repr=False) # what the store says of it: times and reply state (see `Message.state`)
 
     def __init__(self,
                  role:str, # Who wrote it: 'User', 'Assistant', 'system', 'tool', ...
@@ -140,8 +145,10 @@ class Message:
                  _s=_setattr):
         if not isinstance(role, str): raise InvalidTypeError(f"role must be a str, not {_tname(role)} ({_short(role)})")
         if not role.strip(): raise InvalidValueError(f"role must be a non-empty str, got {role!r}")
-        if not isinstance(content, str): raise InvalidTypeError(f"content must be a str, not {_tname(content)} ({_short(content)})")
-        if not isinstance(pending, bool): raise InvalidTypeError(f"pending must be a bool, not {_tname(pending)} ({_short(pending)})")
+        if not isinstance(content, str): raise InvalidTypeError(f"content must be a str, not {_tname(content)} "
+                                                                f"({_short(content)})")
+        if not isinstance(pending, bool): raise InvalidTypeError(f"pending must be a bool, not {_tname(pending)} "
+                                                                 f"({_short(pending)})")
         _s(self, 'role', role if type(role) is str and role.isascii() else _text(role, 'role'))
         _s(self, 'content', content if type(content) is str and content.isascii() else _text(content, 'content'))
         _s(self, 'id', new_id() if id is None else _check_id(id, 'id'))
@@ -152,7 +159,8 @@ class Message:
     def __hash__(self): return hash((self.id, self.role, self.content, self.pending))
 
 # %% ../nbs/00_core.ipynb #1327183f
-_slots = tuple(Message.__dict__[k].__set__ for k in ('role', 'content', 'id', 'pending', 'metadata', '_life')) # stores build `Message`s through these, skipping the checks
+# stores build `Message`s through these, skipping the checks
+_slots = tuple(Message.__dict__[k].__set__ for k in ('role', 'content', 'id', 'pending', 'metadata', '_life'))
 
 # %% ../nbs/00_core.ipynb #b687078d
 STOPPED,FAILED = 1,2 # how a store codes a reply that ended otherwise than done (0)
@@ -218,10 +226,12 @@ def from_dict(cls:Message, d:dict)->Message:
     for k in ('role', 'content'):
         if k not in d: raise InvalidValueError(f"message dict has no {k!r}: {_short(d)}")
     md,extra = d.get('metadata'), {k:v for k,v in d.items() if k not in _RESERVED}
-    if md is not None and not isinstance(md, dict): raise InvalidTypeError(f"'metadata' must be a dict, not {_tname(md)} ({_short(md)})")
+    if md is not None and not isinstance(md, dict): raise InvalidTypeError("'metadata' must be a dict, not "
+                                                                           f"{_tname(md)} ({_short(md)})")
     if extra:
         both = [k for k in extra if md and k in md]
-        if both: raise InvalidValueError(f"message dict has {both[0]!r} both beside the core fields and under 'metadata'")
+        if both: raise InvalidValueError(f"message dict has {both[0]!r} both beside the core fields and under "
+                                         "'metadata'")
         md = {**(md or {}), **extra}
     return cls(d['role'], d['content'], d.get('id'), d.get('pending', False), md)
 
@@ -256,8 +266,10 @@ _managers = weakref.WeakSet() # every manager made, for `_after_fork`
 
 class SessionManager(ABC):
     "Abstract base class for managing multiple chat sessions."
-    _threads = 8 # How many threads of its own the async API runs this store's calls on; 0: they never block, so they run inline
-    _native = False # True for a store whose `@primitive`s the async API can await through its `_aexec` (and close with `_aclose`)
+    # How many threads of its own the async API runs this store's calls on; 0: they never block, so they run inline
+    _threads = 8
+    # True for a store whose `@primitive`s the async API can await through its `_aexec` (and close with `_aclose`)
+    _native = False
     _lease = 30.0 # see `lease`
     def __new__(cls, *args, **kwargs):
         self = super().__new__(cls)
@@ -287,13 +299,15 @@ def implemented(cls:type)->type:
 # %% ../nbs/00_core.ipynb #e7c29992
 @patch
 @abstractmethod
-def _create(self:SessionManager, sid:str, metadata:dict, created:float, updated:float, expires_at:Optional[float], msgs:list, replace:bool=False, owner:Optional[str]=None,
+def _create(self:SessionManager, sid:str, metadata:dict, created:float, updated:float, expires_at:Optional[float],
+            msgs:list, replace:bool=False, owner:Optional[str]=None,
             tree:Optional[tuple]=None, sums:Optional[list]=None)->bool:
     "Create session `sid` of `owner` holding `msgs`, atomically; False if a live session has that id (an expired one is replaced), unless `replace`: then it is replaced whole, in the same step. `tree`, unless None, is `(parents, head)`: each message's parent id (None at the top; parents come first) and the active branch's last message id, and optionally each one's rank in when it was last active (0 first); None: `msgs` is one branch. `sums`: its summaries, as `_summaries` gives them"
 
 @patch
 @abstractmethod
-def _exists(self:SessionManager, sid:str, owner:Optional[str]=None)->bool: "Whether a live session `sid` exists (and, unless `owner` is None, belongs to `owner`)"
+def _exists(self:SessionManager, sid:str, owner:Optional[str]=None)->bool:
+    "Whether a live session `sid` exists (and, unless `owner` is None, belongs to `owner`)"
 
 @patch
 @abstractmethod
@@ -306,21 +320,25 @@ def _set_info(self:SessionManager, sid:str, merge:Optional[dict]=None, expires_a
 
 @patch
 @abstractmethod
-def _drop(self:SessionManager, sid:str, owner:Optional[str]=None)->bool: "Delete session `sid` and its messages; False if it did not exist (or, unless `owner` is None, is not `owner`'s)"
+def _drop(self:SessionManager, sid:str, owner:Optional[str]=None)->bool:
+    "Delete session `sid` and its messages; False if it did not exist (or, unless `owner` is None, is not `owner`'s)"
 
 # %% ../nbs/00_core.ipynb #4a525d2b
 @patch
 @abstractmethod
-def _list(self:SessionManager, order:str, limit:Optional[int], offset:int, summaries:bool, owner:Optional[str]=None)->list:
+def _list(self:SessionManager, order:str, limit:Optional[int], offset:int, summaries:bool,
+          owner:Optional[str]=None)->list:
     "Live session ids (or `SessionInfo`s when `summaries`), of `owner` unless None, by `order` 'created' (oldest first) or 'updated' (newest first, ties oldest first); a page costs a page, however many sessions the store holds"
 
 @patch
 @abstractmethod
-def _session_count(self:SessionManager, owner:Optional[str]=None)->int: "How many live sessions there are (of `owner`, unless None)"
+def _session_count(self:SessionManager, owner:Optional[str]=None)->int:
+    "How many live sessions there are (of `owner`, unless None)"
 
 @patch
 @abstractmethod
-def _erase(self:SessionManager, owner:str)->int: "Delete every session of `owner` (expired ones too) and their messages, atomically; return how many live ones"
+def _erase(self:SessionManager, owner:str)->int:
+    "Delete every session of `owner` (expired ones too) and their messages, atomically; return how many live ones"
 
 @patch
 @abstractmethod
@@ -359,8 +377,10 @@ def _message_dicts(self:SessionManager, sid:str)->list:
 # %% ../nbs/00_core.ipynb #1be60136
 @patch
 @abstractmethod
-def _update(self:SessionManager, sid:str, mid:str, content:Optional[str]=None, chunk:Optional[str]=None, pending:Optional[bool]=None,
-            metadata:Optional[dict]=None, merge:Optional[dict]=None, act:Optional[str]=None, writer:Optional[str]=None, error:Optional[str]=None)->Message:
+def _update(self:SessionManager, sid:str, mid:str, content:Optional[str]=None, chunk:Optional[str]=None,
+            pending:Optional[bool]=None,
+            metadata:Optional[dict]=None, merge:Optional[dict]=None, act:Optional[str]=None, writer:Optional[str]=None,
+            error:Optional[str]=None)->Message:
     "Change message `mid` in place, keeping its position: set `content` or append `chunk`; replace its `metadata`, or `merge` keys into it; `act` on it as a reply (see `reply_step`). Return it as stored"
 
 @patch
@@ -375,7 +395,8 @@ def _delete(self:SessionManager, sid:str, mids:list)->list:
 
 @patch
 @abstractmethod
-def _pop(self:SessionManager, sid:str)->Optional[Message]: "Delete the active branch's last message and return it; None if the branch is empty"
+def _pop(self:SessionManager, sid:str)->Optional[Message]:
+    "Delete the active branch's last message and return it; None if the branch is empty"
 
 @patch
 @abstractmethod
@@ -384,7 +405,8 @@ def _truncate(self:SessionManager, sid:str, after:Optional[str])->list:
 
 # %% ../nbs/00_core.ipynb #336cdfd3
 @patch
-def _branch(self:SessionManager, sid:str, msgs:list, at:Optional[str], writer:Optional[str]=None, beside:bool=False, recs:Optional[list]=None)->float:
+def _branch(self:SessionManager, sid:str, msgs:list, at:Optional[str], writer:Optional[str]=None, beside:bool=False,
+            recs:Optional[list]=None)->float:
     "Add `msgs`, in order, as a new branch below message `at` (below its parent, if `beside`; at the top, if `at` is None), and make them the active branch's end; all or none, as `_append`, and in the same step write records `recs` (as `_put_records` does), if given; return the store time"
     raise StoreError(f"{type(self).__name__} keeps one branch per session: it cannot add a branch")
 
@@ -456,7 +478,8 @@ def _set_lease(self, v):
         raise InvalidValueError(f"lease must be a number of seconds, more than 0 and at most 86400, got {_short(v)}")
     self._lease = float(v)
 SessionManager.lease = property(lambda self: self._lease, _set_lease,
-    doc="How long (seconds, 30 by default) a reply's writer holds it after each write or heartbeat: silent longer, and the reply is stale")
+    doc="How long (seconds, 30 by default) a reply's writer holds it after each write or heartbeat: silent longer, "
+        "and the reply is stale")
 
 def _nested(m:Message)->dict:
     return m.to_dict(nested=True) if m.pending or m.metadata else {'role': m.role, 'content': m.content, 'id': m.id}
@@ -497,17 +520,20 @@ LAPSED = "its writer's lease lapsed" # the error a settled reply keeps
 
 def _who(w): return 'an unnamed writer' if w is None else f'writer {w!r}'
 
-def judge_reply(sid:str, mid:str, act:Optional[str], writer:Optional[str], pending:bool, st:int, holder:Optional[str], lapsed:bool)->bool:
+def judge_reply(sid:str, mid:str, act:Optional[str], writer:Optional[str], pending:bool, st:int, holder:Optional[str],
+                lapsed:bool)->bool:
     "Whether `act` by `writer` leaves reply `mid` as it is (True) or may change it (False), given what the store holds; raises when it is refused"
     if act is None: return False
     if act in ('stop', 'settle'):
         if not pending: return True
         if act == 'settle' and not lapsed:
-            raise ConflictError(f"reply {mid!r} in session {sid!r} is still streaming ({_who(holder)} holds it): only a reply whose lease lapsed can be settled")
+            raise ConflictError(f"reply {mid!r} in session {sid!r} is still streaming ({_who(holder)} holds it): only "
+                                "a reply whose lease lapsed can be settled")
         return False
     if pending:
         if holder != writer and not lapsed:
-            raise ConflictError(f"reply {mid!r} in session {sid!r} is being written by {_who(holder)}, whose lease has not lapsed: {_who(writer)} cannot write it")
+            raise ConflictError(f"reply {mid!r} in session {sid!r} is being written by {_who(holder)}, whose lease "
+                                f"has not lapsed: {_who(writer)} cannot write it")
         return False
     if act == 'fail': return True
     if act == 'done' and not st: return False # finishing a finished reply again edits it, as it always did
@@ -515,7 +541,8 @@ def judge_reply(sid:str, mid:str, act:Optional[str], writer:Optional[str], pendi
     if st == FAILED: raise ReplyEndedError(f"reply {mid!r} in session {sid!r} has ended as failed")
     raise not_pending(mid)
 
-def reply_step(sid:str, mid:str, act:Optional[str], writer:Optional[str], error:Optional[str], pending:bool, rep:Optional[tuple],
+def reply_step(sid:str, mid:str, act:Optional[str], writer:Optional[str], error:Optional[str], pending:bool,
+               rep:Optional[tuple],
                to:Optional[bool], now:float, lease:float)->Optional[tuple]:
     "`(pending, rep)` after `act` (or, for a plain edit, the pending flag set `to`); None when it changes nothing; `rep` is `(ended, st, writer, expires, error)`"
     ended,st,holder,expires,_ = rep or (None, 0, None, None, None)
@@ -534,18 +561,22 @@ class _Rec:
     """One session as the in-memory store keeps it: each message as a (role, content, id, pending, metadata or None, created, reply or None,
     depth, parent id or None, when it was last active) tuple in `all` (in the order they were added), and the active branch in `msgs[:n]`
     (what lies beyond `n` is left from an earlier branch, and written over as the branch grows)"""
-    __slots__ = ('msgs', 'n', 'all', 'tick', 'sums', 'recs', 'keys', 'metadata', 'created', 'updated', 'expires_at', 'owner')
+    __slots__ = ('msgs', 'n', 'all', 'tick', 'sums', 'recs', 'keys', 'metadata', 'created', 'updated', 'expires_at',
+                 'owner')
 
-    def __init__(self, metadata, created, updated, expires_at, msgs, owner=None, now=None, lease=30.0, tree=None, sums=None):
+    def __init__(self, metadata, created, updated, expires_at, msgs, owner=None, now=None, lease=30.0, tree=None,
+                 sums=None):
         self.metadata,self.created,self.updated,self.expires_at,self.owner = metadata,created,updated,expires_at,owner
-        self.sums = [(i, u, c, _copy(md), t) for i,u,c,md,t in sums or ()] # summaries: (id, upto, content, metadata, created)
+        # summaries: (id, upto, content, metadata, created)
+        self.sums = [(i, u, c, _copy(md), t) for i,u,c,md,t in sums or ()]
         self.recs,self.keys = {},[] # records: each key's value, and the keys in order
         parents,head,*tc = tree or ([None] + [m.id for m in msgs[:-1]], msgs[-1].id if msgs else None)
         tc = tc[0] if tc and tc[0] is not None else range(len(msgs))
         al = self.all = {}
         for i,(m,p) in enumerate(zip(msgs, parents)):
             d = 0 if p is None else al[p][7] + 1
-            al[m.id] = _tup(m, now or time.time(), lease, i if d == i == tc[i] else d, p, tc[i]) # one int object for both, in a session that is one branch
+            # one int object for both, in a session that is one branch
+            al[m.id] = _tup(m, now or time.time(), lease, i if d == i == tc[i] else d, p, tc[i])
         self.tick,self.msgs,self.n = len(msgs),[],0
         _repath(self, head)
 
@@ -596,7 +627,8 @@ def _keep_records(r:_Rec, recs:list, drop:list, keep:list):
         if k not in r.recs: bisect.insort(r.keys, k)
         r.recs[k] = v
 
-def _retree(t:tuple, depth:int, parent:Optional[str], touched:int)->tuple: "Stored tuple `t` at a new place in the tree"; return t[:7] + (depth, parent, touched)
+def _retree(t:tuple, depth:int, parent:Optional[str], touched:int)->tuple:
+    "Stored tuple `t` at a new place in the tree"; return t[:7] + (depth, parent, touched)
 
 def _reshape(r:_Rec, gone:set, head:Optional[str]):
     "Take the messages `gone` out of `r` (each one's children join its parent) and end the active branch at `head`"
@@ -615,13 +647,15 @@ def message_not_found(sid, mid): return MessageNotFoundError(f"session {sid!r} h
 def ends_elsewhere(sid, after, last):
     "The `ConflictError` of an append made `after` a message that no longer ends the active branch (`last`; '' when it is empty), nor any other"
     saw,now = (f'end at message {after!r}' if after else 'be empty'),(f'its last message is {last!r}' if last else 'it has no messages')
-    return ConflictError(f"session {sid!r} changed since you read it: you expected it to {saw}, but {now} now; read it again and retry")
+    return ConflictError(f"session {sid!r} changed since you read it: you expected it to {saw}, but {now} now; read "
+                         "it again and retry")
 
 def _tup(m:Message, now:float, lease:float, depth:int=0, parent:Optional[str]=None, touched:int=0)->tuple:
     "What the in-memory store keeps of `m`, added at `now`: its fields (a copy of its metadata that nobody else holds), when, its reply record, its place in the tree"
     t,ended,st,err = stored_life(m, now)
     rep = (None, 0, None, now+lease, None) if m.pending else None if not st and err is None and ended == t else (ended, st, None, None, err)
-    return (m.role, m.content, m.id, m.pending, _copy(m.metadata) if m.metadata else None, t, rep, depth, parent, touched)
+    return (m.role, m.content, m.id, m.pending, _copy(m.metadata) if m.metadata else None, t, rep, depth, parent,
+            touched)
 
 def _out(rows, now=None, _new=object.__new__, _M=Message, _s=_slots)->list:
     "Fresh `Message`s from stored tuples, each with its own copy of its metadata"
@@ -653,7 +687,8 @@ class _Closed:
 class InMemorySessionManager(SessionManager):
     "In-memory implementation of SessionManager."
     _threads = 0
-    def __init__(self): self._s,self._own,self._pend,self._wakes,self._lock = {},{},{},None,threading.RLock() # sessions; each owner's session ids, oldest first; (sid, mid) of replies that were pending; followers
+    # sessions; each owner's session ids, oldest first; (sid, mid) of replies that were pending; followers
+    def __init__(self): self._s,self._own,self._pend,self._wakes,self._lock = {},{},{},None,threading.RLock()
     def __repr__(self): return 'InMemorySessionManager()'
     def close(self): self._lock = _Closed('this in-memory store')
     def _fork_lock(self): return None if isinstance(self._lock, _Closed) else self._lock
@@ -668,13 +703,15 @@ def _rec(self:InMemorySessionManager, sid, now=None):
     return r
 
 @patch
-def _create(self:InMemorySessionManager, sid, metadata, created, updated, expires_at, msgs, replace=False, owner=None, tree=None, sums=None):
+def _create(self:InMemorySessionManager, sid, metadata, created, updated, expires_at, msgs, replace=False, owner=None,
+            tree=None, sums=None):
     with self._lock:
         r = self._s.get(sid)
         if r is not None:
             if r.live(time.time()) and not replace: return False
             self._forget(sid)
-        self._s[sid] = r = _Rec(_copy(metadata), created, updated, expires_at, msgs, owner, time.time(), self.lease, tree, sums)
+        self._s[sid] = r = _Rec(_copy(metadata), created, updated, expires_at, msgs, owner, time.time(), self.lease,
+                                tree, sums)
         for t in r.all.values():
             if t[3]: self._pend[sid, t[2]] = None
         if owner is not None: self._own.setdefault(owner, {})[sid] = None
@@ -764,8 +801,10 @@ def _append(self:InMemorySessionManager, sid, msgs, after=None, writer=None):
             m = msgs[0]
             if m.id in al: raise DuplicateMessageError(f"session {sid!r} already has a message {m.id!r}")
             md,d,tk = m.metadata,(-1 if under is None else al[under][7]) + 1,r.tick
-            if d == tk: tk = d # one int object for its depth and its tick, in a session that is one branch: memory kept per message
-            al[m.id] = t = (m.role, m.content, m.id, m.pending, _copy(md) if md else None, now, (None, 0, writer, now+self.lease, None) if m.pending else None, d, under, tk)
+            # one int object for its depth and its tick, in a session that is one branch: memory kept per message
+            if d == tk: tk = d
+            al[m.id] = t = (m.role, m.content, m.id, m.pending, _copy(md) if md else None, now,
+                            (None, 0, writer, now+self.lease, None) if m.pending else None, d, under, tk)
             r.tick = tk + 1
             if m.pending: self._pend[sid, m.id] = None
             r.updated = now
@@ -784,10 +823,12 @@ def _add(self:InMemorySessionManager, r, sid, msgs, under, writer, now)->list:
     dup = first(m.id for m in msgs if m.id in al)
     if dup: raise DuplicateMessageError(f"session {sid!r} already has a message {dup!r}")
     d,tk = -1 if under is None else al[under][7],r.tick
-    held,res = (None, 0, writer, now+self.lease, None),[] # the lease of the pending ones (a tuple: shared, never changed)
+    # the lease of the pending ones (a tuple: shared, never changed)
+    held,res = (None, 0, writer, now+self.lease, None),[]
     for i,m in enumerate(msgs, 1):
         md,di,ti = m.metadata,d+i,tk+i-1
-        al[m.id] = t = (m.role, m.content, m.id, m.pending, _copy(md) if md else None, now, held if m.pending else None, di, under, di if di == ti else ti)
+        al[m.id] = t = (m.role, m.content, m.id, m.pending, _copy(md) if md else None, now, held if m.pending else None,
+                        di, under, di if di == ti else ti)
         res.append(t)
         under = m.id
         if m.pending: self._pend[sid, m.id] = None
@@ -812,7 +853,8 @@ def _message_dicts(self:InMemorySessionManager, sid):
         r = self._rec(sid)
         rows = r.msgs[:r.n]
     return [{'role': r, 'content': c, 'id': i} if md is None and not p else
-            {'role': r, 'content': c, 'id': i, **({'pending': True} if p else {}), **({'metadata': _copy(md)} if md else {})}
+            {'role': r, 'content': c, 'id': i, **({'pending': True} if p else {}),
+             **({'metadata': _copy(md)} if md else {})}
             for r,c,i,p,md,_,_,_,_,_ in rows]
 
 @patch
@@ -837,13 +879,15 @@ def _get(self:InMemorySessionManager, sid, mid):
 
 # %% ../nbs/00_core.ipynb #0c417ea2
 @patch
-def _update(self:InMemorySessionManager, sid, mid, content=None, chunk=None, pending=None, metadata=None, merge=None, act=None, writer=None, error=None):
+def _update(self:InMemorySessionManager, sid, mid, content=None, chunk=None, pending=None, metadata=None, merge=None,
+            act=None, writer=None, error=None):
     now = time.time()
     with self._lock:
         r = self._rec(sid, now)
         t = r.all.get(mid)
         if t is None: raise message_not_found(sid, mid)
-        step = reply_step(sid, mid, 'chunk' if chunk is not None else act, writer, error, t[3], t[6], pending, now, self.lease)
+        step = reply_step(sid, mid, 'chunk' if chunk is not None else act, writer, error, t[3], t[6], pending, now,
+                          self.lease)
         if step is None: return _out([t], now)[0]
         r.all[mid] = t = _changed(t, content, chunk, metadata, merge, *step)
         if t[7] < r.n and r.msgs[t[7]][2] == mid: r.msgs[t[7]] = t
@@ -904,7 +948,8 @@ def _truncate(self:InMemorySessionManager, sid, after):
         r = self._rec(sid, now)
         al = r.all
         if after is not None and after not in al: raise message_not_found(sid, after)
-        if after is not None and len(al) == r.n: gone = [t[2] for t in r.msgs[al[after][7]+1:r.n]] # one branch: what follows it
+        # one branch: what follows it
+        if after is not None and len(al) == r.n: gone = [t[2] for t in r.msgs[al[after][7]+1:r.n]]
         else: gone = _below(r, after)
         res,moved = [al[k] for k in gone],False
         if after is None: r.all,r.n = {},0
@@ -912,7 +957,8 @@ def _truncate(self:InMemorySessionManager, sid, after):
             for k in gone: del al[k]
             moved = r.head() != after
             if res or moved:
-                al[after] = t = _retree(al[after], *al[after][7:9], r.tick) # active now: a switch above it comes back here
+                # active now: a switch above it comes back here
+                al[after] = t = _retree(al[after], *al[after][7:9], r.tick)
                 r.tick += 1
                 _repath(r, after)
                 r.msgs[t[7]] = t
@@ -1021,7 +1067,8 @@ def _check_md(md, where='session metadata'):
 def _as_messages(msgs, what='messages')->list:
     "`Message`s from a list (or other iterable) of `Message`s and message dicts"
     if isinstance(msgs, (str, bytes, dict, Message)) or not hasattr(msgs, '__iter__'):
-        raise InvalidTypeError(f"{what} must be a list of Messages or message dicts, not {_tname(msgs)} ({_short(msgs)})")
+        raise InvalidTypeError(f"{what} must be a list of Messages or message dicts, not {_tname(msgs)} "
+                               f"({_short(msgs)})")
     return [_as_message(o) for o in msgs]
 
 def _as_message(o)->Message:
@@ -1032,7 +1079,8 @@ def _distinct(msgs, sid):
     "Check no two of `msgs` share an id"
     seen = set()
     for m in msgs:
-        if m.id in seen: raise DuplicateMessageError(f"message id {m.id!r} appears twice in what is added to session {sid!r}")
+        if m.id in seen: raise DuplicateMessageError(f"message id {m.id!r} appears twice in what is added to session "
+                                                     f"{sid!r}")
         seen.add(m.id)
     return msgs
 
@@ -1047,7 +1095,8 @@ class ChatSession:
         if manager is None:
             manager = InMemorySessionManager()
             manager._create(session_id, {}, (t:=time.time()), t, None, [])
-        elif not isinstance(manager, SessionManager): raise InvalidTypeError(f"manager must be a SessionManager, not {_tname(manager)} ({_short(manager)})")
+        elif not isinstance(manager, SessionManager): raise InvalidTypeError("manager must be a SessionManager, not "
+                                                                             f"{_tname(manager)} ({_short(manager)})")
         self.session_id,self.manager = session_id,manager
         if initial_messages: self.add_messages(initial_messages)
 
@@ -1061,7 +1110,8 @@ class ChatSession:
     __hash__ = None
 
 def _no_protocol(what, use):
-    def f(self, *args): raise TypeError(f"{what} of an {type(self).__name__} would have to wait for the store: use `{use}`")
+    def f(self, *args):
+        raise TypeError(f"{what} of an {type(self).__name__} would have to wait for the store: use `{use}`")
     return f
 
 class AsyncChatSession:
@@ -1069,7 +1119,10 @@ class AsyncChatSession:
     def __init__(self,
                  session_id:str, # The conversation's id
                  manager:'AsyncSessionManager'): # The store it lives in
-        if not isinstance(manager, AsyncSessionManager): raise InvalidTypeError(f"manager must be an AsyncSessionManager, not {_tname(manager)} ({_short(manager)})")
+        if not isinstance(manager, AsyncSessionManager): raise InvalidTypeError("manager must be an "
+                                                                                "AsyncSessionManager, not "
+                                                                                f"{_tname(manager)} "
+                                                                                f"({_short(manager)})")
         self.session_id,self.manager = _check_id(session_id),manager
 
     id,__eq__,__hash__ = ChatSession.id,ChatSession.__eq__,None
@@ -1140,8 +1193,11 @@ def _twin(kind:str, prop:bool=False, name:Optional[str]=None):
     return deco
 
 # %% ../nbs/00_core.ipynb #895e6495
-_PRIMITIVES = ('_create', '_exists', '_info', '_set_info', '_drop', '_list', '_session_count', '_append', '_branch', '_insert', '_tree', '_siblings', '_switch', '_summarize', '_summaries', '_records', '_put_records', '_search', '_count', '_slice',
-               '_tail', '_get', '_update', '_delete', '_pop', '_truncate', '_purge', '_erase', '_stale', '_message_dicts')
+_PRIMITIVES = ('_create', '_exists', '_info', '_set_info', '_drop', '_list', '_session_count', '_append', '_branch',
+               '_insert', '_tree', '_siblings', '_switch', '_summarize', '_summaries', '_records', '_put_records',
+               '_search', '_count', '_slice',
+               '_tail', '_get', '_update', '_delete', '_pop', '_truncate', '_purge', '_erase', '_stale',
+               '_message_dicts')
 
 def primitive(body):
     """A store primitive written once, as a generator of the store's I/O ops: the sync method runs each with `_exec(op, ctx)`, the async API
@@ -1189,7 +1245,8 @@ else: _task = asyncio.ensure_future
 
 class _Threads:
     "Runs a store's blocking calls on `n` threads of its own, never on the event loop's thread; a call once started always finishes"
-    def __init__(self, n:int): self.n,self.closed,self.ex = n,False,ThreadPoolExecutor(n, thread_name_prefix='chatstate')
+    def __init__(self, n:int):
+        self.n,self.closed,self.ex = n,False,ThreadPoolExecutor(n, thread_name_prefix='chatstate')
     async def __call__(self, f, *args):
         if self.closed: raise StoreClosedError('this async store is closed: open it again to use it')
         return await asyncio.shield(asyncio.wrap_future(self.ex.submit(f, *args)))
@@ -1202,7 +1259,8 @@ class AsyncSessionManager:
                  store:SessionManager): # The store, as a sync manager
         if not all(callable(getattr(store, p, None)) for p in _PRIMITIVES): raise InvalidTypeError(f"store must be a SessionManager, not {_tname(store)} ({_short(store)})")
         self.store,self._run = store,store._runner()
-        self._native = getattr(store, '_native', False) # a store with an async driver of its own: its I/O is awaited, not threaded
+        # a store with an async driver of its own: its I/O is awaited, not threaded
+        self._native = getattr(store, '_native', False)
         _managers.add(self)
 
     def _handle(self, sid): return AsyncChatSession(sid, self)
@@ -1217,7 +1275,8 @@ class AsyncSessionManager:
     def _fork_lock(self): return None
     def _after_fork(self):
         self._run.after_fork()
-    lease = property(lambda self: self.store.lease, lambda self, v: setattr(self.store, 'lease', v), doc="The store's `SessionManager.lease`")
+    lease = property(lambda self: self.store.lease, lambda self, v: setattr(self.store, 'lease', v),
+                     doc="The store's `SessionManager.lease`")
 
     __len__ = __bool__ = _no_protocol('len()', 'await m.count()')
     __contains__ = _no_protocol('`in`', 'await m.contains(session_id)')
@@ -1231,7 +1290,8 @@ for _n in _PRIMITIVES:
         body = getattr(getattr(type(self.store), _n), 'body', None)
         if self._native and body: # shielded: a primitive once started runs to its end, whatever happens to the task awaiting it
             t = _task(_aops(self.store, body(self.store, *args)))
-            t.add_done_callback(_seen) # its error is the awaiting task's; if that task was cancelled, nobody else is owed it
+            # its error is the awaiting task's; if that task was cancelled, nobody else is owed it
+            t.add_done_callback(_seen)
             return await asyncio.shield(t)
         return await self._run(getattr(self.store, _n), *args)
     _prim.__name__ = _prim.__qualname__ = _n
@@ -1246,7 +1306,8 @@ async def _message_dicts(self:AsyncSessionManager, sid:str)->list:
 short_repr = _short
 _fields = _slots
 
-def unchecked_message(role:str, content:str, id:str, pending:bool, metadata:dict, life=None, _new=object.__new__, _M=Message, _f=_fields)->Message:
+def unchecked_message(role:str, content:str, id:str, pending:bool, metadata:dict, life=None, _new=object.__new__,
+                      _M=Message, _f=_fields)->Message:
     "A `Message` of values a store checked when they were written: made without checking them again, for the store's read loop; `life` from `reply_life`"
     m = _new(_M); _f[0](m, role); _f[1](m, content); _f[2](m, id); _f[3](m, pending); _f[4](m, metadata); _f[5](m, life)
     return m
@@ -1270,12 +1331,14 @@ def add_message(self:ChatSession,
                )->Message: # The stored message
     "Append a message at the end of the conversation"
     m = Message(role, content, id, pending, metadata)
-    t = self.manager._append(self.session_id, [m], after if after is None else _after(after), writer if writer is None else _writer(writer))
+    t = self.manager._append(self.session_id, [m], after if after is None else _after(after),
+                             writer if writer is None else _writer(writer))
     _setattr(m, '_life', (t, None, 'streaming', None) if pending else t) # the hot path: `_added`, written out
     return m
 
 @patch
-async def add_message(self:AsyncChatSession, role:str, content:str, metadata:Optional[dict]=None, pending:bool=False, id:Optional[str]=None,
+async def add_message(self:AsyncChatSession, role:str, content:str, metadata:Optional[dict]=None, pending:bool=False,
+                      id:Optional[str]=None,
                       after:Optional[str]=None, writer:Optional[str]=None)->Message:
     "Append a message at the end of the conversation"
     m = Message(role, content, id, pending, metadata)
@@ -1292,7 +1355,8 @@ def _writer(w): return _maybe_id(w, 'writer')
 def _after(v):
     "`after` checked: None (no condition), '' (the session is empty) or a message id"
     if v is None: return None
-    if not isinstance(v, str): raise InvalidTypeError(f"after must be a message id (a str), '' or None, not {_tname(v)} ({_short(v)})")
+    if not isinstance(v, str): raise InvalidTypeError("after must be a message id (a str), '' or None, not "
+                                                      f"{_tname(v)} ({_short(v)})")
     return v and _check_id(v, 'after')
 
 @_twin('session')
@@ -1364,7 +1428,8 @@ def _item(self, i:Union[int,slice,str]):
 @_twin('session')
 def _tail(self, n:int, before:Optional[str]=None)->List[Message]:
     "The last `n` messages, or the `n` before message id `before`, in order"
-    if isinstance(n, bool) or not isinstance(n, int): raise InvalidTypeError(f"n must be an int >= 0, not {_tname(n)} ({_short(n)})")
+    if isinstance(n, bool) or not isinstance(n, int): raise InvalidTypeError(f"n must be an int >= 0, not {_tname(n)} "
+                                                                             f"({_short(n)})")
     if n < 0: raise InvalidValueError(f"n must be an int >= 0, got {_short(n)}")
     if before is not None: before = _check_id(before, 'before')
     return (yield P._tail(self.session_id, min(n, _BIG), before)) if n else []
@@ -1398,7 +1463,8 @@ def _update(self, mid:str,
 @_twin('session')
 def _update_message_metadata(self, mid:str, *dicts, **kwargs)->Message:
     "Merge `dicts` and `kwargs` into message `mid`'s metadata in one atomic step (a value of None removes that key)"
-    return (yield P._update(self.session_id, _check_id(mid, 'message id'), None, None, None, None, _message_md(_patch(dicts, kwargs, 'metadata'))))
+    return (yield P._update(self.session_id, _check_id(mid, 'message id'), None, None, None, None,
+                            _message_md(_patch(dicts, kwargs, 'metadata'))))
 
 def _patch(dicts, kwargs, where)->dict:
     "One checked patch from dicts and keyword arguments, later ones winning"
@@ -1413,7 +1479,8 @@ def _content(c, what='content'):
     return _text(c, what)
 
 def _pending(p):
-    if p is not None and not isinstance(p, bool): raise InvalidTypeError(f"pending must be a bool, not {_tname(p)} ({_short(p)})")
+    if p is not None and not isinstance(p, bool): raise InvalidTypeError(f"pending must be a bool, not {_tname(p)} "
+                                                                         f"({_short(p)})")
     return p
 
 # %% ../nbs/00_core.ipynb #d6058e07
@@ -1422,12 +1489,14 @@ def append_chunk(self:ChatSession, mid:str, chunk:str,
                  writer:Optional[str]=None # The reply's writer, as it was added (see Reply states)
                 )->Message: # The reply as stored
     "Append `chunk` to the content of pending message `mid`, atomically in the store; `ReplyStopped` once someone asked it to stop"
-    return _streamed(self.manager._update(self.session_id, _check_id(mid, 'message id'), None, _chunk(chunk), None, None, None, 'chunk', _writer(writer)))
+    return _streamed(self.manager._update(self.session_id, _check_id(mid, 'message id'), None, _chunk(chunk), None,
+                                          None, None, 'chunk', _writer(writer)))
 
 @patch
 async def append_chunk(self:AsyncChatSession, mid:str, chunk:str, writer:Optional[str]=None)->Message:
     "Append `chunk` to the content of pending message `mid`, atomically in the store; `ReplyStopped` once someone asked it to stop"
-    return _streamed(await self.manager._update(self.session_id, _check_id(mid, 'message id'), None, _chunk(chunk), None, None, None, 'chunk', _writer(writer)))
+    return _streamed(await self.manager._update(self.session_id, _check_id(mid, 'message id'), None, _chunk(chunk),
+                                                None, None, None, 'chunk', _writer(writer)))
 
 def _streamed(m):
     "A reply a chunk was written into: a stop asked meanwhile ended it, and its writer hears so"
@@ -1465,11 +1534,13 @@ def _finalize(self, mid:str,
 @_twin('session')
 def _heartbeat(self, mid:str, writer:Optional[str]=None)->Message:
     "Renew the lease on reply `mid` without writing to it (the model is silent); `ReplyStopped` once someone asked it to stop"
-    return _streamed((yield P._update(self.session_id, _check_id(mid, 'message id'), None, '', None, None, None, 'chunk', _writer(writer))))
+    return _streamed((yield P._update(self.session_id, _check_id(mid, 'message id'), None, '', None, None, None,
+                                      'chunk', _writer(writer))))
 
 def _error_text(e)->str:
     if isinstance(e, BaseException): return f'{type(e).__name__}: {e}' if str(e) else type(e).__name__
-    if not isinstance(e, str) or not e: raise InvalidTypeError(f"error must be an exception or a non-empty str, not {_tname(e)} ({_short(e)})")
+    if not isinstance(e, str) or not e: raise InvalidTypeError("error must be an exception or a non-empty str, not "
+                                                               f"{_tname(e)} ({_short(e)})")
     return _text(e, 'error')
 
 @_twin('session')
@@ -1479,7 +1550,8 @@ def _fail(self, mid:str,
           writer:Optional[str]=None)->Message:
     "End reply `mid` as `failed`, keeping `error` and the text so far (as `stopped`, if a stop was asked first); a reply that already ended is left as it is"
     return (yield P._update(self.session_id, _check_id(mid, 'message id'), None, None, None, None,
-                            None if metadata is None else _message_md(metadata), 'fail', _writer(writer), _error_text(error)))
+                            None if metadata is None else _message_md(metadata), 'fail', _writer(writer),
+                            _error_text(error)))
 
 @_twin('session')
 def _stop(self, mid:str)->Message:
@@ -1532,7 +1604,8 @@ class Wakeups:
                  listen:Optional[Callable]=None, # Runs on a thread of its own: calls `notify` for each reply the store says changed
                  every:float=1.0): # Longest a follower waits without a wake-up before it reads the reply again
         self.lock,self.waiting,self.listen,self.started,self.every = threading.Lock(),{},listen,False,every
-        self.gen,self.reads = {},{} # each reply's count of wake-ups; the read of it its followers share (per event loop)
+        # each reply's count of wake-ups; the read of it its followers share (per event loop)
+        self.gen,self.reads = {},{}
     def watch(self, key:tuple)->_Waiter:
         "A waiter woken by `notify(key)`; `key` is `(session id, message id)`"
         w = _Waiter()
@@ -1634,10 +1707,12 @@ def follow(self:ChatSession, mid:str,
         m = _following(st._get(sid, mid), sid, mid)
         yield m.content, m
         while m.state == 'streaming':
-            left = min(w.every, st.lease) if end is None else min(w.every, st.lease, end - time.monotonic()) # a reply whose lease lapses is read again
+            # a reply whose lease lapses is read again
+            left = min(w.every, st.lease) if end is None else min(w.every, st.lease, end - time.monotonic())
             if left <= 0: return
             woke = waiter.wait(n, left)
-            n = waiter.n # woken: one read for all the followers the same write woke; not: a read of its own (has its lease lapsed?)
+            # woken: one read for all the followers the same write woke; not: a read of its own (has its lease lapsed?)
+            n = waiter.n
             new = _following(w.read((sid, mid), lambda: st._get(sid, mid)) if woke else st._get(sid, mid), sid, mid)
             if (text := _news(m, new)) is not False: yield text, new
             m = new
@@ -1654,11 +1729,13 @@ async def follow(self:AsyncChatSession, mid:str, timeout:Optional[float]=None)->
         m = _following(await st._get(sid, mid), sid, mid)
         yield m.content, m
         while m.state == 'streaming':
-            left = min(w.every, st.lease) if end is None else min(w.every, st.lease, end - time.monotonic()) # a reply whose lease lapses is read again
+            # a reply whose lease lapses is read again
+            left = min(w.every, st.lease) if end is None else min(w.every, st.lease, end - time.monotonic())
             if left <= 0: return
             woke = await waiter.await_(n, left)
             n = waiter.n
-            new = _following(await (w.aread((sid, mid), lambda: st._get(sid, mid)) if woke else st._get(sid, mid)), sid, mid)
+            new = _following(await (w.aread((sid, mid), lambda: st._get(sid, mid)) if woke else st._get(sid, mid)), sid,
+                             mid)
             if (text := _news(m, new)) is not False: yield text, new
             m = new
     finally: w.unwatch((sid, mid), waiter)
@@ -1771,7 +1848,8 @@ class Tree:
         self._by,self._kids,self._on = {m.id: m for m in self.messages},{},None
         for m in self.messages: self._kids.setdefault(self.parents[m.id], []).append(m)
 
-    def children(self, mid:Optional[str]=None)->List[Message]: "The messages just below message `mid` (None: at the top), oldest first"; return list(self._kids.get(mid, ()))
+    def children(self, mid:Optional[str]=None)->List[Message]:
+        "The messages just below message `mid` (None: at the top), oldest first"; return list(self._kids.get(mid, ()))
     def path(self, mid:Optional[str]=None)->List[Message]:
         "The messages from the top down to message `mid` (None: the active branch's end)"
         res,x = [],self.head if mid is None else mid
@@ -1796,7 +1874,8 @@ class Tree:
         "The versions of message `mid`, as `ChatSession.siblings` gives them"
         if self._on is None: self._on = {m.id for m in self.active} # once per tree: a viewer asks at every message
         sib = self._kids[self.parents[mid]]
-        return Siblings(list(sib), first(i for i,m in enumerate(sib) if m.id == mid), first(i for i,m in enumerate(sib) if m.id in self._on))
+        return Siblings(list(sib), first(i for i,m in enumerate(sib) if m.id == mid),
+                        first(i for i,m in enumerate(sib) if m.id in self._on))
 
 @_twin('session')
 def _tree(self)->Tree:
@@ -1851,15 +1930,18 @@ _TOP = '\U0010ffff' # above any character a key holds: a prefix's keys sort befo
 def record_key(k, what='record key')->str:
     "`k` checked to be a record key: a non-empty str of valid text, at most `MAX_KEY_LEN` characters, without NUL or U+10FFFF (the stores' order needs them)"
     if not isinstance(k, str): raise InvalidTypeError(f"a {what} must be a str, not {_tname(k)} ({_short(k)})")
-    if not k or len(k) > MAX_KEY_LEN: raise InvalidValueError(f"a {what} must be 1 to {MAX_KEY_LEN} characters, not {len(k)} ({_short(k)})")
+    if not k or len(k) > MAX_KEY_LEN: raise InvalidValueError(f"a {what} must be 1 to {MAX_KEY_LEN} characters, not "
+                                                              f"{len(k)} ({_short(k)})")
     if '\x00' in k or _TOP in k: raise InvalidValueError(f"a {what} cannot hold NUL or U+10FFFF: {_short(k)}")
     return _text(k, what)
 
 def _span(prefix, after, before)->tuple:
     "The key range `[lo, hi)` of the keys that start with `prefix`, sort after `after` and before `before`"
-    if not isinstance(prefix, str): raise InvalidTypeError(f"a record prefix must be a str, not {_tname(prefix)} ({_short(prefix)})")
+    if not isinstance(prefix, str): raise InvalidTypeError(f"a record prefix must be a str, not {_tname(prefix)} "
+                                                           f"({_short(prefix)})")
     lo,hi = (record_key(prefix, 'record prefix') if prefix else ''),prefix + _TOP
-    if after is not None: lo = max(lo, record_key(after, 'after') + '\x01') # the least key above `after` (no key holds NUL)
+    # the least key above `after` (no key holds NUL)
+    if after is not None: lo = max(lo, record_key(after, 'after') + '\x01')
     if before is not None: hi = min(hi, record_key(before, 'before'))
     return lo,hi
 
@@ -1873,7 +1955,9 @@ def _records(self, prefix:str='', # Only the records whose keys start with it
     "The session's records, in the order of their keys: `[(key, value)]`"
     lo,hi = _span(prefix, after, before)
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0): raise InvalidValueError(f"limit must be an int >= 0 or None, not {_short(limit)}")
-    return [(k, json.loads(v)) for k,v in (yield P._records(self.session_id, lo, hi, None if limit is None else min(limit, _BIG), bool(reverse)))]
+    return [(k, json.loads(v)) for k,v in (yield P._records(self.session_id, lo, hi,
+                                                            None if limit is None else min(limit, _BIG),
+                                                            bool(reverse)))]
 
 @_twin('session')
 def _set_records(self, records:Optional[dict]=None, # key: the JSON-ready value to keep under it
@@ -1881,12 +1965,14 @@ def _set_records(self, records:Optional[dict]=None, # key: the JSON-ready value 
                  keep:Iterable=() # Keys `drop` leaves
                 ):
     "Write `records` and delete what `drop` names, all in one step: a reader sees all of it or none"
-    yield P._put_records(self.session_id, _records_of(records), [_span(d, None, None) for d in _strs(drop, 'drop')], [record_key(k, 'kept key') for k in _strs(keep, 'keep')])
+    yield P._put_records(self.session_id, _records_of(records), [_span(d, None, None) for d in _strs(drop, 'drop')],
+                         [record_key(k, 'kept key') for k in _strs(keep, 'keep')])
 
 def _records_of(records)->list:
     "`records` (a dict of key: JSON-ready value, or None) checked, as the stores take them: `[(key, JSON)]`"
     if records is None: return []
-    if not isinstance(records, dict): raise InvalidTypeError(f"records must be a dict of key: value, not {_tname(records)} ({_short(records)})")
+    if not isinstance(records, dict): raise InvalidTypeError("records must be a dict of key: value, not "
+                                                             f"{_tname(records)} ({_short(records)})")
     return [(record_key(k), compact_json(check_json(v, f'record {k!r}'))) for k,v in records.items()]
 
 def _strs(v, what)->list:
@@ -1936,12 +2022,15 @@ def _time(v, what, kind='a time in seconds')->Optional[float]:
     if v is None: return None
     if isinstance(v, bool) or not isinstance(v, (int, float)): raise InvalidTypeError(f"{what} must be {kind}, not {_tname(v)} ({_short(v)})")
     if not (isinstance(v, int) and abs(v) <= MAX_TIME) and not (isinstance(v, float) and math.isfinite(v) and abs(v) <= MAX_TIME):
-        raise InvalidValueError(f"{what} must be {kind} between -{MAX_TIME:.0f} and {MAX_TIME:.0f} (the year 10000), got {_short(v)}")
+        raise InvalidValueError(f"{what} must be {kind} between -{MAX_TIME:.0f} and {MAX_TIME:.0f} (the year 10000), "
+                                f"got {_short(v)}")
     return float.__float__(float(v))
 
 def _expiry(ttl=None, expires_at=None, now=None)->Optional[float]:
     "An absolute expiry time from a `ttl` in seconds or an `expires_at` time, or None"
-    if ttl is not None and expires_at is not None: raise InvalidValueError(f"give ttl or expires_at, not both (ttl={_short(ttl)}, expires_at={_short(expires_at)})")
+    if ttl is not None and expires_at is not None: raise InvalidValueError("give ttl or expires_at, not both "
+                                                                           f"(ttl={_short(ttl)}, "
+                                                                           f"expires_at={_short(expires_at)})")
     ttl,expires_at = _time(ttl, 'ttl', 'a number of seconds'),_time(expires_at, 'expires_at', 'a number of seconds')
     if ttl is not None:
         if ttl <= 0: raise InvalidValueError(f"ttl must be > 0 seconds, got {_short(ttl)}")
@@ -1958,13 +2047,15 @@ def _expire(self, ttl:Optional[float]=None, expires_at:Optional[float]=None):
 def _to_dict(self)->dict:
     "The whole session, details and messages (nested form, every branch), as a JSON-ready dict"
     i = yield from _info(self)
-    d = dict(session_id=self.session_id, metadata=i.metadata, created=i.created, updated=i.updated, expires_at=i.expires_at)
+    d = dict(session_id=self.session_id, metadata=i.metadata, created=i.created, updated=i.updated,
+             expires_at=i.expires_at)
     if i.owner is not None: d['owner'] = i.owner # only when there is one: the seed's dict keeps its shape
     t = yield from _tree(self)
     d['messages'] = [_nested(m) for m in t.messages]
     if t.branched: d['tree'] = t.links() # only for a session that branched: one branch is the list itself
     sums = yield P._summaries(self.session_id)
-    if sums: d['summaries'] = [dict(id=i, upto=u, content=c, metadata=md, created=at) for i,u,c,md,at in sums] # only when it has some
+    # only when it has some
+    if sums: d['summaries'] = [dict(id=i, upto=u, content=c, metadata=md, created=at) for i,u,c,md,at in sums]
     recs = yield P._records(self.session_id, '', _TOP, None, False)
     if recs: d['records'] = {k: json.loads(v) for k,v in recs} # likewise
     return d
@@ -1994,7 +2085,8 @@ def _check_tree(t, msgs, sid)->Optional[tuple]:
         if p is not None and (not isinstance(p, str) or p not in seen): raise bad(f"message {m.id!r} has parent {_short(p)}, which is not a message before it")
         seen.add(m.id)
     h = t.get('head')
-    if h is not None and (not isinstance(h, str) or h not in seen): raise bad(f"head {_short(h)} is not one of its messages")
+    if h is not None and (not isinstance(h, str) or h not in seen): raise bad(f"head {_short(h)} is not one of its "
+                                                                              "messages")
     tc = t.get('touched')
     if tc is None: return ps,h,None
     if not isinstance(tc, list) or len(tc) != len(msgs) or sorted(tc) != list(range(len(msgs))) or any(isinstance(x, bool) for x in tc):
@@ -2047,7 +2139,8 @@ def _create_session(self,
     return self._handle(sid)
 
 def _owner(v): return None if v is None else _check_id(v, 'owner')
-def _not_yours(sid, owner): return SessionNotFoundError(f"no session {sid!r}" + ('' if owner is None else f" of owner {owner!r}"))
+def _not_yours(sid, owner):
+    return SessionNotFoundError(f"no session {sid!r}" + ('' if owner is None else f" of owner {owner!r}"))
 
 @_twin('manager')
 def _get_session(self, session_id:str,
@@ -2112,7 +2205,8 @@ def _sessions(self,
               owner:Optional[str]=None # Only this owner's: a user's own sidebar, a page of it read, however big the store
              )->List[SessionInfo]:
     "Session summaries (title, times, message count, last message preview) without loading messages, for a sidebar"
-    if order not in ('updated', 'created'): raise InvalidValueError(f"order must be 'updated' or 'created', got {_short(order)}")
+    if order not in ('updated', 'created'): raise InvalidValueError("order must be 'updated' or 'created', got "
+                                                                    f"{_short(order)}")
     return (yield P._list(order, *_page(limit, offset), True, _owner(owner)))
 
 def _page(limit, offset):
@@ -2145,7 +2239,9 @@ def _purge_expired(self,
     return (yield P._purge(time.time(), _time(updated_before, 'updated_before')))
 
 def _check_conflict(on_conflict):
-    if on_conflict not in ('fail', 'skip', 'replace'): raise InvalidValueError(f"on_conflict must be 'fail', 'skip' or 'replace', got {_short(on_conflict)}")
+    if on_conflict not in ('fail', 'skip', 'replace'): raise InvalidValueError("on_conflict must be 'fail', 'skip' "
+                                                                               "or 'replace', got "
+                                                                               f"{_short(on_conflict)}")
 
 @_twin('manager')
 def _import_session(self, d:dict, on_conflict:str='fail')->Optional[ChatSession]:
@@ -2157,12 +2253,14 @@ def _import_session(self, d:dict, on_conflict:str='fail')->Optional[ChatSession]
     msgs = _distinct(_as_messages(d.get('messages') or []), sid)
     tree,sums = _check_tree(d.get('tree'), msgs, sid),_check_summaries(d.get('summaries'), msgs, sid)
     recs = d.get('records') or {}
-    if not isinstance(recs, dict): raise InvalidValueError(f"session {sid!r}: bad 'records': it must be a dict of key: value, not {_short(recs)}")
+    if not isinstance(recs, dict): raise InvalidValueError(f"session {sid!r}: bad 'records': it must be a dict of "
+                                                           f"key: value, not {_short(recs)}")
     recs = _records_of(recs)
     now = time.time()
     created,updated,exp = (_time(d.get(k), k) for k in ('created', 'updated', 'expires_at'))
     created,updated = ifnone(created, now),ifnone(updated, now)
-    if (yield P._create(sid, md, created, updated, exp, msgs, on_conflict == 'replace', owner, *([] if tree is None and sums is None else [tree, sums]))):
+    if (yield P._create(sid, md, created, updated, exp, msgs, on_conflict == 'replace', owner,
+                        *([] if tree is None and sums is None else [tree, sums]))):
         if recs: yield P._put_records(sid, recs, [], [])
         return self._handle(sid)
     if on_conflict == 'skip': return None
@@ -2198,7 +2296,8 @@ def scan_hits(trees:Iterable, words:list, limit:int, offset:int, order:str)->lis
     for si,(info,rows) in enumerate(trees):
         for mi,(m,_,_) in enumerate(rows):
             n = 0 if m.pending else word_hits(m.content, words)
-            if n: hits.append((-(n if order == 'relevance' else m.created or 0), -si, -mi, info.session_id, info.metadata, m))
+            if n: hits.append((-(n if order == 'relevance' else m.created or 0), -si, -mi, info.session_id,
+                               info.metadata, m))
     hits.sort(key=lambda h: h[:3]) # newest (or best) first; ties: the later session, the later message
     return [h[3:] for h in hits[offset:offset+limit]]
 
@@ -2218,10 +2317,12 @@ def _search(self, text:str, # Words to find: each one is the start of a word in 
             order:str='newest' # 'newest' (what a sidebar shows) or 'relevance' (each engine's own rank; it ranks every match)
            )->List[SearchHit]:
     "The messages, on every branch of the live sessions, whose text holds every word of `text` (a word's start is enough); a streaming reply counts once it ends"
-    if not isinstance(text, str): raise InvalidTypeError(f"search text must be a str, not {_tname(text)} ({_short(text)})")
+    if not isinstance(text, str): raise InvalidTypeError(f"search text must be a str, not {_tname(text)} "
+                                                         f"({_short(text)})")
     words = list(dict.fromkeys(search_words(_text(text, 'search text'))))[:16]
     if not words: raise InvalidValueError(f"search text has no words to find: {_short(text)}")
-    if order not in ('newest', 'relevance'): raise InvalidValueError(f"order must be 'newest' or 'relevance', got {_short(order)}")
+    if order not in ('newest', 'relevance'): raise InvalidValueError("order must be 'newest' or 'relevance', got "
+                                                                     f"{_short(order)}")
     limit,offset = _page(limit, offset)
     hits = yield P._search(words, _owner(owner), _BIG if limit is None else limit, offset, order)
     return [SearchHit(sid, md.get('title') if isinstance(md.get('title'), str) else None, m, snippet(m.content, words)) for sid,md,m in hits]
@@ -2294,7 +2395,8 @@ def check_seconds(v, what, where)->float:
     "A timeout option from a store URL or argument: a number of seconds, more than 0 and at most a day"
     try: t = float(v) if isinstance(v, (str, int, float)) and not isinstance(v, bool) else None
     except ValueError: t = None
-    if t is None or not 0 < t <= 86400: raise InvalidValueError(f"{what} must be a number of seconds, more than 0 and at most 86400, got {_short(v)} in {where!r}")
+    if t is None or not 0 < t <= 86400: raise InvalidValueError(f"{what} must be a number of seconds, more than 0 and "
+                                                                f"at most 86400, got {_short(v)} in {where!r}")
     return t
 
 def mask_url(url:str)->str:

@@ -41,7 +41,8 @@ def _role(role, i, api):
 def _as_msgs(o)->List[Message]:
     "The messages of a `ChatSession`, or a list of `Message`s (or message dicts)"
     if isinstance(o, ChatSession): return o.messages
-    if isinstance(o, AsyncChatSession): raise InvalidTypeError("an AsyncChatSession's messages must be awaited: pass `await s.messages`, or call `await s.to_openai()`")
+    if isinstance(o, AsyncChatSession): raise InvalidTypeError("an AsyncChatSession's messages must be awaited: pass "
+                                                               "`await s.messages`, or call `await s.to_openai()`")
     return [m if isinstance(m, Message) else Message.from_dict(m) for m in o]
 
 def _unsent(m:Message)->bool:
@@ -70,7 +71,8 @@ def _openai_canon(m:Message, role:str)->dict:
 
 def _openai_msg(i, m:Message)->dict:
     role = _role(m.role, i, 'OpenAI')
-    if role == 'tool' and 'tool_call_id' not in m.metadata: raise FormatError(f"message {i} is a tool result with no 'tool_call_id'")
+    if role == 'tool' and 'tool_call_id' not in m.metadata: raise FormatError(f"message {i} is a tool result with no "
+                                                                              "'tool_call_id'")
     d = _openai_canon(m, role)
     o = m.metadata.get('openai')
     if o:
@@ -91,7 +93,8 @@ def _text(c)->str:
     "The text of an API content value: a str, None, or a list of parts/blocks"
     if c is None: return ''
     if isinstance(c, str): return c
-    if not isinstance(c, list): raise FormatError(f"content of type {type(c).__name__} is neither text nor a list of blocks: {_short(c)}")
+    if not isinstance(c, list): raise FormatError(f"content of type {type(c).__name__} is neither text nor a list of "
+                                                  f"blocks: {_short(c)}")
     return ''.join(p.get('text', '') for p in c if isinstance(p, dict) and p.get('type') in ('text', 'input_text', 'output_text') and isinstance(p.get('text', ''), str))
 
 def _check_calls(i, calls, api):
@@ -121,7 +124,8 @@ def from_openai(msgs:Iterable, # OpenAI chat messages (dicts, or SDK message obj
         if 'role' not in d: raise FormatError(f"message {i} has no 'role': {_short(d)}")
         role = _role(d['role'], i, 'OpenAI')
         c = d.get('content')
-        if not (c is None or isinstance(c, (str, list))): raise FormatError(f"message {i} has content of type {type(c).__name__}: {_short(c)}")
+        if not (c is None or isinstance(c, (str, list))): raise FormatError(f"message {i} has content of type "
+                                                                            f"{type(c).__name__}: {_short(c)}")
         md = {k: d[k] for k in ('tool_calls', 'tool_call_id', 'name') if k in d and d[k] is not None}
         if 'tool_calls' in md:
             _check_calls(i, md['tool_calls'], 'OpenAI')
@@ -129,9 +133,11 @@ def from_openai(msgs:Iterable, # OpenAI chat messages (dicts, or SDK message obj
         if role == 'tool':
             tid = md.get('tool_call_id')
             if tid is None: raise FormatError(f"message {i} is a tool result with no 'tool_call_id'")
-            if tid not in calls: raise FormatError(f"message {i} is the result of tool call {_short(tid)}, which no earlier message made")
+            if tid not in calls: raise FormatError(f"message {i} is the result of tool call {_short(tid)}, which no "
+                                                   "earlier message made")
         canon = _openai_canon(Message(d['role'], _text(c), metadata=md), role)
-        extra = dict(set={k:v for k,v in d.items() if k not in canon or canon[k] != v}, drop=[k for k in canon if k not in d])
+        extra = dict(set={k:v for k,v in d.items() if k not in canon or canon[k] != v},
+                     drop=[k for k in canon if k not in d])
         extra = {k:v for k,v in extra.items() if v}
         if extra: md['openai'] = extra
         try: res.append(Message(d['role'], _text(c), metadata=md))
@@ -141,7 +147,8 @@ def from_openai(msgs:Iterable, # OpenAI chat messages (dicts, or SDK message obj
 # %% ../nbs/05_formats.ipynb #ad727434
 def _tool_use(c, i):
     try: inp = json.loads(c['function']['arguments'] or '{}')
-    except (KeyError, TypeError, ValueError): raise FormatError(f"message {i} has a tool call whose arguments are not JSON: {_short(c)}") from None
+    except (KeyError, TypeError, ValueError): raise FormatError(f"message {i} has a tool call whose arguments are not "
+                                                                f"JSON: {_short(c)}") from None
     return {'type': 'tool_use', 'id': c['id'], 'name': c['function']['name'], 'input': inp}
 
 def _anthropic_canon(i, m:Message, role:str):
@@ -193,7 +200,8 @@ def _from_anthropic_turn(i, d, calls):
         if b.get('type') == 'tool_result' and not isinstance(b.get('tool_use_id'), str):
             raise FormatError(f"message {i} has a tool_result block without a str 'tool_use_id': {_short(b)}")
     if role == 'assistant':
-        tcs = [{'id': b['id'], 'type': 'function', 'function': {'name': b['name'], 'arguments': json.dumps(b.get('input', {}), ensure_ascii=False)}}
+        tcs = [{'id': b['id'], 'type': 'function',
+                'function': {'name': b['name'], 'arguments': json.dumps(b.get('input', {}), ensure_ascii=False)}}
                for b in c if b.get('type') == 'tool_use']
         calls.update(t['id'] for t in tcs)
         m = Message(d['role'], _text(c), metadata={'tool_calls': tcs} if tcs else None)
@@ -207,7 +215,9 @@ def _from_anthropic_turn(i, d, calls):
     for kind,blocks in runs:
         if kind == 'tool':
             b = blocks[0]
-            if b.get('tool_use_id') not in calls: raise FormatError(f"message {i} holds the result of tool call {b.get('tool_use_id')!r}, which no earlier message made")
+            if b.get('tool_use_id') not in calls: raise FormatError(f"message {i} holds the result of tool call "
+                                                                    f"{b.get('tool_use_id')!r}, which no earlier "
+                                                                    "message made")
             md = {'tool_call_id': b['tool_use_id'], **({'is_error': True} if b.get('is_error') else {})}
             m = Message('tool', _text(b.get('content')), metadata=md)
             if _anthropic_canon(i, m, 'tool') != b: m = Message('tool', m.content, metadata={**md, 'anthropic': b})
@@ -246,7 +256,8 @@ def _responses_canon(m:Message, role:str)->list:
 
 def _responses_items(i, m:Message)->list:
     role = _role(m.role, i, 'OpenAI')
-    if role == 'tool' and 'tool_call_id' not in m.metadata: raise FormatError(f"message {i} is a tool result with no 'tool_call_id'")
+    if role == 'tool' and 'tool_call_id' not in m.metadata: raise FormatError(f"message {i} is a tool result with no "
+                                                                              "'tool_call_id'")
     r = m.metadata.get('responses')
     return list(r) if r is not None else _responses_canon(m, role)
 
@@ -270,8 +281,10 @@ def _turn(group, calls)->Message:
     for i,d in group:
         if d.get('type') == 'function_call':
             if not (isinstance(d.get('call_id'), str) and isinstance(d.get('name'), str) and isinstance(d.get('arguments'), str)):
-                raise FormatError(f"item {i} is a function_call without a str 'call_id', 'name' and 'arguments': {_short(d)}")
-            tcs.append({'id': d['call_id'], 'type': 'function', 'function': {'name': d['name'], 'arguments': d['arguments']}})
+                raise FormatError(f"item {i} is a function_call without a str 'call_id', 'name' and 'arguments': "
+                                  f"{_short(d)}")
+            tcs.append({'id': d['call_id'], 'type': 'function',
+                        'function': {'name': d['name'], 'arguments': d['arguments']}})
     calls.update(t['id'] for t in tcs)
     items = [d for _,d in group]
     text = ''.join(_text(d.get('content')) for d in items if d.get('role') == 'assistant')
@@ -293,14 +306,17 @@ def from_responses(items:Iterable, # Responses API items: a response's `output`,
             close()
             role = _role(d.get('role'), i, 'OpenAI')
             c = d.get('content')
-            if not (isinstance(c, (str, list))): raise FormatError(f"item {i} has content of type {type(c).__name__}: {_short(c)}")
+            if not (isinstance(c, (str, list))): raise FormatError(f"item {i} has content of type {type(c).__name__}: "
+                                                                   f"{_short(c)}")
             try: res.append(_kept(Message(d['role'], _text(c)), role, [d]))
             except ChatStateError as e: raise FormatError(f"item {i}: {e}") from None
         elif t == 'function_call_output':
             close()
             cid = d.get('call_id')
-            if not isinstance(cid, str): raise FormatError(f"item {i} is a function_call_output without a str 'call_id': {_short(d)}")
-            if cid not in calls: raise FormatError(f"item {i} is the output of function call {_short(cid)}, which no earlier item made")
+            if not isinstance(cid, str): raise FormatError(f"item {i} is a function_call_output without a str "
+                                                           f"'call_id': {_short(d)}")
+            if cid not in calls: raise FormatError(f"item {i} is the output of function call {_short(cid)}, which no "
+                                                   "earlier item made")
             out = d.get('output')
             res.append(_kept(Message('tool', out if isinstance(out, str) else _text(out), metadata={'tool_call_id': cid}), 'tool', [d]))
         elif isinstance(t, str): group.append((i, d)) # the model's own items: reasoning, its message, function calls, and any kind not known here
@@ -415,7 +431,8 @@ def _budget(sys, max_messages, max_tokens, count)->tuple:
     n_left = None if max_messages is None else max_messages - len(sys)
     t_left = None if max_tokens is None else max_tokens - sum(_tokens(m, count) for m in sys)
     if (n_left is not None and n_left < 0) or (t_left is not None and t_left < 0):
-        raise InvalidValueError(f"the system prompt alone is over the budget (max_messages={max_messages}, max_tokens={max_tokens})")
+        raise InvalidValueError(f"the system prompt alone is over the budget (max_messages={max_messages}, "
+                                f"max_tokens={max_tokens})")
     return n_left,t_left
 
 def _pick(units, left, count)->tuple:
@@ -445,11 +462,13 @@ def window(msgs, # A `ChatSession`, or a list of `Message`s
     msgs = _as_msgs(msgs)
     k = _lead(msgs)
     sys = [m for m in msgs[:k] if not _unsent(m)]
-    keep,_ = _pick(_units([m for m in msgs[k:] if not _unsent(m)]), _budget(sys, max_messages, max_tokens, count), count)
+    keep,_ = _pick(_units([m for m in msgs[k:] if not _unsent(m)]), _budget(sys, max_messages, max_tokens, count),
+                   count)
     return sys + [m for u in keep for m in u]
 
 @_twin('session')
-def _window(self, max_messages:Optional[int]=None, max_tokens:Optional[int]=None, count:Callable[[str],int]=estimate_tokens, summary:bool=True)->List[Message]:
+def _window(self, max_messages:Optional[int]=None, max_tokens:Optional[int]=None,
+            count:Callable[[str],int]=estimate_tokens, summary:bool=True)->List[Message]:
     "`window` of this session, read from the end a page at a time: what it costs depends on the budget, not on the session's length. The summary that stands in for its older messages comes after the system prompt, in their place, unless `summary` is False"
     sid,k,lead = self.session_id,8,[]
     while True: # the system prompt: the run of system messages at the start, read a page at a time
@@ -460,7 +479,8 @@ def _window(self, max_messages:Optional[int]=None, max_tokens:Optional[int]=None
         k *= 2
     sys,seen = [m for m in lead if not _unsent(m)],{m.id for m in lead}
     sm = (yield from _standing(self)) if summary else None
-    if sm is not None and sm.upto not in seen: sys,seen = sys + [sm.as_message()],seen | {sm.upto} # it stands in for all up to its message: reading stops there
+    # it stands in for all up to its message: reading stops there
+    if sm is not None and sm.upto not in seen: sys,seen = sys + [sm.as_message()],seen | {sm.upto}
     left = _budget(sys, max_messages, max_tokens, count)
     buf,k = [],32
     while True: # the newest messages, a page at a time backwards, until one unit does not fit or the start is reached

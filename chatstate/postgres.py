@@ -38,7 +38,8 @@ class PostgresDialect(Dialect):
     newest,relevance = ' ORDER BY m.at DESC NULLS LAST, m.session DESC, m.seq DESC'," ORDER BY ts_rank(m.words, to_tsquery('simple', :q)) DESC, m.at DESC NULLS LAST"
     def query(self, words): return ' & '.join(f'{w}:*' for w in words) # each a prefix, all of them
     clock = "date_part('epoch', statement_timestamp())" # the server's clock, the same for every worker
-    wake = ', LATERAL (SELECT pg_notify(:chan, :key), u.session AS woke) w' # on commit, to the store's channel: a reply changed
+    # on commit, to the store's channel: a reply changed
+    wake = ', LATERAL (SELECT pg_notify(:chan, :key), u.session AS woke) w'
     def __init__(self, psycopg): self.dup = psycopg.errors.UniqueViolation
     def sql(self, s): return _pg_sql(s)
     def enc(self, s): return enc(s)
@@ -48,14 +49,16 @@ class PostgresDialect(Dialect):
 
     def messages(self, rows, _m=unchecked_message, _l=json.loads, _E=_E, _rl=reply_life):
         "`Message`s from rows: the hot loop of every read, which decodes only text that holds the escape character"
-        return [_m(dec(r) if _E in r else r, dec(c) if _E in c else c, dec(i) if _E in i else i, p, _l(dec(md)) if md else {},
+        return [_m(dec(r) if _E in r else r, dec(c) if _E in c else c, dec(i) if _E in i else i, p,
+                   _l(dec(md)) if md else {},
                    at if not (p or st) and (en == at or en is None) else _rl(at, en, p, st, la, er and dec(er)))
                 for r,c,i,p,md,at,en,st,er,la in rows]
 
 # %% ../nbs/03_postgres.ipynb #8298413b
 def _driver():
     try: import psycopg
-    except ImportError: raise MissingDriverError('the PostgreSQL store needs psycopg 3: pip install "chatstate[postgres]"') from None
+    except ImportError: raise MissingDriverError('the PostgreSQL store needs psycopg 3: pip install '
+                                                 '"chatstate[postgres]"') from None
     return psycopg
 
 _NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,40}')
@@ -81,7 +84,8 @@ def _migrations(S, M, p, U=None, R=None):
             4: [f'UPDATE {S} AS s SET next_seq = COALESCE((SELECT max(seq) FROM {M} m WHERE m.session = s.pk), 0)'], # next_seq names the last message
             5: [*(f'ALTER TABLE {M} ADD COLUMN IF NOT EXISTS {c}' for c in ('ended DOUBLE PRECISION', 'st SMALLINT NOT NULL DEFAULT 0', 'writer TEXT',
                                                                           'expires DOUBLE PRECISION', 'error TEXT')),
-                f'UPDATE {M} SET expires = COALESCE(at, 0) WHERE pending AND expires IS NULL', # a reply left pending by an earlier release: stale
+                # a reply left pending by an earlier release: stale
+                f'UPDATE {M} SET expires = COALESCE(at, 0) WHERE pending AND expires IS NULL',
                 f'CREATE INDEX IF NOT EXISTS "{p}messages_lease" ON {M}(expires) WHERE pending'],
             6: [*(f'ALTER TABLE {M} ADD COLUMN IF NOT EXISTS {c}' for c in ('parent BIGINT', 'depth BIGINT NOT NULL DEFAULT 0', 'touched BIGINT NOT NULL DEFAULT 0')),
                 *(f'ALTER TABLE {S} ADD COLUMN IF NOT EXISTS {c}' for c in ('head BIGINT', 'total BIGINT NOT NULL DEFAULT 0', 'prev BIGINT')),
@@ -96,7 +100,8 @@ def _migrations(S, M, p, U=None, R=None):
                       metadata TEXT, at DOUBLE PRECISION NOT NULL, FOREIGN KEY(session, upto) REFERENCES {M}(session, seq) ON DELETE CASCADE)''',
                 f'CREATE INDEX IF NOT EXISTS "{p}summaries_upto" ON {U}(session, upto)'],
             7: [# search: each done message's words (of its first 100,000 characters), computed by the write that changes it, in a GIN index
-                f"ALTER TABLE {M} ADD COLUMN IF NOT EXISTS words tsvector GENERATED ALWAYS AS (CASE WHEN pending THEN NULL ELSE to_tsvector('simple', left(content, 100000)) END) STORED",
+                f"ALTER TABLE {M} ADD COLUMN IF NOT EXISTS words tsvector GENERATED ALWAYS AS (CASE WHEN pending THEN "
+                "NULL ELSE to_tsvector('simple', left(content, 100000)) END) STORED",
                 f'CREATE INDEX IF NOT EXISTS "{p}messages_words" ON {M} USING GIN (words)'],
             8: [# records: JSON values under text keys beside a session's messages (`ChatSession.records`), deleted with it; keys compare byte by byte
                 f'''CREATE TABLE IF NOT EXISTS {R}(session BIGINT NOT NULL REFERENCES {S}(pk) ON DELETE CASCADE, key TEXT COLLATE "C" NOT NULL,
@@ -125,11 +130,13 @@ class PostgresSessionManager(SQLStore):
         if any(not p.isdigit() for p in info.get('port', '5432').split(',')): raise InvalidValueError(f"bad port {info['port']!r} in PostgreSQL URL {self._where!r}")
         self._psycopg,self.dialect = psycopg,PostgresDialect(psycopg)
         self._tables(*(f'"{schema}"."{prefix}{t}"' for t in ('sessions', 'messages', 'summaries', 'records')))
-        self._chan = 'chatstate_' + hashlib.sha1(f'{schema}.{prefix}'.encode()).hexdigest()[:24] # the followers' channel: one name per store, short enough for any
+        # the followers' channel: one name per store, short enough for any
+        self._chan = 'chatstate_' + hashlib.sha1(f'{schema}.{prefix}'.encode()).hexdigest()[:24]
         self.pool,self._ap = _Pool(self._connect, pool_size, self.timeout),None
         self._setup()
 
-    def __repr__(self): return f'PostgresSessionManager({self._where!r}, schema={self.schema!r}, prefix={self.prefix!r})'
+    def __repr__(self):
+        return f'PostgresSessionManager({self._where!r}, schema={self.schema!r}, prefix={self.prefix!r})'
 
 # %% ../nbs/03_postgres.ipynb #838c1a3a
 @patch
@@ -139,21 +146,27 @@ def _setup(self:PostgresSessionManager):
     with self._tx() as c:
         c.execute('SELECT pg_advisory_xact_lock(hashtext(%s))', (f'chatstate {T}',))
         cols = {}
-        for t,col in c.execute('SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = ANY(%s)',
+        for t,col in c.execute('SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = '
+                               '%s AND table_name = ANY(%s)',
                                (self.schema, [self.prefix + t for t in _COLUMNS])): cols.setdefault(t[len(self.prefix):], set()).add(col)
         v,note = 0,None
         if not cols: c.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         else:
             for t,want in _COLUMNS.items():
-                if t not in cols: raise StoreError(f"PostgreSQL at {where}: table {T}{t} is missing, though {T}{next(iter(cols))} is there: the chatstate tables were changed outside chatstate")
+                if t not in cols: raise StoreError(f"PostgreSQL at {where}: table {T}{t} is missing, though "
+                                                   f"{T}{next(iter(cols))} is there: the chatstate tables were "
+                                                   "changed outside chatstate")
                 missing = sorted(want - cols[t])
-                if missing: raise StoreError(f"PostgreSQL at {where}: table {T}{t} has no column {missing[0]!r}: the chatstate tables were changed outside chatstate")
+                if missing: raise StoreError(f"PostgreSQL at {where}: table {T}{t} has no column {missing[0]!r}: the "
+                                             "chatstate tables were changed outside chatstate")
             note = c.execute("SELECT obj_description(%s::regclass, 'pg_class')", (self._S,)).fetchone()[0]
             found = re.fullmatch(r'chatstate schema (\d+)', note or '')
-            if note and not found: raise StoreError(f"PostgreSQL at {where}: table {T}sessions is not a chatstate table (its comment is {note!r})")
+            if note and not found: raise StoreError(f"PostgreSQL at {where}: table {T}sessions is not a chatstate "
+                                                    f"table (its comment is {note!r})")
             v = int(found[1]) if found else 1
             if v > SCHEMA_VERSION:
-                raise StoreError(f"PostgreSQL at {where}: the tables have schema version {v}, newer than this chatstate knows ({SCHEMA_VERSION}): upgrade chatstate")
+                raise StoreError(f"PostgreSQL at {where}: the tables have schema version {v}, newer than this "
+                                 f"chatstate knows ({SCHEMA_VERSION}): upgrade chatstate")
         steps = _migrations(self._S, self._M, self.prefix, self._U, self._R)
         for to in range(v+1, SCHEMA_VERSION+1):
             for q in steps[to]: c.execute(q)
@@ -170,7 +183,8 @@ def from_url(cls:PostgresSessionManager, url:str)->PostgresSessionManager:
     kw = {k: opts.pop(k) for k in ('schema', 'prefix', 'pool_size', 'timeout') if k in opts}
     if 'pool_size' in kw:
         try: kw['pool_size'] = int(kw['pool_size'])
-        except ValueError: raise InvalidValueError(f"pool_size must be a whole number, got {kw['pool_size']!r} in {where!r}") from None
+        except ValueError: raise InvalidValueError(f"pool_size must be a whole number, got {kw['pool_size']!r} in "
+                                                   f"{where!r}") from None
     if 'timeout' in kw: kw['timeout'] = check_seconds(kw['timeout'], 'timeout', where)
     return cls(u._replace(scheme='postgresql', query=urlencode(opts)).geturl(), **kw)
 
@@ -179,13 +193,15 @@ def from_url(cls:PostgresSessionManager, url:str)->PostgresSessionManager:
 def _conn_class(psycopg, is_async:bool=False):
     "A psycopg `Connection` (or `AsyncConnection`) whose every wait on the server ends after its `deadline` (seconds)"
     base = psycopg.AsyncConnection if is_async else psycopg.Connection
-    def wait(self, gen, interval=0.1, timeout=None): return base.wait(self, gen, interval=interval, timeout=self.deadline if timeout is None else timeout)
+    def wait(self, gen, interval=0.1, timeout=None):
+        return base.wait(self, gen, interval=interval, timeout=self.deadline if timeout is None else timeout)
     return type('_AConn' if is_async else '_Conn', (base,), dict(deadline=30.0, wait=wait))
 
 @patch
 def _conn_setup(self:PostgresSessionManager)->tuple:
     "What every new connection gets: its connect keywords and the statement that sets the server's timeout"
-    kw = dict(autocommit=True, **({} if 'connect_timeout' in self.url else dict(connect_timeout=max(2, math.ceil(self.timeout)))))
+    kw = dict(autocommit=True,
+              **({} if 'connect_timeout' in self.url else dict(connect_timeout=max(2, math.ceil(self.timeout)))))
     return kw,("SELECT set_config('statement_timeout', %s, false)", (str(int(self.timeout * 1000)),))
 
 @patch
@@ -223,7 +239,8 @@ class _Pool:
                     if _alive(c): return c
                     self.n -= 1; c.close()
                 if self.n < self.size: self.n += 1; break
-                if not self.cv.wait(self.timeout): raise StoreTimeoutError(f'all {self.size} PostgreSQL connections stayed busy for {self.timeout:g} s')
+                if not self.cv.wait(self.timeout): raise StoreTimeoutError(f'all {self.size} PostgreSQL connections '
+                                                                           f'stayed busy for {self.timeout:g} s')
         try: return self.connect()
         except BaseException:
             with self.cv: self.n -= 1; self.cv.notify()
@@ -254,7 +271,8 @@ def _fork_lock(self:PostgresSessionManager): return self.pool.cv
 @patch
 def _after_fork(self:PostgresSessionManager):
     self.pool.after_fork()
-    if self._ap is not None: self.pool.inherited.append(self._ap) # the parent's async connections: kept, never used nor closed
+    # the parent's async connections: kept, never used nor closed
+    if self._ap is not None: self.pool.inherited.append(self._ap)
     self._ap = None
 
 @patch
@@ -394,7 +412,8 @@ class _APool:
 
     async def get(self):
         if self.closed: raise StoreClosedError('the PostgreSQL store is closed: open it again to use it')
-        await take_place(self.sem, self.timeout, lambda: f'all {self.size} PostgreSQL connections stayed busy for {self.timeout:g} s')
+        await take_place(self.sem, self.timeout,
+                         lambda: f'all {self.size} PostgreSQL connections stayed busy for {self.timeout:g} s')
         while self.idle:
             c = self.idle.pop()
             if _alive(c): return c

@@ -17,7 +17,8 @@ from .core import *
 # %% ../nbs/04_redis.ipynb #e955650c
 def _driver():
     try: import redis
-    except ImportError: raise MissingDriverError('the Redis store needs the redis driver: pip install "chatstate[redis]"') from None
+    except ImportError: raise MissingDriverError('the Redis store needs the redis driver: pip install '
+                                                 '"chatstate[redis]"') from None
     return redis
 
 def _driver_info(redis)->dict:
@@ -28,7 +29,8 @@ def _driver_info(redis)->dict:
     return dict(driver_info=DriverInfo(name='redis-py', lib_version=get_lib_version()))
 
 def _key(prefix, sid): return f'{prefix}s:{quote(sid, safe="")}'
-def _owner_key(prefix, owner): return f'{prefix}o:{quote(owner, safe="")}' # `…:c`, `…:u`, `…:x`: the owner's three indexes
+# `…:c`, `…:u`, `…:x`: the owner's three indexes
+def _owner_key(prefix, owner): return f'{prefix}o:{quote(owner, safe="")}'
 
 # %% ../nbs/04_redis.ipynb #d372c5ad
 def _b(o): return o if isinstance(o, bytes) else str(o).encode()
@@ -62,9 +64,11 @@ def _val(m:Message, writer:Optional[str]=None, keep:bool=False)->bytes:
     "A message's stored value (see above), with `*` for the time the script stores it at and `+` for that time plus the lease (unless `keep`: its own times)"
     c,en,st,err = stored_life(m, '*') if keep else ('*', None if m.pending else '*', 0, None)
     r,x = m.role.encode(),((writer or '') if m.pending else (err or '')).encode()
-    return b'%c%s,%s,%s,%d,%d:%s%s%s' % (64 + m.pending + 2*bool(m.metadata) + 4*st, _ms(c), _ms(en), b'+' if m.pending else b'', len(x), len(r), x, r, m.content.encode())
+    return b'%c%s,%s,%s,%d,%d:%s%s%s' % (64 + m.pending + 2*bool(m.metadata) + 4*st, _ms(c), _ms(en),
+                                         b'+' if m.pending else b'', len(x), len(r), x, r, m.content.encode())
 
-def _fields(m:Message, writer=None, keep=False): return (m.id, _val(m, writer, keep), compact_json(m.metadata) if m.metadata else '')
+def _fields(m:Message, writer=None, keep=False):
+    return (m.id, _val(m, writer, keep), compact_json(m.metadata) if m.metadata else '')
 
 # %% ../nbs/04_redis.ipynb #4b77e37f
 def _summary(f, pre=PREVIEW_LEN):
@@ -74,7 +78,8 @@ def _summary(f, pre=PREVIEW_LEN):
         v = f[7]; fl,_,_,ex,_,role,e = _parts(v)
         p = fl & 1 == 1
         role,content,reply = role.decode(),v[e:].decode('utf-8', 'ignore')[:pre],reply_state(p, fl >> 2, p and (ex or 0) <= int(f[8]))
-    return SessionInfo(sid.decode(), json.loads(md), float(created), float(updated), float(exp) if exp else None, int(n), content, role,
+    return SessionInfo(sid.decode(), json.loads(md), float(created), float(updated), float(exp) if exp else None,
+                       int(n), content, role,
                        None if owner is None else owner.decode(), reply)
 
 def _patch_args(patch)->list:
@@ -958,17 +963,21 @@ def _client_url(url:str, redis)->tuple:
     try: u.port
     except ValueError as e: raise InvalidValueError(f"bad port in Redis URL {where!r}: {e}") from None
     db = u.path.lstrip('/')
-    if db and not (db.isascii() and db.isdigit()): raise InvalidValueError(f"the database in a Redis URL is a number, got {db!r} in {where!r}")
+    if db and not (db.isascii() and db.isdigit()): raise InvalidValueError("the database in a Redis URL is a number, "
+                                                                           f"got {db!r} in {where!r}")
     opts = dict(parse_qsl(u.query, keep_blank_values=True))
     prefix,timeout = opts.pop('prefix', 'chatstate:'),check_seconds(opts.pop('timeout', 30), 'timeout', where)
     pool = opts.pop('pool_size', '10')
-    if not (pool.isascii() and pool.isdigit()): raise InvalidValueError(f"pool_size must be a whole number, got {pool!r} in {where!r}")
+    if not (pool.isascii() and pool.isdigit()): raise InvalidValueError("pool_size must be a whole number, got "
+                                                                        f"{pool!r} in {where!r}")
     parsers = redis.connection.URL_QUERY_ARGUMENT_PARSERS
     for k,v in opts.items():
         if k not in parsers and not (u.scheme == 'rediss' and k.startswith('ssl_')):
-            raise InvalidValueError(f"unknown Redis URL option {k!r} in {where!r}: chatstate's are prefix, timeout and pool_size; redis-py's are {', '.join(sorted(set(parsers) - {'timeout'}))}")
+            raise InvalidValueError(f"unknown Redis URL option {k!r} in {where!r}: chatstate's are prefix, timeout "
+                                    f"and pool_size; redis-py's are {', '.join(sorted(set(parsers) - {'timeout'}))}")
         try: parsers[k](v) if k in parsers else None
-        except (ValueError, TypeError) as e: raise InvalidValueError(f"bad value {v!r} for {k} in Redis URL {where!r}: {e}") from None
+        except (ValueError, TypeError) as e: raise InvalidValueError(f"bad value {v!r} for {k} in Redis "
+                                                                     f"URL {where!r}: {e}") from None
     return u._replace(query=urlencode(opts)).geturl(),prefix,timeout,int(pool)
 
 # %% ../nbs/04_redis.ipynb #9a26305c
@@ -988,12 +997,14 @@ class _Redis(SessionManager):
             raise InvalidValueError(f"pool_size must be a whole number from 1 to 1000, got {short_repr(pool_size)}")
         self.url,self.prefix,self._where,self._redis,self._closed,self.pool_size = url,prefix,mask_url(url),redis,False,pool_size
         self.timeout = check_seconds(timeout, 'timeout', self._where)
-        self._native = client is None # the async API opens its own redis.asyncio client from `url`; with a client given, it runs this one on threads
+        # the async API opens its own redis.asyncio client from `url`; with a client given, it runs this one on threads
+        self._native = client is None
         if client is None:
             try: client = redis.Redis.from_pool(self._pool())
             except (ValueError, TypeError) as e: raise InvalidValueError(f"bad Redis URL {self._where!r}: {e}") from None
         self.r,self._ar,self._inherited,self._leased = client,None,[],False
-        self._driver_info = _driver_info(redis) # read now, off the event loop: the async client would read it from disk at every new connection
+        # read now, off the event loop: the async client would read it from disk at every new connection
+        self._driver_info = _driver_info(redis)
         self._lost = (redis.ConnectionError, redis.TimeoutError)
         self._idx = [f'{prefix}{k}' for k in ('by_created', 'by_updated', 'by_expiry', 'counter', 'unlisted', 'leases')]
         self._scripts = {k: self.r.register_script(v) for k,v in dict(create=_CREATE, append=_APPEND, branch=_BRANCH, insert=_INSERT, tree=_TREE, summarize=_SUMMARIZE, summaries=_SUMMARIES, records=_RECORDS, put_records=_PUT_RECORDS, update=_UPDATE, remove=_REMOVE,
@@ -1005,7 +1016,8 @@ class _Redis(SessionManager):
         "The sync API's pool: `pool_size` connections, a call waiting for a free one, without redis-py's retries"
         from redis.backoff import NoBackoff
         from redis.retry import Retry
-        return self._redis.BlockingConnectionPool.from_url(self.url, max_connections=self.pool_size, timeout=self.timeout, retry=Retry(NoBackoff(), 0),
+        return self._redis.BlockingConnectionPool.from_url(self.url, max_connections=self.pool_size,
+                                                           timeout=self.timeout, retry=Retry(NoBackoff(), 0),
                                                       socket_timeout=self.timeout, socket_connect_timeout=self.timeout)
 
 # %% ../nbs/04_redis.ipynb #efaf0c72
@@ -1032,17 +1044,21 @@ def _after_fork(self:_Redis):
     self._ar = None
 
 # %% ../nbs/04_redis.ipynb #fe832b5d
-def _no_connection(e)->bool: return 'No connection available' in str(e) # the sync pool's: all its connections stayed busy
+# the sync pool's: all its connections stayed busy
+def _no_connection(e)->bool: return 'No connection available' in str(e)
 
 @patch
-def _busy(self:_Redis)->str: return f"all {self.pool_size} Redis connections to {self._where} stayed busy for {self.timeout:g} s"
+def _busy(self:_Redis)->str:
+    return f"all {self.pool_size} Redis connections to {self._where} stayed busy for {self.timeout:g} s"
 
 @patch
 def _error(self:_Redis, e, write=False):
     "A `StoreError` for driver error `e`, saying what is known of a write it interrupted"
     maybe = '; the write may or may not have been applied' if write else ''
-    if isinstance(e, self._redis.TimeoutError): return StoreTimeoutError(f"Redis at {self._where} did not answer within {self.timeout:g} s{maybe}")
-    if isinstance(e, self._redis.ConnectionError) and _no_connection(e): return StoreTimeoutError(self._busy()) # the call never started
+    if isinstance(e, self._redis.TimeoutError): return StoreTimeoutError(f"Redis at {self._where} did not answer "
+                                                                         f"within {self.timeout:g} s{maybe}")
+    # the call never started
+    if isinstance(e, self._redis.ConnectionError) and _no_connection(e): return StoreTimeoutError(self._busy())
     if isinstance(e, self._lost): return StoreError(f"Redis at {self._where} is unreachable ({e}){maybe}")
     return StoreError(f"Redis at {self._where}: {e}")
 
@@ -1080,7 +1096,8 @@ def _open_async(self:_Redis):
     import redis.asyncio as ar
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
-    self._ar = ar.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), socket_timeout=self.timeout, socket_connect_timeout=self.timeout, **self._driver_info)
+    self._ar = ar.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), socket_timeout=self.timeout,
+                                 socket_connect_timeout=self.timeout, **self._driver_info)
     self._places = asyncio.Semaphore(self.pool_size) # at most `pool_size` calls at once, so at most as many connections
     self._ascripts = {k: self._ar.register_script(s.script) for k,s in self._scripts.items()}
 
@@ -1092,7 +1109,8 @@ async def _aclose(self:_Redis):
 # %% ../nbs/04_redis.ipynb #bfb670a7
 @patch
 @primitive
-def _create(self:_Redis, sid, metadata, created, updated, expires_at, msgs, replace=False, owner=None, tree=None, sums=None):
+def _create(self:_Redis, sid, metadata, created, updated, expires_at, msgs, replace=False, owner=None, tree=None,
+            sums=None):
     args = [sid, compact_json(metadata), _f(created), _f(updated), _f(expires_at), len(msgs), '1' if replace else '0']
     for m in msgs: args.extend(_fields(m, None, True))
     args += ['', ''] if owner is None else [owner, _owner_key(self.prefix, owner)]
@@ -1102,7 +1120,8 @@ def _create(self:_Redis, sid, metadata, created, updated, expires_at, msgs, repl
         parents,head,*tc = tree
         tc,depth = tc[0] if tc and tc[0] is not None else range(len(msgs)),{}
         for m,p in zip(msgs, parents): depth[m.id] = 0 if p is None else depth[p] + 1
-        args += [head or '', 0 if head is None else depth[head] + 1, *(f'{depth[m.id]},{tc[i]+1},{p or ""}' for i,(m,p) in enumerate(zip(msgs, parents)))]
+        args += [head or '', 0 if head is None else depth[head] + 1,
+                 *(f'{depth[m.id]},{tc[i]+1},{p or ""}' for i,(m,p) in enumerate(zip(msgs, parents)))]
     return bool((yield ('create', self._keys(sid), args, True)))
 
 @patch
@@ -1120,7 +1139,8 @@ def _info(self:_Redis, sid):
 @patch
 @primitive
 def _set_info(self:_Redis, sid, merge=None, expires_at=False):
-    args = [sid, _f(time.time()), '0' if merge is None else '1', '0' if expires_at is False else '1', '' if expires_at is False else _f(expires_at)]
+    args = [sid, _f(time.time()), '0' if merge is None else '1', '0' if expires_at is False else '1',
+            '' if expires_at is False else _f(expires_at)]
     md = (yield ('set_info', self._keys(sid), args + _patch_args(merge or {}), True))
     if md is None: raise session_not_found(sid)
     return json.loads(md)
@@ -1141,7 +1161,8 @@ def _owned(self:_Redis, owner)->list:
 @primitive
 def _list(self:_Redis, order, limit, offset, summaries, owner=None):
     if limit == 0: return []
-    args = [order, min(offset, _MAXPOS), -1 if limit is None else min(limit, _MAXPOS), '1' if summaries else '0', 4*PREVIEW_LEN,
+    args = [order, min(offset, _MAXPOS), -1 if limit is None else min(limit, _MAXPOS), '1' if summaries else '0',
+            4*PREVIEW_LEN,
             '' if owner is None else _owner_key(self.prefix, owner)]
     r = (yield ('list', [*self._owned(owner), self._idx[4]], args, False))
     return [_summary(f) for f in r] if summaries else [o.decode() for o in r]
@@ -1155,11 +1176,13 @@ def _session_count(self:_Redis, owner=None):
 @patch
 @primitive
 def _erase(self:_Redis, owner):
-    return (yield ('erase', [*(self._idx[i] for i in (0, 1, 2, 4)), *self._owned(owner), self._idx[5]], [_owner_key(self.prefix, owner)], True))
+    return (yield ('erase', [*(self._idx[i] for i in (0, 1, 2, 4)), *self._owned(owner), self._idx[5]],
+                   [_owner_key(self.prefix, owner)], True))
 
 @patch
 @primitive
-def _purge(self:_Redis, now, before=None): return (yield ('purge', [self._idx[i] for i in (0, 1, 2, 4, 5)], [_f(now), _f(before)], True))
+def _purge(self:_Redis, now, before=None):
+    return (yield ('purge', [self._idx[i] for i in (0, 1, 2, 4, 5)], [_f(now), _f(before)], True))
 
 # %% ../nbs/04_redis.ipynb #22fe0002
 _MAXPOS = 10**15 # positions beyond are cut to it: Lua passes larger numbers to Redis in a form it refuses
@@ -1211,7 +1234,8 @@ def _siblings(self:_Redis, sid, mid):
 @patch
 @primitive
 def _summarize(self:_Redis, sid, summary_id, upto, content, metadata):
-    r = (yield ('summarize', self._keys(sid), [summary_id, upto, content, compact_json(metadata) if metadata else ''], True))
+    r = (yield ('summarize', self._keys(sid), [summary_id, upto, content, compact_json(metadata) if metadata else ''],
+                True))
     if r[0] == 0: raise session_not_found(sid)
     if r[0] == 3: raise message_not_found(sid, upto)
     return r[1] / 1000
@@ -1220,10 +1244,13 @@ def _summarize(self:_Redis, sid, summary_id, upto, content, metadata):
 @primitive
 def _search(self:_Redis, words, owner, limit, offset, order):
     "One owner's search runs on the server over that owner's messages, after their searchable copies are made of those that have none"
-    if owner is None: raise StoreError("search on Redis is for one owner's chats (search(text, owner=...)): Redis keeps no index of text, so a search of the whole store is not offered")
+    if owner is None: raise StoreError("search on Redis is for one owner's chats (search(text, owner=...)): Redis "
+                                       "keeps no index of text, so a search of the whole store is not offered")
     o = _owner_key(self.prefix, owner)
     while True:
-        r = (yield ('search', [o + ':c'], [_f(time.time()), min(limit, _MAXPOS), min(offset, _MAXPOS), order, o, self.fold_batch, *words], False))
+        r = (yield ('search', [o + ':c'],
+                    [_f(time.time()), min(limit, _MAXPOS), min(offset, _MAXPOS), order, o, self.fold_batch, *words],
+                    False))
         if r[0] == 1: break
         yield ('fold', [], [x for s,i,v in zip(*[iter(r[1])]*3) for x in (s, i, *_copy(v))], True)
     sids,smds,ids,vals,mds,now = r[1:]
@@ -1249,7 +1276,8 @@ def _count(self:_Redis, sid):
 
 @patch
 def _range(self:_Redis, sid, a, b, before=''):
-    r = (yield ('range', self._keys(sid), [max(-_MAXPOS, min(a, _MAXPOS)), max(-_MAXPOS, min(b, _MAXPOS)), before], False))
+    r = (yield ('range', self._keys(sid), [max(-_MAXPOS, min(a, _MAXPOS)), max(-_MAXPOS, min(b, _MAXPOS)), before],
+                False))
     if r[0] == 0: raise session_not_found(sid)
     if r[0] == 3: raise message_not_found(sid, before)
     return _msgs(r[1])
@@ -1286,7 +1314,8 @@ def _insert(self:_Redis, sid, pos, msgs, writer=None):
     return r[1] / 1000
 
 # %% ../nbs/04_redis.ipynb #13233a28
-def _lex(lo:str, hi:str)->list: "A key range `[lo, hi)` as ZRANGEBYLEX takes it"; return [b'[' + lo.encode() if lo else b'-', b'(' + hi.encode()]
+def _lex(lo:str, hi:str)->list:
+    "A key range `[lo, hi)` as ZRANGEBYLEX takes it"; return [b'[' + lo.encode() if lo else b'-', b'(' + hi.encode()]
 
 @patch
 @primitive
@@ -1304,18 +1333,23 @@ def _put_records(self:_Redis, sid, recs, drop, keep):
 # %% ../nbs/04_redis.ipynb #62a01ba8
 @patch
 @primitive
-def _update(self:_Redis, sid, mid, content=None, chunk=None, pending=None, metadata=None, merge=None, act=None, writer=None, error=None):
+def _update(self:_Redis, sid, mid, content=None, chunk=None, pending=None, metadata=None, merge=None, act=None,
+            writer=None, error=None):
     act = 'chunk' if chunk is not None else act
-    args = [sid, _f(time.time()), mid, '0' if chunk is None else '1', chunk or '', '0' if content is None else '1', content or '',
-            '' if pending is None else ('1' if pending else '0'), '0' if metadata is None else '1', compact_json(metadata) if metadata else '',
-            '0' if merge is None else '1', act or '', writer or '', error or '', round(self.lease * 1000), self.prefix + 'wake', compact_json([sid, mid]),
+    args = [sid, _f(time.time()), mid, '0' if chunk is None else '1', chunk or '', '0' if content is None else '1',
+            content or '',
+            '' if pending is None else ('1' if pending else '0'), '0' if metadata is None else '1',
+            compact_json(metadata) if metadata else '',
+            '0' if merge is None else '1', act or '', writer or '', error or '', round(self.lease * 1000),
+            self.prefix + 'wake', compact_json([sid, mid]),
             *_patch_args(merge or {})]
     r = (yield ('update', self._keys(sid), args, True))
     if r[0] == 0: raise session_not_found(sid)
     if r[0] == 3: raise message_not_found(sid, mid)
     if r[0] == 5: # refused: `judge_reply` says why, or that the act leaves the reply as it is
         if not judge_reply(sid, mid, act, writer, r[1] == 1, r[2], r[3].decode() or None, r[4] == 1):
-            raise ConflictError(f"reply {mid!r} in session {sid!r} was refused a write the rules allow: the store's script and `reply_step` disagree")
+            raise ConflictError(f"reply {mid!r} in session {sid!r} was refused a write the rules allow: the store's "
+                                "script and `reply_step` disagree")
         return _msgs([[_b(mid)], [r[5]], [r[6]], r[7]])[0]
     return _msgs([[_b(mid)], [r[1]], [r[2]], r[3]])[0]
 
@@ -1327,7 +1361,8 @@ def _index_old(self:_Redis):
         off = 0
         while True:
             page = yield ('zrange', [self._idx[0], off, off + 99])
-            for s in page: yield ('index_old', [s, s + b':z', s + b':m', s + b':d', *self._idx, s + b':w', s + b':r'], [], True)
+            for s in page: yield ('index_old', [s, s + b':z', s + b':m', s + b':d', *self._idx, s + b':w', s + b':r'],
+                                  [], True)
             if len(page) < 100: break
             off += 100
         yield ('set', [done, 1])

@@ -18,13 +18,15 @@ from .core import *
 from .cli import _kinds, DEFAULT_URL
 from .integrations.base import both_apis
 try:
-    from fasthtml.common import (FastHTML, Div, Span, A, Aside, Main, Header, Form, Input, Button, Details, Summary, Pre, P, H1, Small, Time, Title,
+    from fasthtml.common import (FastHTML, Div, Span, A, Aside, Main, Header, Form, Input, Button, Details, Summary,
+                                 Pre, P, H1, Small, Time, Title,
                                  Link, Script, Meta, NotStr)
     from starlette.requests import Request
     from starlette.responses import Response, PlainTextResponse, RedirectResponse, StreamingResponse
     import markdown_it
     from markdown_it import MarkdownIt
-except ImportError: raise MissingDriverError('chatstate serve needs FastHTML and markdown-it-py: pip install "chatstate[serve]"') from None
+except ImportError: raise MissingDriverError('chatstate serve needs FastHTML and markdown-it-py: pip install '
+                                             '"chatstate[serve]"') from None
 
 # %% ../nbs/18_serve.ipynb #a28233c0
 SHOWN = 100_000 # the most characters of one message a page shows; the rest is a link away
@@ -51,10 +53,13 @@ def markdown(text:str)->str:
     return _md.render(visible(text))
 
 # %% ../nbs/18_serve.ipynb #d30072b2
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; "
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "form-action 'self'; "
        "base-uri 'none'; frame-ancestors 'none'")
-_HEADERS = [(k.encode(), v.encode()) for k,v in (('content-security-policy', CSP), ('x-content-type-options', 'nosniff'), ('x-frame-options', 'DENY'),
-            ('referrer-policy', 'no-referrer'), ('cache-control', 'no-store'), ('cross-origin-resource-policy', 'same-origin'))]
+_HEADERS = [(k.encode(), v.encode()) for k,v in (('content-security-policy', CSP),
+                                                 ('x-content-type-options', 'nosniff'), ('x-frame-options', 'DENY'),
+            ('referrer-policy', 'no-referrer'), ('cache-control', 'no-store'),
+                                                 ('cross-origin-resource-policy', 'same-origin'))]
 
 def _refused(why:str, code:int=403)->Response: return PlainTextResponse(f'chatstate serve: {why}', status_code=code)
 
@@ -71,10 +76,12 @@ class Guard:
         if self.hosts is not None and h.get('host') not in self.hosts: return _refused(f"this server answers only to {', '.join(sorted(self.hosts))}")
         bearer = h.get('authorization', '')
         t = req.query_params.get('token') or req.cookies.get(self.cookie) or (bearer[7:] if bearer.lower().startswith('bearer ') else None)
-        if not self._holds(t): return _refused('this page needs its token: open the URL `chatstate serve` printed when it started')
+        if not self._holds(t): return _refused('this page needs its token: open the URL `chatstate serve` printed '
+                                               'when it started')
         if req.method not in ('GET', 'HEAD'):
             if self.read_only: return _refused('this server is read-only (--read-only): nothing can be changed')
-            if h.get('origin') != f"http://{h.get('host')}": return _refused("a change must come from this server's own page (its Origin)")
+            if h.get('origin') != f"http://{h.get('host')}": return _refused("a change must come from this server's "
+                                                                             "own page (its Origin)")
         if 'token' in req.query_params and req.method == 'GET': # traded for a cookie, and dropped from the address
             q = urlencode([(k, v) for k,v in req.query_params.multi_items() if k != 'token'])
             r = RedirectResponse(req.url.path + (f'?{q}' if q else ''), status_code=303)
@@ -160,7 +167,8 @@ def tag(name:str, *kids, **attrs)->Html:
 def _when(t:Optional[float])->Optional[Html]:
     if t is None: return None
     d = datetime.fromtimestamp(t, timezone.utc)
-    return tag('time', d.strftime('%Y-%m-%d %H:%M:%S'), datetime=d.isoformat(timespec='seconds'), title=d.isoformat(timespec='milliseconds'))
+    return tag('time', d.strftime('%Y-%m-%d %H:%M:%S'), datetime=d.isoformat(timespec='seconds'),
+               title=d.isoformat(timespec='milliseconds'))
 
 def _url(path:str, **q)->str:
     q = urlencode({k: v for k,v in q.items() if v is not None})
@@ -172,12 +180,15 @@ def _mark(state:Optional[str])->Optional[Html]: return tag('span', state, cls=f'
 def session_row(i:SessionInfo)->Html:
     "One session in the sidebar"
     n = f"{i.message_count} message{'' if i.message_count == 1 else 's'} · "
-    return tag('a', tag('span', _clip(i.title or i.session_id, 80), _mark(i.reply), cls='name'), tag('span', _clip(i.preview), cls='preview'),
-               tag('span', n, _when(i.updated), None if i.owner is None else ' · ' + _clip(i.owner, 40), cls='meta'), href=_url('/chat', id=i.session_id), cls='row')
+    return tag('a', tag('span', _clip(i.title or i.session_id, 80), _mark(i.reply), cls='name'),
+               tag('span', _clip(i.preview), cls='preview'),
+               tag('span', n, _when(i.updated), None if i.owner is None else ' · ' + _clip(i.owner, 40), cls='meta'),
+               href=_url('/chat', id=i.session_id), cls='row')
 
 def hit_row(h)->Html:
     "One search hit in the sidebar: its session, the text around the match, a link to the branch it is on"
-    return tag('a', tag('span', _clip(h.title or h.session_id, 80), cls='name'), tag('span', _clip(h.snippet, 200), cls='preview'),
+    return tag('a', tag('span', _clip(h.title or h.session_id, 80), cls='name'),
+               tag('span', _clip(h.snippet, 200), cls='preview'),
                tag('span', h.message.role + ' · ', _when(h.message.created), cls='meta'),
                href=_url('/chat', id=h.session_id, at=h.message.id) + '#' + _anchor(h.message.id), cls='row')
 
@@ -199,7 +210,8 @@ def _calls(m:Message, results:dict)->list:
         f = c.get('function') if isinstance(c.get('function'), dict) else {}
         r = results.get(c.get('id'))
         res = tag('div', tag('small', 'result'), tag('pre', visible(r.content[:SHOWN])), cls='result') if r is not None else None
-        out.append(tag('div', tag('small', 'tool call ', _clip(str(c.get('id', '')), 60)), tag('pre', visible(f"{f.get('name', '?')}({f.get('arguments', '')})"[:SHOWN])), res, cls='call'))
+        out.append(tag('div', tag('small', 'tool call ', _clip(str(c.get('id', '')), 60)),
+                       tag('pre', visible(f"{f.get('name', '?')}({f.get('arguments', '')})"[:SHOWN])), res, cls='call'))
     return out
 
 def _versions(sid:str, v)->Optional[Html]:
@@ -214,9 +226,11 @@ def message_view(sid:str, m:Message, versions=None, results:Optional[dict]=None)
     "One message: role, time, state, versions, text, parts, tool calls with their results, metadata on demand"
     md,kinds = m.metadata,[]
     for k in ('responses', 'anthropic', 'llamaindex', 'pydantic_ai'): _kinds(md.get(k), kinds)
-    head = tag('header', tag('span', visible(m.role), cls='role'), _when(m.created), _mark(m.state) if m.state != 'done' else None, _versions(sid, versions),
+    head = tag('header', tag('span', visible(m.role), cls='role'), _when(m.created),
+               _mark(m.state) if m.state != 'done' else None, _versions(sid, versions),
                tag('span', 'result of ', _clip(str(md['tool_call_id']), 60)) if 'tool_call_id' in md else None)
-    body = [tag('small', ' '.join(f'[{k}]' for k in kinds)) if kinds else None, _text(sid, m) if m.content or m.pending else None, *_calls(m, results or {}),
+    body = [tag('small', ' '.join(f'[{k}]' for k in kinds)) if kinds else None,
+            _text(sid, m) if m.content or m.pending else None, *_calls(m, results or {}),
             tag('p', visible(m.error), cls='error') if m.error else None,
             tag('details', tag('summary', tag('small', 'metadata')), tag('pre', visible(json.dumps(md, indent=1, ensure_ascii=False)[:SHOWN]))) if md else None]
     live = dict(data_follow=_url('/follow', id=sid, mid=m.id), data_message=_url('/message', id=sid, mid=m.id)) if m.pending else {}
@@ -230,7 +244,8 @@ def branch_through(t, mid:Optional[str])->list:
     while kids := t.children(path[-1].id): path.append(max(kids, key=lambda k: t.touched.get(k.id, 0)))
     return path
 
-def _results(msgs:list)->dict: return {m.metadata['tool_call_id']: m for m in msgs if m.role == 'tool' and isinstance(m.metadata.get('tool_call_id'), str)}
+def _results(msgs:list)->dict:
+    return {m.metadata['tool_call_id']: m for m in msgs if m.role == 'tool' and isinstance(m.metadata.get('tool_call_id'), str)}
 
 def messages_view(sid:str, t, shown:list, branch:list, summaries:list)->Html:
     "`shown` (part of `branch`, a branch of tree `t`) as message views: a tool result under its call when both are shown, a summary after what it stands in for"
@@ -240,7 +255,8 @@ def messages_view(sid:str, t, shown:list, branch:list, summaries:list)->Html:
         if m.role == 'tool' and m.metadata.get('tool_call_id') in calls: continue
         out.append(message_view(sid, m, t.siblings(m.id), res))
         if (s := upto.get(m.id)) is not None:
-            out.append(tag('div', tag('small', 'summary of the above, sent to the model in its place'), tag('div', Html(markdown(s.content[:SHOWN])), cls='md'), cls='summary'))
+            out.append(tag('div', tag('small', 'summary of the above, sent to the model in its place'),
+                           tag('div', Html(markdown(s.content[:SHOWN])), cls='md'), cls='summary'))
     return Html(''.join(out))
 
 # %% ../nbs/18_serve.ipynb #a0951f84
@@ -254,14 +270,18 @@ def serve_app(store:Union[str, SessionManager, AsyncSessionManager], # A store U
               cookie:str='chatstate_token')->FastHTML: # The cookie that keeps the token
     """The `chatstate serve` app over `store`: a URL is opened on the async API when the app starts, and closed when it stops; a `SessionManager`
     is read through its async API on its threads; an `AsyncSessionManager` is used as it is, in the loop it was opened in"""
-    hdrs = [Meta(name='htmx-config', content='{"includeIndicatorStyles": false, "allowEval": false, "allowScriptTags": false}'),
-            Link(rel='stylesheet', href='/_static/serve.css'), Script(src='/_static/htmx.min.js'), Script(src='/_static/serve.js')]
+    hdrs = [Meta(name='htmx-config',
+                 content='{"includeIndicatorStyles": false, "allowEval": false, "allowScriptTags": false}'),
+            Link(rel='stylesheet', href='/_static/serve.css'), Script(src='/_static/htmx.min.js'),
+            Script(src='/_static/serve.js')]
     async def opened():
         if isinstance(store, str): app.state.store = await aconnect(store)
     async def closed():
         if isinstance(store, str): await app.state.store.close()
-    app = FastHTML(default_hdrs=False, hdrs=hdrs, sess_cls=None, secret_key='unused', canonical=False, title='chatstate', on_startup=[opened], on_shutdown=[closed])
-    app.user_middleware = [w for w in app.user_middleware if 'CORS' not in getattr(w.cls, '__name__', '')] # FastHTML allows any origin in a notebook
+    app = FastHTML(default_hdrs=False, hdrs=hdrs, sess_cls=None, secret_key='unused', canonical=False,
+                   title='chatstate', on_startup=[opened], on_shutdown=[closed])
+    # FastHTML allows any origin in a notebook
+    app.user_middleware = [w for w in app.user_middleware if 'CORS' not in getattr(w.cls, '__name__', '')]
     token = token or secrets.token_urlsafe(24)
     app.state.token,app.state.read_only = token,read_only
     app.state.store = None if isinstance(store, str) else both_apis(store)[1]
@@ -291,20 +311,23 @@ def serve_app(store:Union[str, SessionManager, AsyncSessionManager], # A store U
             rows,hits = [session_row(i) for i in infos[:PAGE]] or [P('No sessions.', cls='muted')],infos
         more = [Button('More', hx_get=_url('/sessions', q=q or None, owner=owner, offset=off + PAGE), hx_swap='outerHTML')] if len(hits) > PAGE else []
         if off or q: return Div(*rows, *more)
-        return Div(*rows, *more, id='first', hx_get=_url('/sessions', owner=owner), hx_trigger=every, hx_swap='outerHTML') # read again: new sessions appear
+        return Div(*rows, *more, id='first', hx_get=_url('/sessions', owner=owner), hx_trigger=every,
+                   hx_swap='outerHTML') # read again: new sessions appear
 
     @app.get('/sessions')
     async def sessions(req): return await sidebar_list(req)
 
     async def sidebar(req):
         owner = req.query_params.get('owner', '')
-        return Aside(Form(Input(name='q', type='search', placeholder='Search the chats', value=req.query_params.get('q', ''), autocomplete='off'),
+        return Aside(Form(Input(name='q', type='search', placeholder='Search the chats',
+                                value=req.query_params.get('q', ''), autocomplete='off'),
                           Input(name='owner', placeholder='Owner (all when empty)', value=owner, autocomplete='off'),
                           hx_get='/sessions', hx_target='#list', hx_trigger='input changed delay:300ms, submit'),
                      Div(await sidebar_list(req), id='list'))
 
     @app.get('/')
-    async def index(req): return _page('sessions', await sidebar(req), Main(P('Pick a session.', cls='muted'), id='main'))
+    async def index(req):
+        return _page('sessions', await sidebar(req), Main(P('Pick a session.', cls='muted'), id='main'))
 
     async def _session(req):
         sid = req.query_params.get('id')
@@ -328,16 +351,21 @@ def serve_app(store:Union[str, SessionManager, AsyncSessionManager], # A store U
         active = at is None or branch[-1].id == t.head
         tail = [Div(hx_get=_url('/since', id=sid, after=branch[-1].id if branch else ''), hx_trigger=every, hx_swap='outerHTML')] if active else []
         info = await s.info
-        acts = [A('Export JSON', href=_url('/export', id=sid), download=f'{re.sub("[^A-Za-z0-9._-]", "_", sid)[:80]}.json')]
+        acts = [A('Export JSON', href=_url('/export', id=sid),
+                  download=f'{re.sub("[^A-Za-z0-9._-]", "_", sid)[:80]}.json')]
         if not read_only:
             if not active:
-                acts.append(Form(Input(type='hidden', name='id', value=sid), Input(type='hidden', name='mid', value=branch[-1].id),
+                acts.append(Form(Input(type='hidden', name='id', value=sid),
+                                 Input(type='hidden', name='mid', value=branch[-1].id),
                                  Button('Make this branch active'), hx_post='/switch', hx_target='#main'))
-            acts.append(Form(Input(type='hidden', name='id', value=sid), Button('Delete', cls='danger'), hx_post='/delete',
+            acts.append(Form(Input(type='hidden', name='id', value=sid), Button('Delete', cls='danger'),
+                             hx_post='/delete',
                              hx_confirm=f'Delete session {visible(sid)[:80]} and all its messages?'))
-        head = Header(H1(_clip(info.title or sid, 200)), Small(f'{info.message_count} messages · updated ', _when(info.updated),
+        head = Header(H1(_clip(info.title or sid, 200)),
+                      Small(f'{info.message_count} messages · updated ', _when(info.updated),
                       *([' · owner ', _clip(info.owner, 80)] if info.owner is not None else []),
-                      *([' · viewing another branch than the active one'] if not active else [])), Div(*acts, cls='actions'))
+                      *([' · viewing another branch than the active one'] if not active else [])),
+                      Div(*acts, cls='actions'))
         main = Main(head, *earlier, Div(msgs, *tail, id="msgs"), id='main')
         if req.headers.get('hx-request'): return main
         return _page(visible(info.title or sid)[:80], await sidebar(req), main)
@@ -352,7 +380,8 @@ def serve_app(store:Union[str, SessionManager, AsyncSessionManager], # A store U
         ids = [x.id for x in last]
         if after and after not in ids: return Response('', headers={'HX-Refresh': 'true'})
         new = last[ids.index(after) + 1:] if after else last
-        again = Div(hx_get=_url('/since', id=sid, after=new[-1].id if new else after), hx_trigger=every, hx_swap='outerHTML')
+        again = Div(hx_get=_url('/since', id=sid, after=new[-1].id if new else after), hx_trigger=every,
+                    hx_swap='outerHTML')
         if not new: return again
         res = _results(last)
         return Div(*[message_view(sid, x, await s.siblings(x.id), res) for x in new], again)
@@ -365,7 +394,8 @@ def serve_app(store:Union[str, SessionManager, AsyncSessionManager], # A store U
     async def message(req):
         sid,s,x = await _message(req)
         if x is None: return _refused('no such message', 404)
-        res = _results(await s.tail(PAGE)) if x.metadata.get('tool_calls') else {} # the results are read only for a message that made calls
+        # the results are read only for a message that made calls
+        res = _results(await s.tail(PAGE)) if x.metadata.get('tool_calls') else {}
         return message_view(sid, x, await s.siblings(x.id), res)
 
     @app.get('/raw')
@@ -432,7 +462,9 @@ def serve(store:Union[str, SessionManager, AsyncSessionManager, None]=None, # A 
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     port = sock.getsockname()[1]
-    app = serve_app(st, read_only=read_only, hosts=_loopback(host, port), poll=poll, cookie=f'chatstate_token_{port}') # a cookie per port: each server its own
+    # a cookie per port: each server its own
+    app = serve_app(st, read_only=read_only, hosts=_loopback(host, port), poll=poll, cookie=f'chatstate_token_{port}')
     name = f'[{host}]' if ':' in host else host
-    print(f'chatstate serve: http://{name}:{port}/?token={app.state.token}' + (' (read-only)' if read_only else ''), flush=True)
+    print(f'chatstate serve: http://{name}:{port}/?token={app.state.token}' + (' (read-only)' if read_only else ''),
+          flush=True)
     uvicorn.Server(uvicorn.Config(app, log_level='warning', timeout_graceful_shutdown=1)).run(sockets=[sock])

@@ -20,8 +20,10 @@ def Q(sql:str, params:dict)->tuple: "Run a statement, for its rows"; return ('q'
 def N(sql:str, params:dict)->tuple: "Run a statement, for how many rows it changed"; return ('n', sql, params)
 BEGIN,ROLLBACK = ('begin',),('rollback',)
 BIG = 9223372036854775807 # a limit that is no limit, in both databases
-MCOLS = ('session', 'seq', 'id', 'role', 'content', 'pending', 'metadata', 'at', 'ended', 'st', 'writer', 'expires', 'error', 'parent', 'depth', 'touched') # a message row, as the engine inserts it
-UCOLS = ('session', 'upto', 'id', 'content', 'metadata', 'at') # a summary row: its session, the sequence of the last message it stands in for, when it was recorded
+MCOLS = ('session', 'seq', 'id', 'role', 'content', 'pending', 'metadata', 'at', 'ended', 'st', 'writer', 'expires',
+         'error', 'parent', 'depth', 'touched') # a message row, as the engine inserts it
+# a summary row: its session, the sequence of the last message it stands in for, when it was recorded
+UCOLS = ('session', 'upto', 'id', 'content', 'metadata', 'at')
 
 # %% ../nbs/01_sql.ipynb #f8fcbc31
 class Dialect:
@@ -30,13 +32,17 @@ class Dialect:
     lock_rows = '' # the clause that locks the session row (`s`) a SELECT reads until the transaction ends
     lock_both = '' # the same, for the session row and the message row (`m`) it is joined with
     preview = f'substr(m.content, 1, {PREVIEW_LEN})' # the start of a last message's content, for a summary
-    last = 'LEFT JOIN {M} m ON m.session = s.pk AND m.seq = s.head' # each session's last message: its active branch's end
+    # each session's last message: its active branch's end
+    last = 'LEFT JOIN {M} m ON m.session = s.pk AND m.seq = s.head'
     dup = Exception # the driver's error for a broken unique key: a duplicate message id
     clock = ':now' # the store's clock, in seconds since the epoch: message times and leases run on it
-    wake = '' # what the one-statement update adds to wake a reply's followers (`:chan`, `:key`), if the database can signal
-    search = '' # the query of the messages whose text matches `:q` (`query`), in live sessions: session id, metadata, then `COLS` of `m`
+    # what the one-statement update adds to wake a reply's followers (`:chan`, `:key`), if the database can signal
+    wake = ''
+    # the query of the messages whose text matches `:q` (`query`), in live sessions: session id, metadata, then `COLS` of `m`
+    search = ''
     newest,relevance = ' ORDER BY m.at DESC, m.session DESC, m.seq DESC','' # the two orders of a search
-    queued,fold = '',() # an index kept in batches: the query that finds messages it has yet to take in, and the statements that take them in
+    # an index kept in batches: the query that finds messages it has yet to take in, and the statements that take them in
+    queued,fold = '',()
 
     def sql(self, s:str)->str: "Statement `s`, written with `:name` parameters, in the driver's form"; return s
     def enc(self, s:str)->str: "Text as the database keeps it"; return s
@@ -46,13 +52,16 @@ class Dialect:
         raise NotImplementedError
     def messages(self, rows)->list: "`Message`s from rows of `COLS`"; raise NotImplementedError
     def preview_text(self, v)->Optional[str]: "A summary's preview, from what `preview` selected"; return v
-    def query(self, words:list)->str: "What `search` matches: every one of `words` as the start of a word"; raise NotImplementedError
+    def query(self, words:list)->str:
+        "What `search` matches: every one of `words` as the start of a word"; raise NotImplementedError
 
 # %% ../nbs/01_sql.ipynb #14576aa7
 LIVE = '(s.expires_at IS NULL OR s.expires_at > :now)'
 LAPSED = 'COALESCE(expires, 0) <= {CLOCK}' # a pending reply's lease has run out
-def cols(t=''): "A message's columns as `Dialect.messages` reads them (of table alias `t`)"; return ', '.join(t + c for c in ('role', 'content', 'id', 'pending', 'metadata', 'at', 'ended', 'st', 'error')) + f', {t}pending AND {LAPSED.replace("expires", t + "expires")} AS lapsed'
-COLS,OUT = cols(),'role, content, id, pending, metadata, at, ended, st, error, lapsed' # OUT: the same, read back from a CTE
+def cols(t=''):
+    "A message's columns as `Dialect.messages` reads them (of table alias `t`)"; return ', '.join(t + c for c in ('role', 'content', 'id', 'pending', 'metadata', 'at', 'ended', 'st', 'error')) + f', {t}pending AND {LAPSED.replace("expires", t + "expires")} AS lapsed'
+# OUT: the same, read back from a CTE
+COLS,OUT = cols(),'role, content, id, pending, metadata, at, ended, st, error, lapsed'
 PK = 'SELECT pk FROM {S} s WHERE s.id = :sid AND ' + LIVE
 # the counters move here on the way up: `k` more sequences and messages, the active branch's end moved to the last of them (`prev` keeps where it was)
 BUMP = '''UPDATE {S} AS s SET prev = head, head = next_seq + :k, next_seq = next_seq + :k, n = n + :k, total = total + :k, updated = :now
@@ -67,7 +76,8 @@ APPEND = ''') INSERT INTO {M}(session, seq, id, role, content, pending, metadata
         CASE WHEN v.i = 1 THEN up ELSE base + v.i - 1 END, d0 + v.i - 1, base + v.i
       FROM s, (VALUES {ROWS}) AS v(i, id, role, content, pending, md)
       RETURNING seq, at'''
-FLAT = PK + ' AND s.n = s.total' # a session that is one branch: its active branch is all its messages, in sequence order
+# a session that is one branch: its active branch is all its messages, in sequence order
+FLAT = PK + ' AND s.n = s.total'
 PATH = '''WITH RECURSIVE p(pk, seq) AS (SELECT pk, head FROM {S} s WHERE s.id = :sid AND ''' + LIVE + ''' AND head IS NOT NULL
       UNION ALL SELECT p.pk, m.parent FROM p JOIN {M} m ON m.session = p.pk AND m.seq = p.seq WHERE m.parent IS NOT NULL) ''' # the active branch, up from its end
 BELOW = '''WITH RECURSIVE d(seq) AS (SELECT seq FROM {M} WHERE session = :pk AND parent = :seq
@@ -78,9 +88,12 @@ SET = '''content = CASE WHEN CAST(:chunk AS TEXT) IS NOT NULL THEN content || :c
 HOLDS = "(COALESCE(writer, '') = :w OR " + LAPSED + ')' # the writer holds the reply, or nobody does any more
 ENDS,SAME = 'pending = false, ended = {CLOCK}','pending = COALESCE(:pending, pending)'
 REPLY = { # each act of `_update` (see `reply_step`): when it may go ahead, and what it sets beside the content and metadata
-    'chunk': ('pending AND ' + HOLDS, 'writer = :writer, expires = {CLOCK} + :lease, pending = st <> 1, ended = CASE WHEN st = 1 THEN {CLOCK} END'),
-    'done': ('((pending AND ' + HOLDS + ') OR (NOT pending AND st = 0))', 'pending = false, ended = CASE WHEN pending THEN {CLOCK} ELSE ended END'),
-    'fail': ('pending AND ' + HOLDS, ENDS + ', st = CASE WHEN st = 1 THEN 1 ELSE 2 END, error = CASE WHEN st = 1 THEN NULL ELSE CAST(:error AS TEXT) END'),
+    'chunk': ('pending AND ' + HOLDS, 'writer = :writer, expires = {CLOCK} + :lease, pending = st <> 1, ended = CASE '
+                                      'WHEN st = 1 THEN {CLOCK} END'),
+    'done': ('((pending AND ' + HOLDS + ') OR (NOT pending AND st = 0))',
+             'pending = false, ended = CASE WHEN pending THEN {CLOCK} ELSE ended END'),
+    'fail': ('pending AND ' + HOLDS, ENDS + ', st = CASE WHEN st = 1 THEN 1 ELSE 2 END, error = CASE WHEN st = 1 THEN '
+                                            'NULL ELSE CAST(:error AS TEXT) END'),
     'stop': ('pending', 'st = 1, pending = NOT (' + LAPSED + '), ended = CASE WHEN ' + LAPSED + ' THEN {CLOCK} END'),
     'settle': ('pending AND ' + LAPSED, ENDS + ', st = 2, error = CAST(:error AS TEXT)'),
     None: ('true', 'pending = COALESCE(:pending, pending), ended = CASE WHEN ' + SAME + ' THEN ended WHEN pending THEN {CLOCK} END, st = CASE WHEN ' + SAME +
@@ -101,7 +114,8 @@ STATEMENTS = dict(
     ids = 'SELECT s.id FROM {S} s',
     lock = PK + '{LOCK}',
     meta = 'SELECT pk, metadata FROM {S} s WHERE s.id = :sid AND ' + LIVE + '{LOCK}',
-    set_info = 'UPDATE {S} SET updated = :now, metadata = :md, expires_at = CASE WHEN :setexp THEN :exp ELSE expires_at END WHERE pk = :pk',
+    set_info = 'UPDATE {S} SET updated = :now, metadata = :md, expires_at = CASE WHEN :setexp THEN :exp ELSE '
+               'expires_at END WHERE pk = :pk',
     drop = 'DELETE FROM {S} WHERE id = :sid RETURNING expires_at',
     drop_of = 'DELETE FROM {S} AS s WHERE id = :sid' + MINE + ' RETURNING expires_at',
     erase = 'DELETE FROM {S} AS s WHERE true' + MINE + ' RETURNING expires_at',
@@ -123,8 +137,10 @@ STATEMENTS = dict(
         ELSE (SELECT parent FROM {M} b WHERE b.session = s.pk AND b.id = :before) END, 1 FROM {S} s WHERE s.id = :sid AND ''' + LIVE + '''
       UNION ALL SELECT p.pk, m.parent, p.k + 1 FROM p JOIN {M} m ON m.session = p.pk AND m.seq = p.seq WHERE p.k < :n AND m.parent IS NOT NULL)
       SELECT ''' + cols('m.') + ', m.seq' + ON_P + ' ORDER BY m.seq DESC',
-    tree = 'SELECT ' + cols('m.') + ', m.seq, m.parent, s.head, m.touched FROM {S} s JOIN {M} m ON m.session = s.pk WHERE s.id = :sid AND ' + LIVE + ' ORDER BY m.seq',
-    node_of = 'SELECT s.pk, m.seq, m.parent, m.depth, s.head, s.n = s.total FROM {S} s JOIN {M} m ON m.session = s.pk AND m.id = :mid WHERE s.id = :sid AND ' + LIVE,
+    tree = 'SELECT ' + cols('m.') + ', m.seq, m.parent, s.head, m.touched FROM {S} s JOIN {M} m ON m.session = s.pk '
+                                    'WHERE s.id = :sid AND ' + LIVE + ' ORDER BY m.seq',
+    node_of = 'SELECT s.pk, m.seq, m.parent, m.depth, s.head, s.n = s.total FROM {S} s JOIN {M} m ON m.session = s.pk '
+              'AND m.id = :mid WHERE s.id = :sid AND ' + LIVE,
     node = 'SELECT seq, parent, depth FROM {M} WHERE session = :pk AND id = :mid',
     shape = 'SELECT head, n = total FROM {S} WHERE pk = :pk',
     kids = 'SELECT 1 FROM {M} WHERE session = :pk AND parent = :seq LIMIT 1',
@@ -132,10 +148,13 @@ STATEMENTS = dict(
     siblings_top = 'SELECT ' + COLS + ', seq FROM {M} WHERE session = :pk AND parent IS NULL ORDER BY seq',
     ancestor = '''WITH RECURSIVE a(seq, depth) AS (SELECT seq, depth FROM {M} WHERE session = :pk AND seq = :head
       UNION ALL SELECT m.parent, a.depth - 1 FROM a JOIN {M} m ON m.session = :pk AND m.seq = a.seq WHERE a.depth > :d) SELECT seq FROM a WHERE depth = :d''',
-    last_active = BELOW.replace('parent = :seq', 'seq = :seq') + 'SELECT m.seq, m.depth FROM d JOIN {M} m ON m.session = :pk AND m.seq = d.seq ORDER BY m.touched DESC, m.seq DESC LIMIT 1',
+    last_active = BELOW.replace('parent = :seq', 'seq = :seq') + 'SELECT m.seq, m.depth FROM d JOIN {M} m ON '
+                                                                 'm.session = :pk AND m.seq = d.seq ORDER BY '
+                                                                 'm.touched DESC, m.seq DESC LIMIT 1',
     grow = '''UPDATE {S} SET next_seq = next_seq + :k, total = total + :k, n = CASE WHEN :move THEN :d + 1 + :k ELSE n END,
       head = CASE WHEN :move THEN next_seq + :k ELSE head END, updated = :now WHERE pk = :pk RETURNING next_seq - :k, {CLOCK}''',
-    head_at = 'UPDATE {S} SET next_seq = next_seq + 1, head = :head, n = :d + 1, total = total - :k, updated = :now WHERE pk = :pk RETURNING next_seq',
+    head_at = 'UPDATE {S} SET next_seq = next_seq + 1, head = :head, n = :d + 1, total = total - :k, updated = :now '
+              'WHERE pk = :pk RETURNING next_seq',
     touched = 'UPDATE {M} SET touched = :t WHERE session = :pk AND seq = :head',
     at_seq = 'SELECT ' + COLS + ' FROM {M} WHERE session = :pk AND seq = :seq',
     sink = BELOW + 'UPDATE {M} SET depth = depth - 1 WHERE session = :pk AND seq IN (SELECT seq FROM d)',
@@ -144,15 +163,22 @@ STATEMENTS = dict(
     delete1 = 'DELETE FROM {M} WHERE session = :pk AND seq = :seq RETURNING seq, ' + COLS,
     cut = BELOW + 'DELETE FROM {M} WHERE session = :pk AND seq IN (SELECT seq FROM d) RETURNING seq, ' + COLS,
     search = '{SEARCH}',
-    summarize = 'INSERT INTO {U}(session, upto, id, content, metadata, at) SELECT s.pk, m.seq, :id, :content, :md, {CLOCK} FROM {S} s JOIN {M} m ON m.session = s.pk AND m.id = :mid WHERE s.id = :sid AND ' + LIVE + ' RETURNING at',
-    summaries = 'SELECT u.id, m.id, u.content, u.metadata, u.at FROM {U} u JOIN {M} m ON m.session = u.session AND m.seq = u.upto WHERE u.session = (' + PK + ') ORDER BY u.k',
+    summarize = 'INSERT INTO {U}(session, upto, id, content, metadata, at) SELECT s.pk, m.seq, :id, :content, :md, '
+                '{CLOCK} FROM {S} s JOIN {M} m ON m.session = s.pk AND m.id = :mid WHERE '
+                's.id = :sid AND ' + LIVE + ' RETURNING at',
+    summaries = 'SELECT u.id, m.id, u.content, u.metadata, u.at FROM {U} u JOIN {M} m ON m.session = u.session AND '
+                'm.seq = u.upto WHERE u.session = (' + PK + ') ORDER BY u.k',
     counters = 'SELECT head, n, next_seq FROM {S} WHERE pk = :pk',
     moved = BELOW.replace('parent = :seq', 'seq = :seq') + 'SELECT ' + ', '.join('m.' + c for c in MCOLS) + ' FROM d JOIN {M} m ON m.session = :pk AND m.seq = d.seq ORDER BY m.seq',
     moved_sums = BELOW.replace('parent = :seq', 'seq = :seq') + 'SELECT u.k, ' + ', '.join('u.' + c for c in UCOLS) + ' FROM d JOIN {U} u ON u.session = :pk AND u.upto = d.seq ORDER BY u.k',
-    uproot = BELOW.replace('parent = :seq', 'seq = :seq') + 'DELETE FROM {M} WHERE session = :pk AND seq IN (SELECT seq FROM d)',
-    inserted = 'UPDATE {S} SET next_seq = :next, total = total + :k, n = n + :k, head = :head, updated = :now WHERE pk = :pk RETURNING {CLOCK}',
-    records = 'SELECT key, value FROM {R} WHERE session = (' + PK + ') AND key >= :lo AND key < :hi ORDER BY key LIMIT :lim',
-    records_desc = 'SELECT key, value FROM {R} WHERE session = (' + PK + ') AND key >= :lo AND key < :hi ORDER BY key DESC LIMIT :lim',
+    uproot = BELOW.replace('parent = :seq', 'seq = :seq') + 'DELETE FROM {M} WHERE session = :pk AND seq IN (SELECT '
+                                                            'seq FROM d)',
+    inserted = 'UPDATE {S} SET next_seq = :next, total = total + :k, n = n + :k, head = :head, updated = :now WHERE '
+               'pk = :pk RETURNING {CLOCK}',
+    records = 'SELECT key, value FROM {R} WHERE session = (' + PK + ') AND key >= :lo AND key < :hi ORDER BY key '
+                                                                    'LIMIT :lim',
+    records_desc = 'SELECT key, value FROM {R} WHERE session = (' + PK + ') AND key >= :lo AND key < :hi ORDER BY key '
+                                                                         'DESC LIMIT :lim',
     unrecord = 'DELETE FROM {R} WHERE session = :pk AND key >= :lo AND key < :hi',
     get = 'SELECT ' + COLS + ' FROM {M} WHERE session = (' + PK + ') AND id = :mid',
     md = 'SELECT s.pk, m.metadata FROM {S} s JOIN {M} m ON m.session = s.pk AND m.id = :mid WHERE s.id = :sid AND ' + LIVE + '{LOCK2}',
@@ -162,7 +188,8 @@ STATEMENTS = dict(
       t AS (UPDATE {S} SET updated = :now WHERE pk = (SELECT session FROM u)) SELECT ''' + OUT + ' FROM u{WAKE}' for a,(w,s) in REPLY.items()},
     touch = 'UPDATE {S} SET updated = :now WHERE pk = :pk',
     why = 'SELECT m.pending, m.st, m.writer, ' + LAPSED.replace('expires', 'm.expires') + ' FROM {S} s LEFT JOIN {M} m ON m.session = s.pk AND m.id = :mid WHERE s.id = :sid AND ' + LIVE,
-    stale = 'SELECT s.id, ' + cols('m.') + ' FROM {M} m JOIN {S} s ON s.pk = m.session WHERE m.pending AND m.expires <= {CLOCK} AND ' + LIVE + ' ORDER BY m.expires LIMIT :lim',
+    stale = 'SELECT s.id, ' + cols('m.') + ' FROM {M} m JOIN {S} s ON s.pk = m.session WHERE m.pending AND m.expires '
+                                           '<= {CLOCK} AND ' + LIVE + ' ORDER BY m.expires LIMIT :lim',
     nodes = 'SELECT seq, parent, id FROM {M} WHERE session = :pk AND ',
     up_of = 'SELECT seq, parent FROM {M} WHERE session = :pk AND seq = :seq',
     last = 'SELECT m.id FROM {S} s JOIN {M} m ON m.session = s.pk AND m.seq = s.head WHERE s.id = :sid AND ' + LIVE,
@@ -185,8 +212,10 @@ class SQLStore(SessionManager):
         self._cols = COLS.format(CLOCK=d.clock)
         self._sql = {k: d.sql(v) for k,v in self._text.items()}
 
-    def _md(self, md)->Optional[str]: "A message's metadata as stored: NULL when empty"; return self.dialect.enc(compact_json(md)) if md else None
-    def _rows(self, pk:int, base:int, msgs:list, now:float, writer:Optional[str]=None, keep:bool=False, up:Optional[int]=None, d0:int=0, links:Optional[list]=None)->list:
+    def _md(self, md)->Optional[str]:
+        "A message's metadata as stored: NULL when empty"; return self.dialect.enc(compact_json(md)) if md else None
+    def _rows(self, pk:int, base:int, msgs:list, now:float, writer:Optional[str]=None, keep:bool=False,
+              up:Optional[int]=None, d0:int=0, links:Optional[list]=None)->list:
         """The message rows (`MCOLS`) of `msgs`, added at `now` (keeping the times they have, if `keep`), taking the sequences after `base` in session `pk`:
         one branch below sequence `up` (None: at the top) from depth `d0`, or each where `links` says (its parent's sequence, its depth, when it was last active)"""
         e,exp = self.dialect.enc,now + self.lease
@@ -205,7 +234,8 @@ class SQLStore(SessionManager):
 @primitive
 def _exists(self:SQLStore, sid, owner=None):
     e = self.dialect.enc
-    return bool((yield Q(self._sql['exists' if owner is None else 'exists_of'], dict(sid=e(sid), now=time.time(), owner=owner and e(owner)))))
+    return bool((yield Q(self._sql['exists' if owner is None else 'exists_of'],
+                         dict(sid=e(sid), now=time.time(), owner=owner and e(owner)))))
 
 @patch
 @primitive
@@ -222,10 +252,12 @@ def _session_count(self:SQLStore, owner=None):
 # %% ../nbs/01_sql.ipynb #2f5b4448
 @patch
 @primitive
-def _create(self:SQLStore, sid, metadata, created, updated, expires_at, msgs, replace=False, owner=None, tree=None, sums=None):
+def _create(self:SQLStore, sid, metadata, created, updated, expires_at, msgs, replace=False, owner=None, tree=None,
+            sums=None):
     e,now = self.dialect.enc,time.time()
     links,head = _links(msgs, tree)
-    p = dict(sid=e(sid), md=e(compact_json(metadata)), created=created, updated=updated, exp=expires_at, k=len(msgs), now=now, owner=owner and e(owner),
+    p = dict(sid=e(sid), md=e(compact_json(metadata)), created=created, updated=updated, exp=expires_at, k=len(msgs),
+             now=now, owner=owner and e(owner),
              head=head, n=0 if head is None else links[head-1][1] + 1)
     yield BEGIN
     if replace:
@@ -252,8 +284,10 @@ def _links(msgs:list, tree:Optional[tuple])->tuple:
 @patch
 def _summary(self:SQLStore, r)->SessionInfo:
     d = self.dialect
-    return SessionInfo(d.dec(r[0]), self._loads(r[1]), r[2], r[3], r[4], r[5], d.preview_text(r[6]), None if r[7] is None else d.dec(r[7]),
-                       None if r[8] is None else d.dec(r[8]), None if r[9] is None else reply_state(bool(r[9]), r[10], bool(r[11])))
+    return SessionInfo(d.dec(r[0]), self._loads(r[1]), r[2], r[3], r[4], r[5], d.preview_text(r[6]),
+                       None if r[7] is None else d.dec(r[7]),
+                       None if r[8] is None else d.dec(r[8]),
+                       None if r[9] is None else reply_state(bool(r[9]), r[10], bool(r[11])))
 
 @patch
 @primitive
@@ -320,7 +354,8 @@ def _append(self:SQLStore, sid, msgs, after=None, writer=None):
     d,now,k = self.dialect,time.time(),len(msgs)
     e,one = d.enc,d.cte and k <= ONE_STATEMENT
     tx = not one # whether the append runs in a transaction of its own
-    p = dict(sid=e(sid), now=now, k=k, after=None if after is None else e(after), writer=writer and e(writer), lease=self.lease)
+    p = dict(sid=e(sid), now=now, k=k, after=None if after is None else e(after), writer=writer and e(writer),
+             lease=self.lease)
     try:
         if one:
             for i,m in enumerate(msgs, 1):
@@ -329,7 +364,8 @@ def _append(self:SQLStore, sid, msgs, after=None, writer=None):
         else:
             yield BEGIN
             r = yield Q(self._sql['bump' if after is None else 'bump_after'], p)
-            if r: yield ('rows', self._M, MCOLS, self._rows(r[0][0], r[0][1], msgs, r[0][4], writer, up=r[0][2], d0=r[0][3]))
+            if r: yield ('rows', self._M, MCOLS, self._rows(r[0][0], r[0][1], msgs, r[0][4], writer, up=r[0][2],
+                                                            d0=r[0][3]))
         if not r and after: # not the active branch's end: perhaps another branch's
             tx,began = True,tx
             r = yield from self._grow(msgs, after, writer, p, began)
@@ -348,7 +384,8 @@ def _taken(self:SQLStore, sid, msgs):
     d,q = self.dialect,{}
     ids = [m.id for m in msgs]
     taken = {d.dec(o[0]) for o in (yield Q(d.sql(self._text['taken'] + d.among('m.id', 'ids', [d.enc(i) for i in ids], q)), dict(q, sid=d.enc(sid))))}
-    return DuplicateMessageError(f"session {sid!r} already has a message {next((i for i in ids if i in taken), ids[0])!r}")
+    return DuplicateMessageError(f"session {sid!r} already has a message "
+                                 f"{next((i for i in ids if i in taken), ids[0])!r}")
 
 @patch
 def _grow(self:SQLStore, msgs, after, writer, p, began):
@@ -429,12 +466,15 @@ def _pk(self:SQLStore, sid)->int:
 # %% ../nbs/01_sql.ipynb #f63c615e
 @patch
 @primitive
-def _update(self:SQLStore, sid, mid, content=None, chunk=None, pending=None, metadata=None, merge=None, act=None, writer=None, error=None):
+def _update(self:SQLStore, sid, mid, content=None, chunk=None, pending=None, metadata=None, merge=None, act=None,
+            writer=None, error=None):
     d,e = self.dialect,self.dialect.enc
     act = 'chunk' if chunk is not None else act
-    p = dict(sid=e(sid), mid=e(mid), chunk=None if chunk is None else e(chunk), content=None if content is None else e(content), pending=pending,
+    p = dict(sid=e(sid), mid=e(mid), chunk=None if chunk is None else e(chunk),
+             content=None if content is None else e(content), pending=pending,
              setmd=metadata is not None or merge is not None, md=self._md(metadata), now=time.time(), lease=self.lease,
-             writer=writer and e(writer), w=e(writer or ''), error=error and e(error), chan=self._chan, key=compact_json([sid, mid]))
+             writer=writer and e(writer), w=e(writer or ''), error=error and e(error), chan=self._chan,
+             key=compact_json([sid, mid]))
     one,began = merge is None and d.cte,False
     for _ in range(3): # a reply that changed between the write and `why` is written again
         if one: r = yield Q(self._sql[f'update1:{act}'], p)
@@ -518,7 +558,8 @@ def _truncate(self:SQLStore, sid, after):
     node = yield Q(self._sql['node'], dict(p, mid=d.enc(after)))
     if not node: raise message_not_found(sid, after)
     p['seq'],_,depth = node[0]
-    rows = yield Q(self._sql['truncate' if flat else 'cut'], p) # one branch: what follows it; else every message below it
+    # one branch: what follows it; else every message below it
+    rows = yield Q(self._sql['truncate' if flat else 'cut'], p)
     if rows or head != p['seq']: yield from self._head_at(p, p['seq'], depth, len(rows))
     return d.messages(r[1:] for r in sorted(rows))
 
@@ -577,7 +618,8 @@ def _switch(self:SQLStore, sid, mid):
 @primitive
 def _summarize(self:SQLStore, sid, summary_id, upto, content, metadata):
     d = self.dialect
-    p = dict(sid=d.enc(sid), now=time.time(), mid=d.enc(upto), id=d.enc(summary_id), content=d.enc(content), md=self._md(metadata))
+    p = dict(sid=d.enc(sid), now=time.time(), mid=d.enc(upto), id=d.enc(summary_id), content=d.enc(content),
+             md=self._md(metadata))
     r = yield Q(self._sql['summarize'], p)
     if r: return r[0][0]
     yield from self._found(sid)
@@ -591,7 +633,8 @@ def _search(self:SQLStore, words, owner, limit, offset, order):
         yield BEGIN
         for s in d.fold: yield N(s, {})
     q = self._text['search'] + ('' if owner is None else MINE) + (d.newest if order == 'newest' else d.relevance) + ' LIMIT :lim OFFSET :off'
-    rows = yield Q(d.sql(q), dict(q=d.query(words), now=time.time(), owner=owner and d.enc(owner), lim=limit, off=offset))
+    rows = yield Q(d.sql(q), dict(q=d.query(words), now=time.time(), owner=owner and d.enc(owner), lim=limit,
+                                  off=offset))
     return [(d.dec(r[0]), self._loads(r[1]), m) for r,m in zip(rows, d.messages(r[2:] for r in rows))]
 
 @patch
@@ -628,7 +671,8 @@ def _upsert(self:SQLStore, pk, recs):
     d,p = self.dialect,dict(pk=pk)
     for i,(k,v) in enumerate(recs): p[f'k{i}'],p[f'v{i}'] = d.enc(k),d.enc(v)
     rows = ', '.join(f'(:pk, :k{i}, :v{i})' for i in range(len(recs)))
-    yield N(d.sql(f'INSERT INTO {self._R}(session, key, value) VALUES {rows} ON CONFLICT (session, key) DO UPDATE SET value = excluded.value'), p)
+    yield N(d.sql(f'INSERT INTO {self._R}(session, key, value) VALUES {rows} ON CONFLICT (session, key) DO UPDATE SET '
+                  'value = excluded.value'), p)
 
 # %% ../nbs/01_sql.ipynb #14d1eb09
 @patch
@@ -652,7 +696,8 @@ def _insert(self:SQLStore, sid, pos, msgs, writer=None):
         now = (yield Q(self._sql['inserted'], dict(pk=pk, next=nxt + k + len(old), k=k, head=new[head], now=time.time())))[0][0]
         yield N(self._sql['uproot'], dict(pk=pk, seq=top))
         yield ('rows', self._M, MCOLS, self._rows(pk, nxt, msgs, now, writer, up=up, d0=depth))
-        yield ('rows', self._M, MCOLS, [(*r[:1], new[r[1]], *r[2:13], nxt + k if r[1] == top else new[r[13]], r[14] + k, r[15]) for r in old])
+        yield ('rows', self._M, MCOLS,
+               [(*r[:1], new[r[1]], *r[2:13], nxt + k if r[1] == top else new[r[13]], r[14] + k, r[15]) for r in old])
         if sums: yield ('rows', self._U, ('k', *UCOLS), [(kk, s, new[u], *rest) for kk,s,u,*rest in sums])
         return now
     except d.dup:

@@ -19,7 +19,8 @@ from .sql import *
 # %% ../nbs/02_sqlite.ipynb #03831865
 SCHEMA_VERSION = 9
 
-def _key(t): return f'{t}.session * 4294967296 + {t}.seq' # a message's key in the search index: its session's and its sequence
+# a message's key in the search index: its session's and its sequence
+def _key(t): return f'{t}.session * 4294967296 + {t}.seq'
 # what the search index has yet to take in, taken in by one statement: FTS5 pays per transaction (a segment each), not per message
 FOLD = ('''INSERT INTO chatstate_search(rowid, text) SELECT u.k, substr(m.content, 1, 100000) FROM chatstate_unsearched u
            JOIN chatstate_messages m ON m.session = u.k / 4294967296 AND m.seq = u.k % 4294967296''', 'DELETE FROM chatstate_unsearched')
@@ -58,7 +59,8 @@ _MIGRATIONS = {1: [ # each version: the statements that bring a file from the ve
       'CREATE INDEX chatstate_summaries_upto ON chatstate_summaries(session, upto)'],
   7: [# search: an FTS5 index of each done message's text (its first 100,000 characters), keyed by its session and sequence, kept by the writes themselves
       "CREATE VIRTUAL TABLE chatstate_search USING fts5(text, tokenize = 'unicode61 remove_diacritics 0')",
-      'INSERT INTO chatstate_search(rowid, text) SELECT session * 4294967296 + seq, substr(content, 1, 100000) FROM chatstate_messages WHERE NOT pending',
+      'INSERT INTO chatstate_search(rowid, text) SELECT session * 4294967296 + seq, substr(content, 1, 100000) FROM '
+      'chatstate_messages WHERE NOT pending',
       '''CREATE TRIGGER chatstate_found AFTER INSERT ON chatstate_messages WHEN NOT NEW.pending BEGIN
            INSERT INTO chatstate_search(rowid, text) VALUES (NEW.session * 4294967296 + NEW.seq, substr(NEW.content, 1, 100000)); END''',
       '''CREATE TRIGGER chatstate_refound AFTER UPDATE OF content, pending ON chatstate_messages WHEN NOT OLD.pending OR NOT NEW.pending BEGIN
@@ -90,8 +92,10 @@ class SQLiteDialect(Dialect):
     "How the SQL engine speaks to SQLite"
     preview = f'substr(CAST(m.content AS BLOB), 1, {4*PREVIEW_LEN})' # bytes: SQLite's text functions stop at a NUL
     dup = sqlite3.IntegrityError
-    search = ('SELECT s.id, s.metadata, ' + cols('m.') + ' FROM chatstate_search JOIN {M} m ON m.session = chatstate_search.rowid / 4294967296'
-              ' AND m.seq = chatstate_search.rowid % 4294967296 JOIN {S} s ON s.pk = m.session WHERE chatstate_search MATCH :q AND ' + LIVE)
+    search = ('SELECT s.id, s.metadata, ' + cols('m.') + ' FROM chatstate_search JOIN {M} m ON m.session = '
+                                                         'chatstate_search.rowid / 4294967296'
+              ' AND m.seq = chatstate_search.rowid % 4294967296 JOIN {S} s ON s.pk = m.session WHERE chatstate_search '
+              'MATCH :q AND ' + LIVE)
     relevance = ' ORDER BY chatstate_search.rank, m.at DESC' # FTS5's bm25
     queued,fold = 'SELECT 1 FROM chatstate_unsearched LIMIT 1',FOLD
 
@@ -103,7 +107,8 @@ class SQLiteDialect(Dialect):
 
     def messages(self, rows, _m=unchecked_message, _l=_loads, _rl=reply_life):
         "`Message`s from rows: the hot loop of every read (most messages are no reply, or a finished one: their times are one float)"
-        return [_m(r, c, i, p == 1, _l(md)[0] if md else {}, at if not (p or st) and (en == at or en is None) else _rl(at, en, p == 1, st, la == 1, er))
+        return [_m(r, c, i, p == 1, _l(md)[0] if md else {},
+                   at if not (p or st) and (en == at or en is None) else _rl(at, en, p == 1, st, la == 1, er))
                 for r,c,i,p,md,at,en,st,er,la in rows]
 
     def preview_text(self, v): return None if v is None else v.decode('utf-8', 'ignore')[:PREVIEW_LEN]
@@ -116,7 +121,8 @@ def _check_file(path):
     if not os.path.exists(path): return
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode): raise StoreError(f"{path!r} is not a regular file")
-    if not st.st_mode & 0o222 or not os.access(path, os.W_OK): raise StoreError(f"{path!r} is read-only: chatstate needs to write to its store")
+    if not st.st_mode & 0o222 or not os.access(path, os.W_OK): raise StoreError(f"{path!r} is read-only: chatstate "
+                                                                                "needs to write to its store")
 
 def _error(path, e:sqlite3.Error)->Exception:
     "The `StoreError` that names the file, for sqlite3's error `e` (a broken unique key is left to the engine, which names the id)"
@@ -137,10 +143,15 @@ class SQLiteSessionManager(SQLStore):
                  path:str, # A file path, or ':memory:'
                  synchronous:str='normal', # 'normal': survives a killed process; 'full': also survives power loss
                  timeout:float=30.0): # Seconds a write waits for other writers before it fails
-        if not isinstance(path, (str, os.PathLike)): raise InvalidTypeError(f"path must be a str or path, not {type(path).__name__} ({short_repr(path)})")
+        if not isinstance(path, (str, os.PathLike)): raise InvalidTypeError("path must be a str or path, not "
+                                                                            f"{type(path).__name__} "
+                                                                            f"({short_repr(path)})")
         path = os.fspath(path)
-        if not isinstance(path, str) or '\x00' in path: raise InvalidValueError(f"path must be a file name without NUL characters, got {short_repr(path)}")
-        if synchronous not in ('normal', 'full'): raise InvalidValueError(f"synchronous must be 'normal' or 'full', got {short_repr(synchronous)}")
+        if not isinstance(path, str) or '\x00' in path: raise InvalidValueError("path must be a file name without "
+                                                                                "NUL characters, got "
+                                                                                f"{short_repr(path)}")
+        if synchronous not in ('normal', 'full'): raise InvalidValueError("synchronous must be 'normal' or 'full', "
+                                                                          f"got {short_repr(synchronous)}")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout <= 86400:
             raise InvalidValueError(f"timeout must be a number of seconds from 0 to 86400, got {short_repr(timeout)}")
         self.path,self.synchronous,self.timeout = path,synchronous,float(timeout)
@@ -206,9 +217,11 @@ def _open(self:SQLiteSessionManager)->sqlite3.Connection:
         try:
             v = _version(con)
             if v > SCHEMA_VERSION:
-                raise StoreError(f"{p!r} has schema version {v}, newer than this chatstate knows ({SCHEMA_VERSION}): upgrade chatstate")
+                raise StoreError(f"{p!r} has schema version {v}, newer than this chatstate knows ({SCHEMA_VERSION}): "
+                                 "upgrade chatstate")
             if v and not con.execute("SELECT 1 FROM sqlite_master WHERE name='chatstate_sessions'").fetchone():
-                raise StoreError(f"{p!r} has user_version {v} but no chatstate tables: it belongs to another application")
+                raise StoreError(f"{p!r} has user_version {v} but no chatstate tables: it belongs to another "
+                                 "application")
             if not mem: self._retry(lambda: con.execute('PRAGMA journal_mode=WAL'))
             con.execute(f'PRAGMA synchronous={self.synchronous.upper()}')
             con.execute('PRAGMA foreign_keys=ON')
@@ -240,7 +253,8 @@ def _migrate(con):
 
 # %% ../nbs/02_sqlite.ipynb #735371c3
 @lru_cache(maxsize=None)
-def _insert(table:str, cols:tuple)->str: return f"INSERT INTO {table}({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+def _insert(table:str, cols:tuple)->str:
+    return f"INSERT INTO {table}({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
 
 @patch
 def _exec(self:SQLiteSessionManager, op:tuple, ctx:dict):
@@ -252,7 +266,8 @@ def _exec(self:SQLiteSessionManager, op:tuple, ctx:dict):
         if kind == 'begin':
             self._lock.acquire()
             ctx['tx'] = True
-            if not self._grouped: self._con().execute('BEGIN IMMEDIATE') # in a group, the call's savepoint is its transaction
+            # in a group, the call's savepoint is its transaction
+            if not self._grouped: self._con().execute('BEGIN IMMEDIATE')
         elif kind == 'rollback':
             del ctx['tx']
             self._end(False)
@@ -336,7 +351,8 @@ class _Group:
                 while not self.q:
                     if self.closed: return
                     self.cv.wait()
-                n = next((i for i,o in enumerate(self.q[:self.most]) if o[0] == self.store.close), None) # closing runs alone
+                # closing runs alone
+                n = next((i for i,o in enumerate(self.q[:self.most]) if o[0] == self.store.close), None)
                 batch = self.q[:1] if n == 0 else self.q[:n or self.most]
                 del self.q[:len(batch)]
             res = self.store._group([(f, args) for f,args,_,_ in batch])
@@ -358,13 +374,17 @@ def _runner(self:SQLiteSessionManager): return _Group(self)
 def from_url(cls:SQLiteSessionManager, url:str)->SQLiteSessionManager:
     "Open 'sqlite:///relative.db', 'sqlite:////absolute.db' or 'sqlite:///:memory:'; `?synchronous=full&timeout=5` set options"
     u = urlsplit(url)
-    if u.netloc: raise InvalidValueError(f"a SQLite URL has no host: write sqlite:///relative.db or sqlite:////absolute/path.db, got {url!r}")
+    if u.netloc: raise InvalidValueError("a SQLite URL has no host: write sqlite:///relative.db or "
+                                         f"sqlite:////absolute/path.db, got {url!r}")
     path = unquote(u.path[1:])
     if not path: raise InvalidValueError(f"a SQLite URL must name a file, or :memory:, got {url!r}")
     opts = dict(parse_qsl(u.query))
     bad = set(opts) - {'synchronous', 'timeout'}
-    if bad: raise InvalidValueError(f"unknown SQLite URL option {sorted(bad)[0]!r} in {url!r}: the options are synchronous and timeout")
+    if bad: raise InvalidValueError(f"unknown SQLite URL option {sorted(bad)[0]!r} in {url!r}: the options are "
+                                    "synchronous and timeout")
     try: timeout = float(opts.get('timeout', 30))
-    except ValueError: raise InvalidValueError(f"timeout must be a number of seconds, got {opts['timeout']!r} in {url!r}") from None
-    if not 0 <= timeout <= 86400: raise InvalidValueError(f"timeout must be a number of seconds from 0 to 86400, got {opts['timeout']!r} in {url!r}")
+    except ValueError: raise InvalidValueError("timeout must be a number of seconds, got "
+                                               f"{opts['timeout']!r} in {url!r}") from None
+    if not 0 <= timeout <= 86400: raise InvalidValueError("timeout must be a number of seconds from 0 to 86400, got "
+                                                          f"{opts['timeout']!r} in {url!r}")
     return cls(path, synchronous=opts.get('synchronous', 'normal').lower(), timeout=timeout)

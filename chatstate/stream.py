@@ -16,24 +16,28 @@ from .core import _check_id, _writer
 from .formats import from_openai, from_anthropic, from_responses, FormatError, _dictify
 
 # %% ../nbs/08_stream.ipynb #25307433
-_DERIVED = {'text', 'input_json', 'thinking', 'signature', 'citation'} # the Anthropic stream helper's own events: repeats of the raw ones
+# the Anthropic stream helper's own events: repeats of the raw ones
+_DERIVED = {'text', 'input_json', 'thinking', 'signature', 'citation'}
 
 class Assembler:
     "What a model's stream has said so far: its text, and what the stored reply needs at the end"
-    def __init__(self): self.kind,self.text,self.calls,self.blocks,self.partial,self.items,self.md = None,[],{},{},{},[],{}
+    def __init__(self):
+        self.kind,self.text,self.calls,self.blocks,self.partial,self.items,self.md = None,[],{},{},{},[],{}
 
     def feed(self, o)->str:
         "The text delta in stream item `o` ('' if none), and what else it says kept"
         if isinstance(o, str): self.kind = self.kind or 'text'; self.text.append(o); return o
         try: d = _dictify(o, 0)
         except FormatError: d = None
-        if not isinstance(d, dict): raise InvalidTypeError(f"a stream item must be a str or a model's stream event, not {type(o).__name__}: {short_repr(o)}")
+        if not isinstance(d, dict): raise InvalidTypeError("a stream item must be a str or a model's stream event, "
+                                                           f"not {type(o).__name__}: {short_repr(o)}")
         t = d.get('type')
         if 'choices' in d: return self._chat(d)
         if isinstance(t, str) and t.startswith('response.'): return self._responses(t, d)
         if t in _DERIVED: return ''
         if isinstance(t, str): return self._anthropic(t, d)
-        raise InvalidTypeError(f"a stream item must be a str or a model's stream event, not {type(o).__name__}: {short_repr(o)}")
+        raise InvalidTypeError(f"a stream item must be a str or a model's stream event, not {type(o).__name__}: "
+                               f"{short_repr(o)}")
 
     def _chat(self, d):
         self.kind = 'openai'
@@ -44,7 +48,8 @@ class Assembler:
             delta = ch.get('delta') or {}
             if delta.get('content'): res = delta['content']; self.text.append(res)
             for tc in delta.get('tool_calls') or []:
-                c = self.calls.setdefault(tc.get('index', 0), {'id': None, 'type': 'function', 'function': {'name': '', 'arguments': ''}})
+                c = self.calls.setdefault(tc.get('index', 0),
+                                          {'id': None, 'type': 'function', 'function': {'name': '', 'arguments': ''}})
                 if tc.get('id'): c['id'] = tc['id']
                 f = tc.get('function') or {}
                 if f.get('name'): c['function']['name'] += f['name']
@@ -72,7 +77,8 @@ class Assembler:
             if b is not None and b.get('type') == 'tool_use' and d['index'] in self.partial: b['input'] = json.loads(self.partial.pop(d['index']) or '{}')
         elif t == 'message_delta':
             if (d.get('delta') or {}).get('stop_reason'): self.md['stop_reason'] = d['delta']['stop_reason']
-            if d.get('usage'): self.md['usage'] = {**self.md.get('usage', {}), **{k:v for k,v in d['usage'].items() if v is not None}}
+            if d.get('usage'): self.md['usage'] = {**self.md.get('usage', {}),
+                                                   **{k:v for k,v in d['usage'].items() if v is not None}}
         return ''
 
     def _responses(self, t, d):
@@ -240,7 +246,8 @@ def stream_reply(self:ChatSession,
                  every:float=0.25, # Seconds between writes at most, while text comes
                  chars:int=2000, # Characters waiting that make a write at once
                  detach:bool=False, # When the reader goes away before the end: write the rest on (True) or stop the reply (False)
-                 role:str='assistant', metadata:Optional[dict]=None # The reply's role and first metadata, when it is added here
+                 role:str='assistant',
+                 metadata:Optional[dict]=None # The reply's role and first metadata, when it is added here
                 )->ReplyStream:
     "Stream a model's reply into the store: iterate the result for the text deltas as they come"
     _checked(stream, every, chars, detach)
@@ -254,7 +261,9 @@ def _who(mid, writer):
 def _checked(stream, every, chars, detach, is_async=False):
     "The helper's options, checked before anything is written"
     if isinstance(stream, (str, bytes, dict)) or not (hasattr(stream, '__iter__') or (is_async and hasattr(stream, '__aiter__'))):
-        raise InvalidTypeError(f"stream must be a model's stream (an iterable{' or async iterable' if is_async else ''}), not {type(stream).__name__}: {short_repr(stream)}")
+        raise InvalidTypeError("stream must be a model's stream (an "
+                               f"iterable{' or async iterable' if is_async else ''}), not {type(stream).__name__}: "
+                               f"{short_repr(stream)}")
     if isinstance(every, bool) or not isinstance(every, (int, float)) or not 0 < every <= 3600: raise InvalidValueError(f"every must be a number of seconds, more than 0 and at most 3600, got {short_repr(every)}")
     if isinstance(chars, bool) or not isinstance(chars, int) or chars < 1: raise InvalidValueError(f"chars must be an int >= 1, got {short_repr(chars)}")
     if not isinstance(detach, bool): raise InvalidTypeError(f"detach must be a bool, not {type(detach).__name__}")
@@ -391,7 +400,8 @@ async def _afail(self:AsyncReplyStream, e):
     except ChatStateError: pass
 
 @patch
-def stream_reply(self:AsyncChatSession, stream, mid:Optional[str]=None, writer:Optional[str]=None, every:float=0.25, chars:int=2000,
+def stream_reply(self:AsyncChatSession, stream, mid:Optional[str]=None, writer:Optional[str]=None, every:float=0.25,
+                 chars:int=2000,
                  detach:bool=False, role:str='assistant', metadata:Optional[dict]=None)->AsyncReplyStream:
     "Stream a model's reply into the store: `async for` the result for the text deltas as they come"
     _checked(stream, every, chars, detach, True)

@@ -21,7 +21,8 @@ class AgentsSession:
                  store, # A `SessionManager` or an `AsyncSessionManager`
                  owner:Optional[str]=None, # The session's owner: it is made with this owner, and another owner's session is absent
                  metadata:Optional[dict]=None, # The session's metadata, when it is made
-                 session_settings=None, # The SDK's `SessionSettings`: its `limit` is what `get_items` reads when it is given none
+                 # The SDK's `SessionSettings`: its `limit` is what `get_items` reads when it is given none
+                 session_settings=None,
                  summary:bool=False): # Read the session's summary (`ChatSession.summarize`) in place of the items it stands in for
         self.store,self._closed,self._made = both_apis(store)[1],False,None
         self._s = AsyncChatSession(session_id, self.store)
@@ -42,7 +43,8 @@ class AgentsSession:
         if not create: return await m.get_session(self.session_id, owner=self.owner)
         if self._made is not None: return self._made
         s = await m.get_or_create(self.session_id, metadata=self.metadata, owner=self.owner)
-        if self.owner is None: self._made = s # made, or found: later adds go straight to it (with an owner, each add checks it is still the owner's)
+        # made, or found: later adds go straight to it (with an owner, each add checks it is still the owner's)
+        if self.owner is None: self._made = s
         return s
 
 # %% ../../nbs/11_agents.ipynb #22ac0e84

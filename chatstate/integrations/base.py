@@ -42,7 +42,8 @@ class _AnyLoop(AsyncSessionManager):
 def both_apis(store)->tuple:
     "`store` (a `SessionManager` or an `AsyncSessionManager`) as `(sync manager, async manager)`"
     if isinstance(store, AsyncSessionManager): return store.store,store
-    if not isinstance(store, SessionManager): raise InvalidTypeError(f"store must be a SessionManager or an AsyncSessionManager, not {type(store).__name__}")
+    if not isinstance(store, SessionManager): raise InvalidTypeError("store must be a SessionManager or an "
+                                                                     f"AsyncSessionManager, not {type(store).__name__}")
     if store not in _asyncs: _asyncs[store] = _AnyLoop(store)
     return store,_asyncs[store]
 
@@ -68,7 +69,8 @@ class SessionChat(_Kept):
                  *args, sp:Optional[str]=None, # The system prompt: None, the session's; given to a session that has none, it is stored
                  summary:bool=False, # Start from the session's summary (`ChatSession.summarize`) in place of the messages it stands in for
                  **kwargs):
-        if not isinstance(session, ChatSession): raise InvalidTypeError(f"session must be a ChatSession, not {type(session).__name__}")
+        if not isinstance(session, ChatSession): raise InvalidTypeError("session must be a ChatSession, not "
+                                                                        f"{type(session).__name__}")
         hist,sp,store = _start(self._to, session.context() if summary else session.messages, sp)
         if store: session.add_message('system', sp)
         super().__init__(*args, sp=sp, hist=hist, **kwargs)
@@ -96,7 +98,8 @@ class AsyncSessionChat(_Kept):
     @classmethod
     async def create(cls, session:AsyncChatSession, *args, sp:Optional[str]=None, summary:bool=False, **kwargs):
         "A chat on `session`, its history read from it (`sp` and `summary` as `SessionChat` takes them)"
-        if not isinstance(session, AsyncChatSession): raise InvalidTypeError(f"session must be an AsyncChatSession, not {type(session).__name__}")
+        if not isinstance(session, AsyncChatSession): raise InvalidTypeError("session must be an AsyncChatSession, "
+                                                                             f"not {type(session).__name__}")
         hist,sp,store = _start(cls._to, await (session.context() if summary else session.messages), sp)
         if store: await session.add_message('system', sp)
         self = cls(*args, sp=sp, hist=hist, **kwargs)

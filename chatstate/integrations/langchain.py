@@ -15,10 +15,12 @@ from .base import both_apis, run_sync, run_async
 try:
     from langchain_core.chat_history import BaseChatMessageHistory
     from langchain_core.messages import AIMessage, BaseMessage, ChatMessage, HumanMessage, SystemMessage, ToolMessage, messages_from_dict
-except ImportError: raise MissingDriverError('the LangChain adapters need langchain-core: pip install "chatstate[langchain]"') from None
+except ImportError: raise MissingDriverError('the LangChain adapters need langchain-core: pip install '
+                                             '"chatstate[langchain]"') from None
 
 # %% ../../nbs/13_langchain.ipynb #66bd79b7
-_ROLES = {'human': 'user', 'ai': 'assistant', 'system': 'system', 'tool': 'tool', 'function': 'tool'} # LangChain's message types, as chatstate's roles
+# LangChain's message types, as chatstate's roles
+_ROLES = {'human': 'user', 'ai': 'assistant', 'system': 'system', 'tool': 'tool', 'function': 'tool'}
 
 def _text(c)->str:
     "The text of a message's content: a str, or the text blocks of a list"
@@ -79,8 +81,11 @@ class ChatstateHistory(BaseChatMessageHistory):
 
     @property
     def messages(self)->List[BaseMessage]: return run_sync(_msgs(self._m, self.session_id, self.owner, self.summary))
-    async def aget_messages(self)->List[BaseMessage]: return await run_async(_msgs(self._am, self.session_id, self.owner, self.summary))
-    def add_messages(self, messages:Sequence[BaseMessage])->None: run_sync(_add(self._m, self.session_id, self.owner, self.metadata, messages))
-    async def aadd_messages(self, messages:Sequence[BaseMessage])->None: await run_async(_add(self._am, self.session_id, self.owner, self.metadata, messages))
+    async def aget_messages(self)->List[BaseMessage]:
+        return await run_async(_msgs(self._am, self.session_id, self.owner, self.summary))
+    def add_messages(self, messages:Sequence[BaseMessage])->None:
+        run_sync(_add(self._m, self.session_id, self.owner, self.metadata, messages))
+    async def aadd_messages(self, messages:Sequence[BaseMessage])->None:
+        await run_async(_add(self._am, self.session_id, self.owner, self.metadata, messages))
     def clear(self)->None: run_sync(_clear(self._m, self.session_id, self.owner))
     async def aclear(self)->None: await run_async(_clear(self._am, self.session_id, self.owner))

@@ -20,7 +20,8 @@ try:
     from langchain_core.messages import BaseMessage, messages_from_dict, messages_to_dict
     from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple, WRITES_IDX_MAP, get_checkpoint_id, get_checkpoint_metadata
     from langgraph.types import Send
-except ImportError: raise MissingDriverError('the LangGraph checkpointer needs langgraph: pip install "chatstate[langgraph]"') from None
+except ImportError: raise MissingDriverError('the LangGraph checkpointer needs langgraph: pip install '
+                                             '"chatstate[langgraph]"') from None
 from .langchain import to_message, to_langchain
 
 # %% ../../nbs/16_langgraph.ipynb #638836d7
@@ -36,7 +37,8 @@ def _cls(p:str, base:type)->type:
     o = sys.modules.get(mod)
     for part in name.split('.'): o = getattr(o, part, None)
     if not isinstance(o, type) or not issubclass(o, base):
-        raise InvalidValueError(f"a checkpoint names class {p!r}, which no module imported here defines as a {base.__name__}: import it before reading the checkpoint")
+        raise InvalidValueError(f"a checkpoint names class {p!r}, which no module imported here defines as a "
+                                f"{base.__name__}: import it before reading the checkpoint")
     return o
 
 def encode(v:Any, where:str='value')->Any:
@@ -54,10 +56,13 @@ def encode(v:Any, where:str='value')->Any:
     if isinstance(v, Send): return {_T: 'send', 'node': v.node, 'arg': encode(v.arg, where)}
     if isinstance(v, enum.Enum): return {_T: 'enum', 'cls': _path(type(v)), 'v': encode(v.value, where)}
     if hasattr(type(v), 'model_fields') and hasattr(v, 'model_fields_set'): # a pydantic model
-        return {_T: 'model', 'cls': _path(type(v)), 'v': {k: encode(getattr(v, k), where) for k in type(v).model_fields}}
+        return {_T: 'model', 'cls': _path(type(v)),
+                'v': {k: encode(getattr(v, k), where) for k in type(v).model_fields}}
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
-        return {_T: 'dataclass', 'cls': _path(type(v)), 'v': {f.name: encode(getattr(v, f.name), where) for f in dataclasses.fields(v)}}
-    if isinstance(v, BaseException): return {_T: 'error', 'cls': _path(type(v)), 'v': [encode(a, where) for a in v.args], 'text': str(v)}
+        return {_T: 'dataclass', 'cls': _path(type(v)),
+                'v': {f.name: encode(getattr(v, f.name), where) for f in dataclasses.fields(v)}}
+    if isinstance(v, BaseException): return {_T: 'error', 'cls': _path(type(v)),
+                                             'v': [encode(a, where) for a in v.args], 'text': str(v)}
     if isinstance(v, bytes): return {_T: 'bytes', 'v': base64.b64encode(v).decode()}
     if isinstance(v, uuid.UUID): return {_T: 'uuid', 'v': str(v)}
     if isinstance(v, decimal.Decimal): return {_T: 'decimal', 'v': str(v)}
@@ -67,7 +72,8 @@ def encode(v:Any, where:str='value')->Any:
     if isinstance(v, dt.timedelta): return {_T: 'timedelta', 'v': [v.days, v.seconds, v.microseconds]}
     if isinstance(v, tuple) and hasattr(v, '_fields'): return {_T: 'namedtuple', 'cls': _path(type(v)), 'v': [encode(o, where) for o in v]}
     if isinstance(v, (list, dict, tuple)): return encode(list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else tuple(v), where) # a subclass, as its base
-    raise InvalidTypeError(f"{where} holds a {type(v).__module__}.{type(v).__qualname__}, which the checkpointer cannot keep as JSON (it keeps no pickles)")
+    raise InvalidTypeError(f"{where} holds a {type(v).__module__}.{type(v).__qualname__}, which the checkpointer "
+                           "cannot keep as JSON (it keeps no pickles)")
 
 # %% ../../nbs/16_langgraph.ipynb #90f48115
 def _error(c:type, args:list, text:str)->BaseException:
@@ -86,7 +92,8 @@ def decode(o:Any)->Any:
     if t == 'message': return messages_from_dict([decode(v)])[0]
     if t == 'lc':
         with warnings.catch_warnings():
-            warnings.filterwarnings('ignore', message='The function `load` is in beta') # LangChain's own loader, its allowlist of classes
+            # LangChain's own loader, its allowlist of classes
+            warnings.filterwarnings('ignore', message='The function `load` is in beta')
             return load(decode(v), allowed_objects='all')
     if t == 'send': return Send(o['node'], decode(o['arg']))
     if t == 'float': return float(v)
@@ -110,11 +117,14 @@ def decode(o:Any)->Any:
     if t == 'date': return dt.date.fromisoformat(v)
     if t == 'time': return dt.time.fromisoformat(v)
     if t == 'timedelta': return dt.timedelta(*v)
-    raise InvalidValueError(f"a checkpoint holds a value tagged {t!r}, which this chatstate does not know: upgrade chatstate")
+    raise InvalidValueError(f"a checkpoint holds a value tagged {t!r}, which this chatstate does not know: upgrade "
+                            "chatstate")
 
 # %% ../../nbs/16_langgraph.ipynb #a90e686b
-_C,_W,_B,_S = 'c\x1f','w\x1f','b\x1f','\x1f' # the records of checkpoints, of pending writes, of values kept apart; the separator of a key's parts
-BIG_VALUE = 2048 # a channel value longer than this as JSON is kept once for its version, apart from the checkpoints that hold it
+# the records of checkpoints, of pending writes, of values kept apart; the separator of a key's parts
+_C,_W,_B,_S = 'c\x1f','w\x1f','b\x1f','\x1f'
+# a channel value longer than this as JSON is kept once for its version, apart from the checkpoints that hold it
+BIG_VALUE = 2048
 
 def _part(v, what)->str:
     "A part of a record key, checked"
@@ -125,7 +135,8 @@ def _part(v, what)->str:
 def _where(config)->tuple:
     "The thread id (as given), its session id, the namespace and the checkpoint id (or None) that `config` names"
     c = (config or {}).get('configurable') or {}
-    if c.get('thread_id') is None: raise InvalidValueError("the config names no thread: give it {'configurable': {'thread_id': ...}}")
+    if c.get('thread_id') is None: raise InvalidValueError("the config names no thread: give it {'configurable': "
+                                                           "{'thread_id': ...}}")
     cid = c.get('checkpoint_id')
     return c['thread_id'],str(c['thread_id']),_part(c.get('checkpoint_ns') or '', 'checkpoint_ns'),cid and _part(cid, 'checkpoint_id')
 
@@ -286,7 +297,8 @@ def _tuple(self:ChatstateSaver, s, tid, ns, key, rec, writes, tree=None)->Checkp
         if ns == '': self._tips.setdefault(s.session_id, (cid, rec['head']))
     cp['id'],cp['channel_values'] = cid,vals
     ws = [(t, ch, decode(v)) for t,ch,v,path,i in sorted(writes, key=lambda w: (w[3], w[0], w[4]))]
-    return CheckpointTuple(_config(tid, ns, cid), cp, decode(rec['md']), rec.get('parent') and _config(tid, ns, rec['parent']), ws)
+    return CheckpointTuple(_config(tid, ns, cid), cp, decode(rec['md']),
+                           rec.get('parent') and _config(tid, ns, rec['parent']), ws)
 
 @patch
 def _get_tuple(self:ChatstateSaver, m, config):
@@ -314,7 +326,8 @@ def _list(self:ChatstateSaver, m, config, filter, before, limit)->list:
         s = self._session(m, sid)
         try:
             rs = yield s.records(_C if ns is None else f'{_C}{ns}{_S}', reverse=True)
-            if ns is None: rs.sort(key=lambda kv: kv[0].rsplit(_S, 1)[1], reverse=True) # newest first, across namespaces
+            # newest first, across namespaces
+            if ns is None: rs.sort(key=lambda kv: kv[0].rsplit(_S, 1)[1], reverse=True)
             rs = [(k,r) for k,r in rs if (bid is None or k.rsplit(_S, 1)[1] < bid) and
                   (not filter or all(decode(r['md']).get(f) == v for f,v in filter.items()))]
             if limit is not None: rs = rs[:max(0, limit - len(res))]
@@ -346,7 +359,8 @@ def _copy_thread(self:ChatstateSaver, m, source, target):
 
 @patch
 def _prune(self:ChatstateSaver, m, thread_ids, strategy):
-    if strategy not in ('keep_latest', 'delete'): raise InvalidValueError(f"strategy must be 'keep_latest' or 'delete', not {strategy!r}")
+    if strategy not in ('keep_latest', 'delete'): raise InvalidValueError("strategy must be 'keep_latest' or "
+                                                                          f"'delete', not {strategy!r}")
     for tid in thread_ids:
         if strategy == 'delete':
             yield from self._delete_thread(m, tid)
@@ -355,7 +369,8 @@ def _prune(self:ChatstateSaver, m, thread_ids, strategy):
         try: rs = yield s.records(_C)
         except SessionNotFoundError: continue
         newest = {}
-        for k,r in rs: newest[k[len(_C):].rsplit(_S, 1)[0]] = (k, r) # keys in order: the last of a namespace is its newest
+        # keys in order: the last of a namespace is its newest
+        for k,r in rs: newest[k[len(_C):].rsplit(_S, 1)[0]] = (k, r)
         keep = []
         for ns,(k,r) in newest.items():
             keep += [k, *(_bkey(ns, ch, v) for ch,v in r.get('big', {}).items())]
@@ -367,29 +382,40 @@ def _prune(self:ChatstateSaver, m, thread_ids, strategy):
 @patch
 def get_tuple(self:ChatstateSaver, config)->Optional[CheckpointTuple]: return run_sync(self._get_tuple(self._m, config))
 @patch
-async def aget_tuple(self:ChatstateSaver, config)->Optional[CheckpointTuple]: return await run_async(self._get_tuple(self._am, config))
+async def aget_tuple(self:ChatstateSaver, config)->Optional[CheckpointTuple]:
+    return await run_async(self._get_tuple(self._am, config))
 @patch
-def list(self:ChatstateSaver, config, *, filter=None, before=None, limit=None)->Iterator[CheckpointTuple]: yield from run_sync(self._list(self._m, config, filter, before, limit))
+def list(self:ChatstateSaver, config, *, filter=None, before=None, limit=None)->Iterator[CheckpointTuple]:
+    yield from run_sync(self._list(self._m, config, filter, before, limit))
 @patch
 async def alist(self:ChatstateSaver, config, *, filter=None, before=None, limit=None)->AsyncIterator[CheckpointTuple]:
     for t in await run_async(self._list(self._am, config, filter, before, limit)): yield t
 @patch
-def put(self:ChatstateSaver, config, checkpoint, metadata, new_versions)->dict: return run_sync(self._put(self._m, config, checkpoint, metadata, new_versions))
+def put(self:ChatstateSaver, config, checkpoint, metadata, new_versions)->dict:
+    return run_sync(self._put(self._m, config, checkpoint, metadata, new_versions))
 @patch
-async def aput(self:ChatstateSaver, config, checkpoint, metadata, new_versions)->dict: return await run_async(self._put(self._am, config, checkpoint, metadata, new_versions))
+async def aput(self:ChatstateSaver, config, checkpoint, metadata, new_versions)->dict:
+    return await run_async(self._put(self._am, config, checkpoint, metadata, new_versions))
 @patch
-def put_writes(self:ChatstateSaver, config, writes:Sequence, task_id:str, task_path:str='')->None: run_sync(self._put_writes(self._m, config, writes, task_id, task_path))
+def put_writes(self:ChatstateSaver, config, writes:Sequence, task_id:str, task_path:str='')->None:
+    run_sync(self._put_writes(self._m, config, writes, task_id, task_path))
 @patch
-async def aput_writes(self:ChatstateSaver, config, writes:Sequence, task_id:str, task_path:str='')->None: await run_async(self._put_writes(self._am, config, writes, task_id, task_path))
+async def aput_writes(self:ChatstateSaver, config, writes:Sequence, task_id:str, task_path:str='')->None:
+    await run_async(self._put_writes(self._am, config, writes, task_id, task_path))
 @patch
 def delete_thread(self:ChatstateSaver, thread_id)->None: run_sync(self._delete_thread(self._m, thread_id))
 @patch
-async def adelete_thread(self:ChatstateSaver, thread_id)->None: await run_async(self._delete_thread(self._am, thread_id))
+async def adelete_thread(self:ChatstateSaver, thread_id)->None:
+    await run_async(self._delete_thread(self._am, thread_id))
 @patch
-def copy_thread(self:ChatstateSaver, source_thread_id, target_thread_id)->None: run_sync(self._copy_thread(self._m, source_thread_id, target_thread_id))
+def copy_thread(self:ChatstateSaver, source_thread_id, target_thread_id)->None:
+    run_sync(self._copy_thread(self._m, source_thread_id, target_thread_id))
 @patch
-async def acopy_thread(self:ChatstateSaver, source_thread_id, target_thread_id)->None: await run_async(self._copy_thread(self._am, source_thread_id, target_thread_id))
+async def acopy_thread(self:ChatstateSaver, source_thread_id, target_thread_id)->None:
+    await run_async(self._copy_thread(self._am, source_thread_id, target_thread_id))
 @patch
-def prune(self:ChatstateSaver, thread_ids:Sequence, *, strategy:str='keep_latest')->None: run_sync(self._prune(self._m, thread_ids, strategy))
+def prune(self:ChatstateSaver, thread_ids:Sequence, *, strategy:str='keep_latest')->None:
+    run_sync(self._prune(self._m, thread_ids, strategy))
 @patch
-async def aprune(self:ChatstateSaver, thread_ids:Sequence, *, strategy:str='keep_latest')->None: await run_async(self._prune(self._am, thread_ids, strategy))
+async def aprune(self:ChatstateSaver, thread_ids:Sequence, *, strategy:str='keep_latest')->None:
+    await run_async(self._prune(self._am, thread_ids, strategy))

@@ -25,7 +25,8 @@ class _Lisette:
     _to = staticmethod(to_lisette)
     @property
     def _hist(self)->list: return self.hist
-    def _from(self, new, old)->list: return from_openai(_alternate(old + new)[len(old):], known_calls=_calls(old)) # plain strings alternate from the start
+    # plain strings alternate from the start
+    def _from(self, new, old)->list: return from_openai(_alternate(old + new)[len(old):], known_calls=_calls(old))
 
 # %% ../../nbs/17_lisette.ipynb #9436fb89
 class StoredChat(_Lisette, SessionChat, Chat):

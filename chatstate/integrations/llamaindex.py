@@ -16,7 +16,8 @@ try:
     from llama_index.core.bridge.pydantic import PrivateAttr
     from llama_index.core.llms import ChatMessage, MessageRole
     from llama_index.core.storage.chat_store.base import BaseChatStore
-except ImportError: raise MissingDriverError('the LlamaIndex chat store needs llama-index-core: pip install "chatstate[llamaindex]"') from None
+except ImportError: raise MissingDriverError('the LlamaIndex chat store needs llama-index-core: pip install '
+                                             '"chatstate[llamaindex]"') from None
 
 # %% ../../nbs/12_llamaindex.ipynb #5ff1d946
 _ROLES = {'chatbot': 'assistant', 'model': 'assistant', 'function': 'tool'}
@@ -29,7 +30,8 @@ def _call(b:dict)->dict:
 def _chat_message(m:Message)->ChatMessage:
     "The `ChatMessage` a message's text and tool metadata describe"
     ak = {k: m.metadata[k] for k in ('tool_calls', 'tool_call_id', 'name') if k in m.metadata}
-    return ChatMessage(role=m.role if m.role in _LI_ROLES else _ROLES.get(m.role, 'user'), content=m.content, additional_kwargs=ak)
+    return ChatMessage(role=m.role if m.role in _LI_ROLES else _ROLES.get(m.role, 'user'), content=m.content,
+                       additional_kwargs=ak)
 
 def to_message(cm:ChatMessage)->Message:
     "A LlamaIndex `ChatMessage` as chatstate keeps it"
@@ -50,7 +52,8 @@ def to_chat_message(m:Message)->ChatMessage:
 def _set(m, key, owner, msgs):
     s = yield m.get_or_create(key, owner=owner) # another owner's session is absent: `SessionNotFoundError`
     info = yield s.info
-    d = dict(session_id=key, metadata=info.metadata, owner=info.owner, created=info.created, expires_at=info.expires_at, messages=[to_message(x).to_dict() for x in msgs])
+    d = dict(session_id=key, metadata=info.metadata, owner=info.owner, created=info.created, expires_at=info.expires_at,
+             messages=[to_message(x).to_dict() for x in msgs])
     yield m.import_session(d, on_conflict='replace')
 
 def _get(m, key, owner, summary=False):
@@ -101,18 +104,27 @@ class ChatstateChatStore(BaseChatStore):
     @classmethod
     def class_name(cls)->str: return 'ChatstateChatStore'
 
-    def set_messages(self, key:str, messages:List[ChatMessage])->None: run_sync(_set(self._m, key, self.owner, messages))
+    def set_messages(self, key:str, messages:List[ChatMessage])->None:
+        run_sync(_set(self._m, key, self.owner, messages))
     def get_messages(self, key:str)->List[ChatMessage]: return run_sync(_get(self._m, key, self.owner, self.summary))
-    def add_message(self, key:str, message:ChatMessage, idx:Optional[int]=None)->None: run_sync(_add(self._m, key, self.owner, message, idx))
+    def add_message(self, key:str, message:ChatMessage, idx:Optional[int]=None)->None:
+        run_sync(_add(self._m, key, self.owner, message, idx))
     def delete_messages(self, key:str)->Optional[List[ChatMessage]]: return run_sync(_drop(self._m, key, self.owner))
-    def delete_message(self, key:str, idx:int)->Optional[ChatMessage]: return run_sync(_delete(self._m, key, self.owner, idx))
+    def delete_message(self, key:str, idx:int)->Optional[ChatMessage]:
+        return run_sync(_delete(self._m, key, self.owner, idx))
     def delete_last_message(self, key:str)->Optional[ChatMessage]: return run_sync(_pop(self._m, key, self.owner))
     def get_keys(self)->List[str]: return run_sync(_keys(self._m, self.owner))
 
-    async def aset_messages(self, key:str, messages:List[ChatMessage])->None: await run_async(_set(self._am, key, self.owner, messages))
-    async def aget_messages(self, key:str)->List[ChatMessage]: return await run_async(_get(self._am, key, self.owner, self.summary))
-    async def async_add_message(self, key:str, message:ChatMessage, idx:Optional[int]=None)->None: await run_async(_add(self._am, key, self.owner, message, idx))
-    async def adelete_messages(self, key:str)->Optional[List[ChatMessage]]: return await run_async(_drop(self._am, key, self.owner))
-    async def adelete_message(self, key:str, idx:int)->Optional[ChatMessage]: return await run_async(_delete(self._am, key, self.owner, idx))
-    async def adelete_last_message(self, key:str)->Optional[ChatMessage]: return await run_async(_pop(self._am, key, self.owner))
+    async def aset_messages(self, key:str, messages:List[ChatMessage])->None:
+        await run_async(_set(self._am, key, self.owner, messages))
+    async def aget_messages(self, key:str)->List[ChatMessage]:
+        return await run_async(_get(self._am, key, self.owner, self.summary))
+    async def async_add_message(self, key:str, message:ChatMessage, idx:Optional[int]=None)->None:
+        await run_async(_add(self._am, key, self.owner, message, idx))
+    async def adelete_messages(self, key:str)->Optional[List[ChatMessage]]:
+        return await run_async(_drop(self._am, key, self.owner))
+    async def adelete_message(self, key:str, idx:int)->Optional[ChatMessage]:
+        return await run_async(_delete(self._am, key, self.owner, idx))
+    async def adelete_last_message(self, key:str)->Optional[ChatMessage]:
+        return await run_async(_pop(self._am, key, self.owner))
     async def aget_keys(self)->List[str]: return await run_async(_keys(self._am, self.owner))

@@ -15,7 +15,8 @@ from ..core import *
 from .base import both_apis
 try:
     from pydantic_ai.capabilities import AbstractCapability
-    from pydantic_ai.messages import (ModelMessage, ModelRequest, ModelResponse, ModelMessagesTypeAdapter, SystemPromptPart, UserPromptPart,
+    from pydantic_ai.messages import (ModelMessage, ModelRequest, ModelResponse, ModelMessagesTypeAdapter,
+                                      SystemPromptPart, UserPromptPart,
                                       ToolReturnPart, RetryPromptPart, TextPart, ToolCallPart)
 except ImportError: raise MissingDriverError('StoredHistory needs Pydantic AI: pip install "chatstate[pydantic-ai]"') from None
 
@@ -32,14 +33,17 @@ def _part_message(p)->Message:
     "The chatstate message of request part `p`"
     if isinstance(p, SystemPromptPart): return Message('system', p.content)
     if isinstance(p, UserPromptPart): return Message('user', _content(p.content))
-    if isinstance(p, ToolReturnPart): return Message('tool', p.model_response_str(), metadata={'tool_call_id': p.tool_call_id, 'name': p.tool_name})
-    if p.tool_name: return Message('tool', p.model_response(), metadata={'tool_call_id': p.tool_call_id, 'name': p.tool_name})
+    if isinstance(p, ToolReturnPart): return Message('tool', p.model_response_str(),
+                                                     metadata={'tool_call_id': p.tool_call_id, 'name': p.tool_name})
+    if p.tool_name: return Message('tool', p.model_response(),
+                                   metadata={'tool_call_id': p.tool_call_id, 'name': p.tool_name})
     return Message('user', p.model_response())
 
 def _request(r:ModelRequest, d:dict)->list:
     "Request `r` (`d`, as JSON) as messages: one per turn part, the first holding the request"
     turns = [(p, pd) for p,pd in zip(r.parts, d['parts']) if pd['part_kind'] in _TURNS]
-    env = {**d, 'parts': [None if pd['part_kind'] in _TURNS else pd for pd in d['parts']]} # the turns' places, filled back in order
+    # the turns' places, filled back in order
+    env = {**d, 'parts': [None if pd['part_kind'] in _TURNS else pd for pd in d['parts']]}
     if not turns: return [Message('system', '', metadata={'pydantic_ai': {'request': env}})]
     res = []
     for i,(p,pd) in enumerate(turns):
@@ -51,7 +55,8 @@ def _response(r:ModelResponse, d:dict)->Message:
     "Response `r` as one assistant message: its text and tool calls, and the response whole"
     text = ''.join(p.content for p in r.parts if isinstance(p, TextPart))
     calls = [{'id': p.tool_call_id, 'type': 'function', 'function': {'name': p.tool_name, 'arguments': p.args_as_json_str()}} for p in r.parts if isinstance(p, ToolCallPart)]
-    return Message('assistant', text, metadata={**({'tool_calls': calls} if calls else {}), 'pydantic_ai': {'response': d}})
+    return Message('assistant', text, metadata={**({'tool_calls': calls} if calls else {}),
+                                                'pydantic_ai': {'response': d}})
 
 def to_messages(msgs:list)->list:
     "Pydantic AI `ModelMessage`s as chatstate keeps them"
@@ -107,7 +112,8 @@ class StoredHistory(AbstractCapability):
     def _session(self, ctx)->AsyncChatSession:
         s = self.store
         if isinstance(s, (ChatSession, AsyncChatSession)): return AsyncChatSession(s.session_id, both_apis(s.manager)[1])
-        if self.session_id is None: raise InvalidValueError('StoredHistory on a store needs session_id: an id, or a function of the run context that gives one')
+        if self.session_id is None: raise InvalidValueError('StoredHistory on a store needs session_id: an id, or a '
+                                                            'function of the run context that gives one')
         return self.session_id(ctx) if callable(self.session_id) else self.session_id
 
     async def for_run(self, ctx): return StoredHistory(self.store, self.session_id, self.owner, self.summary)
@@ -126,12 +132,14 @@ class StoredHistory(AbstractCapability):
 
     async def after_run(self, ctx, *, result):
         msgs,rid = result.all_messages(),getattr(ctx, 'run_id', None)
-        new = [x for x in msgs if x.run_id == rid] if rid else msgs[self._start:] # what this run made (Pydantic AI may merge what it was given)
+        # what this run made (Pydantic AI may merge what it was given)
+        new = [x for x in msgs if x.run_id == rid] if rid else msgs[self._start:]
         if new: await (await self._handle(ctx, create=True)).add_messages(to_messages(new))
         return result
 
 # %% ../../nbs/15_pydantic_ai.ipynb #1dcfc5a2
-_U,_MODEL = 'acp/u/','acp/model' # the records of a session's transcript (one per update, in order) and of the model chosen
+# the records of a session's transcript (one per update, in order) and of the model chosen
+_U,_MODEL = 'acp/u/','acp/model'
 
 def _acp():
     "The harness's ACP types: `StoredSession` and the `SessionUpdate` reader"
@@ -142,7 +150,8 @@ def _acp():
             warnings.simplefilter('ignore') # the harness marks ACP experimental
             from pydantic_ai_harness.experimental.acp import StoredSession
             from pydantic_ai_harness.experimental.acp._session import SessionUpdate
-    except ImportError: raise MissingDriverError('AcpSessionStore needs the ACP extra of pydantic-ai-harness: pip install "pydantic-ai-harness[acp]"') from None
+    except ImportError: raise MissingDriverError('AcpSessionStore needs the ACP extra of pydantic-ai-harness: pip '
+                                                 'install "pydantic-ai-harness[acp]"') from None
     return StoredSession,TypeAdapter(SessionUpdate)
 
 class AcpSessionStore:
@@ -177,5 +186,6 @@ class AcpSessionStore:
         s = await self.store.get_session(session_id, owner=self.owner)
         if s is None: return None
         recs = await s.records('acp/')
-        return StoredSession(messages=from_messages(await s.messages), updates=[updates.validate_python(v) for k,v in recs if k.startswith(_U)],
+        return StoredSession(messages=from_messages(await s.messages),
+                             updates=[updates.validate_python(v) for k,v in recs if k.startswith(_U)],
                              model=dict(recs).get(_MODEL))
