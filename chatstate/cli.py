@@ -53,7 +53,8 @@ _UNSAFE_LINE = re.compile('[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u
 def _esc(m): c = m[0]; return f'\\x{ord(c):02x}' if ord(c) < 0x100 else f'\\u{ord(c):04x}'
 
 def _plain(s, lines:bool=False)->str:
-    "`s` with control characters written as escapes (`\\x1b`), so stored text cannot drive the terminal; `lines` keeps tabs and newlines"
+    """`s` with control characters written as escapes (`\\x1b`), so stored text cannot drive the terminal; `lines` keeps
+    tabs and newlines"""
     return (_UNSAFE if lines else _UNSAFE_LINE).sub(_esc, '' if s is None else str(s))
 
 def _n(k:int, what:str)->str: return f"{k} {what}{'' if k == 1 else 's'}"
@@ -105,7 +106,8 @@ def _kinds(o, out:list):
         for k in ('content', 'blocks', 'parts', 'part', 'response'): _kinds(o.get(k), out)
 
 def described(m:Message)->str:
-    "Message `m` as `show` prints it: its text, with the parts it does not show named ([reasoning], [image]), its tool calls, and the call a result answers"
+    """Message `m` as `show` prints it: its text, with the parts it does not show named ([reasoning], [image]), its tool
+    calls, and the call a result answers"""
     md,kinds = m.metadata,[]
     for k in ('responses', 'anthropic', 'llamaindex', 'pydantic_ai'): _kinds(md.get(k), kinds)
     calls = [c for c in md.get('tool_calls') or [] if isinstance(c, dict)]
@@ -121,7 +123,8 @@ def cmd_show(session:str, # The session's id
              tail:int=None, # Show only the last N messages
              owner:str=None, # Only if the session is this owner's
              json:store_true=False): # Print the session as JSON (its `to_dict`)
-    "Show one session's active branch: when each message was added, role, its version where there are several (2 / 3), the state of a reply not done, content; and where a summary stands in for what is above it"
+    """Show one session's active branch: when each message was added, role, its version where there are several (2 / 3),
+    the state of a reply not done, content; and where a summary stands in for what is above it"""
     s = _owned(open_store(store), session, owner)
     if json: return _out(s.to_json())
     t = s.tree()

@@ -44,7 +44,8 @@ class PositionError(ChatStateError, IndexError): "A position beyond the session'
 class EmptySessionError(PositionError): "Taking a message from a session that has none"
 class ConflictError(ChatStateError): "A write refused because the session changed since the caller last saw it"
 class ReplyEndedError(ConflictError):
-    "A write to a reply that has ended meanwhile (stopped, failed or settled): `message` is the reply as stored, when known"
+    """A write to a reply that has ended meanwhile (stopped, failed or settled): `message` is the reply as stored, when
+    known"""
     def __init__(self, msg, message=None): super().__init__(msg); self.message = message
 class ReplyStopped(ReplyEndedError): "The reply was stopped (a stop button, in any process): its writer stops streaming; the text so far is kept"
 class StoreError(ChatStateError): "A store that cannot be opened, read or reached"
@@ -79,7 +80,8 @@ def _text(s, where):
     return str.__str__(s)
 
 def check_json(v, where='metadata', _depth=0):
-    "A deep copy of `v`, checked to be storable as JSON: str keys, finite numbers, `MAX_DEPTH` deep at most; tuples become lists"
+    """A deep copy of `v`, checked to be storable as JSON: str keys, finite numbers, `MAX_DEPTH` deep at most; tuples
+    become lists"""
     if v is None or v is True or v is False: return v
     if isinstance(v, str): return _text(v, where)
     if isinstance(v, int):
@@ -177,7 +179,8 @@ def reply_life(created:Optional[float], # When the store added it
     return (created, ended, _ENDED[st], error)
 
 def stored_life(m:Message, now:float)->tuple:
-    "`(created, ended, st, error)` a store writes for `m`, added at `now`: what a copied message (a fork, a copy) says of itself, else `now`"
+    """`(created, ended, st, error)` a store writes for `m`, added at `now`: what a copied message (a fork, a copy) says
+    of itself, else `now`"""
     l = m._life
     if l is None: return now, None if m.pending else now, 0, None
     if type(l) is not tuple: return l, l, 0, None
@@ -198,7 +201,8 @@ def ended(self:Message)->Optional[float]:
 
 @patch(as_prop=True)
 def state(self:Message)->str:
-    "'done'; or for a reply: 'streaming', 'stale' (its writer's lease lapsed), 'stopped' (the user asked) or 'failed' (see `error`)"
+    """'done'; or for a reply: 'streaming', 'stale' (its writer's lease lapsed), 'stopped' (the user asked) or 'failed'
+    (see `error`)"""
     l = self._life
     return l[2] if type(l) is tuple else 'streaming' if self.pending else 'done'
 
@@ -258,7 +262,8 @@ class SessionInfo:
 PREVIEW_LEN = 100
 
 def reply_state(pending:bool, st:int, lapsed:bool)->Optional[str]:
-    "`SessionInfo.reply` of a session whose last message has this pending flag, ending code (0, `STOPPED`, `FAILED`) and lapsed lease"
+    """`SessionInfo.reply` of a session whose last message has this pending flag, ending code (0, `STOPPED`, `FAILED`)
+    and lapsed lease"""
     return ('stale' if lapsed else 'streaming') if pending else _ENDED[st] if st else None
 
 # %% ../nbs/00_core.ipynb #8cd30db6
@@ -278,12 +283,14 @@ class SessionManager(ABC):
     def close(self):
         "Release the store's connections: any later call raises `StoreClosedError`"
     def _runner(self):
-        "What runs this store's blocking primitives for the async API: threads of its own (`_threads` of them), or inline when 0"
+        """What runs this store's blocking primitives for the async API: threads of its own (`_threads` of them), or
+        inline when 0"""
         return _Threads(self._threads) if self._threads else _inline
     def _finish(self, ctx:dict, error): "End a `@primitive`'s run: `error` is what it raised, or None"
     async def _afinish(self, ctx:dict, error): "`_finish` for the async driver"
     def _fork_lock(self):
-        "A lock every call holds while it is inside the store's driver, or None: `os.fork()` waits for it, so no thread is mid-call when the process forks"
+        """A lock every call holds while it is inside the store's driver, or None: `os.fork()` waits for it, so no
+        thread is mid-call when the process forks"""
     def _after_fork(self):
         "In a child process just forked: drop what the parent's threads may have held (locks, connections)"
     def __enter__(self): return self
@@ -302,7 +309,11 @@ def implemented(cls:type)->type:
 def _create(self:SessionManager, sid:str, metadata:dict, created:float, updated:float, expires_at:Optional[float],
             msgs:list, replace:bool=False, owner:Optional[str]=None,
             tree:Optional[tuple]=None, sums:Optional[list]=None)->bool:
-    "Create session `sid` of `owner` holding `msgs`, atomically; False if a live session has that id (an expired one is replaced), unless `replace`: then it is replaced whole, in the same step. `tree`, unless None, is `(parents, head)`: each message's parent id (None at the top; parents come first) and the active branch's last message id, and optionally each one's rank in when it was last active (0 first); None: `msgs` is one branch. `sums`: its summaries, as `_summaries` gives them"
+    """Create session `sid` of `owner` holding `msgs`, atomically; False if a live session has that id (an expired one
+    is replaced), unless `replace`: then it is replaced whole, in the same step. `tree`, unless None, is `(parents,
+    head)`: each message's parent id (None at the top; parents come first) and the active branch's last message id,
+    and optionally each one's rank in when it was last active (0 first); None: `msgs` is one branch. `sums`: its
+    summaries, as `_summaries` gives them"""
 
 @patch
 @abstractmethod
@@ -316,7 +327,8 @@ def _info(self:SessionManager, sid:str)->Optional[SessionInfo]: "The `SessionInf
 @patch
 @abstractmethod
 def _set_info(self:SessionManager, sid:str, merge:Optional[dict]=None, expires_at:Union[float,None,bool]=False)->dict:
-    "Merge `merge` into the session's metadata (as `merge_metadata` does) unless None, set its `expires_at` unless False; return the metadata"
+    """Merge `merge` into the session's metadata (as `merge_metadata` does) unless None, set its `expires_at` unless
+    False; return the metadata"""
 
 @patch
 @abstractmethod
@@ -328,7 +340,8 @@ def _drop(self:SessionManager, sid:str, owner:Optional[str]=None)->bool:
 @abstractmethod
 def _list(self:SessionManager, order:str, limit:Optional[int], offset:int, summaries:bool,
           owner:Optional[str]=None)->list:
-    "Live session ids (or `SessionInfo`s when `summaries`), of `owner` unless None, by `order` 'created' (oldest first) or 'updated' (newest first, ties oldest first); a page costs a page, however many sessions the store holds"
+    """Live session ids (or `SessionInfo`s when `summaries`), of `owner` unless None, by `order` 'created' (oldest
+    first) or 'updated' (newest first, ties oldest first); a page costs a page, however many sessions the store holds"""
 
 @patch
 @abstractmethod
@@ -349,7 +362,11 @@ def _purge(self:SessionManager, now:float, before:Optional[float]=None)->int:
 @patch
 @abstractmethod
 def _append(self:SessionManager, sid:str, msgs:list, after:Optional[str]=None, writer:Optional[str]=None)->float:
-    "Append `msgs` at the end of the active branch, all or none; `DuplicateMessageError` if an id is taken. Unless `after` is None, only if the active branch ends with `after` ('': it is empty), or `after` ends another branch (has no messages below it): they go there, and the active branch stays as it is; else `ConflictError` (`ends_elsewhere`). Pending ones are held by `writer` for `lease` seconds. Return the time they were added (the store's clock)"
+    """Append `msgs` at the end of the active branch, all or none; `DuplicateMessageError` if an id is taken. Unless
+    `after` is None, only if the active branch ends with `after` ('': it is empty), or `after` ends another branch
+    (has no messages below it): they go there, and the active branch stays as it is; else `ConflictError`
+    (`ends_elsewhere`). Pending ones are held by `writer` for `lease` seconds. Return the time they were added (the
+    store's clock)"""
 
 @patch
 @abstractmethod
@@ -363,7 +380,8 @@ def _slice(self:SessionManager, sid:str, start:int, stop:Optional[int])->list:
 @patch
 @abstractmethod
 def _tail(self:SessionManager, sid:str, n:int, before:Optional[str]=None)->list:
-    "The active branch's last `n` messages, or the `n` above message id `before`, in order: what a long conversation shows first costs `n`, however long it is"
+    """The active branch's last `n` messages, or the `n` above message id `before`, in order: what a long conversation
+    shows first costs `n`, however long it is"""
 
 @patch
 @abstractmethod
@@ -381,17 +399,20 @@ def _update(self:SessionManager, sid:str, mid:str, content:Optional[str]=None, c
             pending:Optional[bool]=None,
             metadata:Optional[dict]=None, merge:Optional[dict]=None, act:Optional[str]=None, writer:Optional[str]=None,
             error:Optional[str]=None)->Message:
-    "Change message `mid` in place, keeping its position: set `content` or append `chunk`; replace its `metadata`, or `merge` keys into it; `act` on it as a reply (see `reply_step`). Return it as stored"
+    """Change message `mid` in place, keeping its position: set `content` or append `chunk`; replace its `metadata`, or
+    `merge` keys into it; `act` on it as a reply (see `reply_step`). Return it as stored"""
 
 @patch
 @abstractmethod
 def _stale(self:SessionManager, limit:int)->list:
-    "Up to `limit` `(session id, Message)` of pending replies whose lease lapsed, in live sessions, the longest lapsed first, found without reading sessions"
+    """Up to `limit` `(session id, Message)` of pending replies whose lease lapsed, in live sessions, the longest lapsed
+    first, found without reading sessions"""
 
 @patch
 @abstractmethod
 def _delete(self:SessionManager, sid:str, mids:list)->list:
-    "Delete the messages `mids` (all must exist), return them in the order they were added; the messages below one join its parent"
+    """Delete the messages `mids` (all must exist), return them in the order they were added; the messages below one
+    join its parent"""
 
 @patch
 @abstractmethod
@@ -401,13 +422,16 @@ def _pop(self:SessionManager, sid:str)->Optional[Message]:
 @patch
 @abstractmethod
 def _truncate(self:SessionManager, sid:str, after:Optional[str])->list:
-    "Delete every message below message id `after`, on every branch (all of them when None), and make the active branch end at `after`; return them in the order they were added"
+    """Delete every message below message id `after`, on every branch (all of them when None), and make the active
+    branch end at `after`; return them in the order they were added"""
 
 # %% ../nbs/00_core.ipynb #336cdfd3
 @patch
 def _branch(self:SessionManager, sid:str, msgs:list, at:Optional[str], writer:Optional[str]=None, beside:bool=False,
             recs:Optional[list]=None)->float:
-    "Add `msgs`, in order, as a new branch below message `at` (below its parent, if `beside`; at the top, if `at` is None), and make them the active branch's end; all or none, as `_append`, and in the same step write records `recs` (as `_put_records` does), if given; return the store time"
+    """Add `msgs`, in order, as a new branch below message `at` (below its parent, if `beside`; at the top, if `at` is
+    None), and make them the active branch's end; all or none, as `_append`, and in the same step write records
+    `recs` (as `_put_records` does), if given; return the store time"""
     raise StoreError(f"{type(self).__name__} keeps one branch per session: it cannot add a branch")
 
 @patch
@@ -420,43 +444,50 @@ def _insert(self:SessionManager, sid:str, pos:int, msgs:list, writer:Optional[st
 
 @patch
 def _tree(self:SessionManager, sid:str)->tuple:
-    "Every message with its parent's id and when it was last active (a number that grows), in the order they were added, and the active branch's last message id: `([(Message, parent id or None, touched)], head id or None)`"
+    """Every message with its parent's id and when it was last active (a number that grows), in the order they were
+    added, and the active branch's last message id: `([(Message, parent id or None, touched)], head id or None)`"""
     msgs = self._slice(sid, 0, None)
     return [(m, msgs[i-1].id if i else None, i) for i,m in enumerate(msgs)],(msgs[-1].id if msgs else None)
 
 @patch
 def _siblings(self:SessionManager, sid:str, mid:str)->tuple:
-    "The messages that share message `mid`'s parent (`mid` among them), in the order they were added, and the position of the one on the active branch (None if none is)"
+    """The messages that share message `mid`'s parent (`mid` among them), in the order they were added, and the position
+    of the one on the active branch (None if none is)"""
     m = self._get(sid, mid)
     if m is None: raise message_not_found(sid, mid)
     return [m],0
 
 @patch
 def _switch(self:SessionManager, sid:str, mid:str)->Message:
-    "Make the active branch run through message `mid`, down to the message below it that was active last (or added last); return the branch's new last message"
+    """Make the active branch run through message `mid`, down to the message below it that was active last (or added
+    last); return the branch's new last message"""
     if self._get(sid, mid) is None: raise message_not_found(sid, mid)
     return self._tail(sid, 1)[0]
 
 @patch
 def _summarize(self:SessionManager, sid:str, summary_id:str, upto:str, content:str, metadata:dict)->float:
-    "Record summary `summary_id` of the messages up to message `upto`, beside them (not one of them); return the store time"
+    """Record summary `summary_id` of the messages up to message `upto`, beside them (not one of them); return the store
+    time"""
     raise StoreError(f"{type(self).__name__} keeps no summaries")
 
 @patch
 def _summaries(self:SessionManager, sid:str)->list:
-    "The session's summaries whose message is still there, in the order they were recorded: `[(id, upto, content, metadata, created)]`"
+    """The session's summaries whose message is still there, in the order they were recorded: `[(id, upto, content,
+    metadata, created)]`"""
     if not self._exists(sid): raise session_not_found(sid)
     return []
 
 @patch
 def _records(self:SessionManager, sid:str, lo:str, hi:str, limit:Optional[int], desc:bool)->list:
-    "Session `sid`'s records whose keys `k` have `lo <= k < hi`, in key order (the reverse when `desc`), `limit` of them (None: all): `[(key, value)]`"
+    """Session `sid`'s records whose keys `k` have `lo <= k < hi`, in key order (the reverse when `desc`), `limit` of
+    them (None: all): `[(key, value)]`"""
     if not self._exists(sid): raise session_not_found(sid)
     return [] # a store that keeps no records holds none
 
 @patch
 def _put_records(self:SessionManager, sid:str, recs:list, drop:list, keep:list)->None:
-    "In one step: delete session `sid`'s records whose keys fall in one of the `(lo, hi)` ranges of `drop` (unless among `keep`), then write `recs` (`[(key, value)]`, each replacing one of its key)"
+    """In one step: delete session `sid`'s records whose keys fall in one of the `(lo, hi)` ranges of `drop` (unless
+    among `keep`), then write `recs` (`[(key, value)]`, each replacing one of its key)"""
     raise StoreError(f"{type(self).__name__} keeps no records")
 
 @patch
@@ -522,7 +553,8 @@ def _who(w): return 'an unnamed writer' if w is None else f'writer {w!r}'
 
 def judge_reply(sid:str, mid:str, act:Optional[str], writer:Optional[str], pending:bool, st:int, holder:Optional[str],
                 lapsed:bool)->bool:
-    "Whether `act` by `writer` leaves reply `mid` as it is (True) or may change it (False), given what the store holds; raises when it is refused"
+    """Whether `act` by `writer` leaves reply `mid` as it is (True) or may change it (False), given what the store
+    holds; raises when it is refused"""
     if act is None: return False
     if act in ('stop', 'settle'):
         if not pending: return True
@@ -544,7 +576,8 @@ def judge_reply(sid:str, mid:str, act:Optional[str], writer:Optional[str], pendi
 def reply_step(sid:str, mid:str, act:Optional[str], writer:Optional[str], error:Optional[str], pending:bool,
                rep:Optional[tuple],
                to:Optional[bool], now:float, lease:float)->Optional[tuple]:
-    "`(pending, rep)` after `act` (or, for a plain edit, the pending flag set `to`); None when it changes nothing; `rep` is `(ended, st, writer, expires, error)`"
+    """`(pending, rep)` after `act` (or, for a plain edit, the pending flag set `to`); None when it changes nothing;
+    `rep` is `(ended, st, writer, expires, error)`"""
     ended,st,holder,expires,_ = rep or (None, 0, None, None, None)
     lapsed = pending and (expires or 0) <= now
     if judge_reply(sid, mid, act, writer, pending, st, holder, lapsed): return None
@@ -645,13 +678,15 @@ def not_pending(mid): return InvalidValueError(f"message {mid!r} is not pending:
 def session_not_found(sid): return SessionNotFoundError(f"no session {sid!r}")
 def message_not_found(sid, mid): return MessageNotFoundError(f"session {sid!r} has no message {mid!r}")
 def ends_elsewhere(sid, after, last):
-    "The `ConflictError` of an append made `after` a message that no longer ends the active branch (`last`; '' when it is empty), nor any other"
+    """The `ConflictError` of an append made `after` a message that no longer ends the active branch (`last`; '' when it
+    is empty), nor any other"""
     saw,now = (f'end at message {after!r}' if after else 'be empty'),(f'its last message is {last!r}' if last else 'it has no messages')
     return ConflictError(f"session {sid!r} changed since you read it: you expected it to {saw}, but {now} now; read "
                          "it again and retry")
 
 def _tup(m:Message, now:float, lease:float, depth:int=0, parent:Optional[str]=None, touched:int=0)->tuple:
-    "What the in-memory store keeps of `m`, added at `now`: its fields (a copy of its metadata that nobody else holds), when, its reply record, its place in the tree"
+    """What the in-memory store keeps of `m`, added at `now`: its fields (a copy of its metadata that nobody else
+    holds), when, its reply record, its place in the tree"""
     t,ended,st,err = stored_life(m, now)
     rep = (None, 0, None, now+lease, None) if m.pending else None if not st and err is None and ended == t else (ended, st, None, None, err)
     return (m.role, m.content, m.id, m.pending, _copy(m.metadata) if m.metadata else None, t, rep, depth, parent,
@@ -668,7 +703,8 @@ def _out(rows, now=None, _new=object.__new__, _M=Message, _s=_slots)->list:
     return res
 
 def _changed(t:tuple, content, chunk, metadata, merge, pending, rep)->tuple:
-    "Stored tuple `t` with the given changes (`chunk` appended to the content), and the pending flag and reply record `reply_step` gave"
+    """Stored tuple `t` with the given changes (`chunk` appended to the content), and the pending flag and reply record
+    `reply_step` gave"""
     r,c,i,_,md,tm,_,d,p,tc = t
     if chunk is not None: c += chunk
     elif content is not None: c = content
@@ -818,7 +854,8 @@ def _append(self:InMemorySessionManager, sid, msgs, after=None, writer=None):
 
 @patch
 def _add(self:InMemorySessionManager, r, sid, msgs, under, writer, now)->list:
-    "Put `msgs` into `r`, in order, below message `under` (None: at the top), off the active branch; return what it keeps of them"
+    """Put `msgs` into `r`, in order, below message `under` (None: at the top), off the active branch; return what it
+    keeps of them"""
     al = r.all
     dup = first(m.id for m in msgs if m.id in al)
     if dup: raise DuplicateMessageError(f"session {sid!r} already has a message {dup!r}")
@@ -1175,7 +1212,8 @@ async def _adrive(mgr, gen):
     return await _asteps(gen, lambda op: getattr(mgr, op.name)(*op.args))
 
 def _twin(kind:str, prop:bool=False, name:Optional[str]=None):
-    "Make generator `body` (named `_name`) the method `name` of the sync class and the coroutine `name` of its async twin; `kind`: 'session' or 'manager'"
+    """Make generator `body` (named `_name`) the method `name` of the sync class and the coroutine `name` of its async
+    twin; `kind`: 'session' or 'manager'"""
     def deco(body):
         nm = name or body.__name__[1:]
         sync_cls,async_cls = (ChatSession, AsyncChatSession) if kind == 'session' else (SessionManager, AsyncSessionManager)
@@ -1244,7 +1282,8 @@ if sys.version_info >= (3, 12): # a task started eagerly runs to its first real 
 else: _task = asyncio.ensure_future
 
 class _Threads:
-    "Runs a store's blocking calls on `n` threads of its own, never on the event loop's thread; a call once started always finishes"
+    """Runs a store's blocking calls on `n` threads of its own, never on the event loop's thread; a call once started
+    always finishes"""
     def __init__(self, n:int):
         self.n,self.closed,self.ex = n,False,ThreadPoolExecutor(n, thread_name_prefix='chatstate')
     async def __call__(self, f, *args):
@@ -1254,7 +1293,8 @@ class _Threads:
     def close(self): self.closed = True; self.ex.shutdown(wait=False)
 
 class AsyncSessionManager:
-    "The async twin of `SessionManager`: the same calls, awaited. It runs the store's primitives inline if they never block, else on threads of its own"
+    """The async twin of `SessionManager`: the same calls, awaited. It runs the store's primitives inline if they never
+    block, else on threads of its own"""
     def __init__(self,
                  store:SessionManager): # The store, as a sync manager
         if not all(callable(getattr(store, p, None)) for p in _PRIMITIVES): raise InvalidTypeError(f"store must be a SessionManager, not {_tname(store)} ({_short(store)})")
@@ -1308,12 +1348,14 @@ _fields = _slots
 
 def unchecked_message(role:str, content:str, id:str, pending:bool, metadata:dict, life=None, _new=object.__new__,
                       _M=Message, _f=_fields)->Message:
-    "A `Message` of values a store checked when they were written: made without checking them again, for the store's read loop; `life` from `reply_life`"
+    """A `Message` of values a store checked when they were written: made without checking them again, for the store's
+    read loop; `life` from `reply_life`"""
     m = _new(_M); _f[0](m, role); _f[1](m, content); _f[2](m, id); _f[3](m, pending); _f[4](m, metadata); _f[5](m, life)
     return m
 
 async def take_place(places:asyncio.Semaphore, timeout:float, busy):
-    "Take one of `places` (a store's connections): at once, without a turn of the loop, when one is free; else wait up to `timeout` seconds, then `StoreTimeoutError(busy())`"
+    """Take one of `places` (a store's connections): at once, without a turn of the loop, when one is free; else wait up
+    to `timeout` seconds, then `StoreTimeoutError(busy())`"""
     if not places.locked(): return await places.acquire()
     try: await asyncio.wait_for(places.acquire(), timeout)
     except asyncio.TimeoutError: raise StoreTimeoutError(busy()) from None
@@ -1361,7 +1403,8 @@ def _after(v):
 
 @_twin('session')
 def _add_messages(self, msgs:Iterable, after:Optional[str]=None, writer:Optional[str]=None)->List[Message]:
-    "Append `msgs` (`Message`s or dicts of either form) in one atomic step: all are added, or none; with `after` and `writer`, as `add_message` does"
+    """Append `msgs` (`Message`s or dicts of either form) in one atomic step: all are added, or none; with `after` and
+    `writer`, as `add_message` does"""
     msgs,after,writer = _distinct(_as_messages(msgs, 'msgs'), self.session_id),_after(after),_writer(writer)
     return _added(msgs, (yield P._append(self.session_id, msgs, after, writer))) if msgs else msgs
 
@@ -1488,13 +1531,15 @@ def _pending(p):
 def append_chunk(self:ChatSession, mid:str, chunk:str,
                  writer:Optional[str]=None # The reply's writer, as it was added (see Reply states)
                 )->Message: # The reply as stored
-    "Append `chunk` to the content of pending message `mid`, atomically in the store; `ReplyStopped` once someone asked it to stop"
+    """Append `chunk` to the content of pending message `mid`, atomically in the store; `ReplyStopped` once someone
+    asked it to stop"""
     return _streamed(self.manager._update(self.session_id, _check_id(mid, 'message id'), None, _chunk(chunk), None,
                                           None, None, 'chunk', _writer(writer)))
 
 @patch
 async def append_chunk(self:AsyncChatSession, mid:str, chunk:str, writer:Optional[str]=None)->Message:
-    "Append `chunk` to the content of pending message `mid`, atomically in the store; `ReplyStopped` once someone asked it to stop"
+    """Append `chunk` to the content of pending message `mid`, atomically in the store; `ReplyStopped` once someone
+    asked it to stop"""
     return _streamed(await self.manager._update(self.session_id, _check_id(mid, 'message id'), None, _chunk(chunk),
                                                 None, None, None, 'chunk', _writer(writer)))
 
@@ -1516,7 +1561,8 @@ def _start_turn(self,
                 role:str='user', reply_role:str='assistant',
                 writer:Optional[str]=None # Who streams the reply (see Reply states)
                )->tuple:
-    "Add the user's message and a pending reply to stream into, in one atomic step: `(question, reply)`; one round trip on Redis and PostgreSQL, with `after` too"
+    """Add the user's message and a pending reply to stream into, in one atomic step: `(question, reply)`; one round
+    trip on Redis and PostgreSQL, with `after` too"""
     q,r = Message(role, content, None, False, metadata),Message(reply_role, '', None, True, reply_metadata)
     return tuple(_added([q, r], (yield P._append(self.session_id, [q, r], _after(after), _writer(writer)))))
 
@@ -1526,14 +1572,16 @@ def _finalize(self, mid:str,
               metadata:Optional[dict]=None, # Keys to merge into the metadata: the model, usage, a finish reason
               writer:Optional[str]=None # The reply's writer
              )->Message:
-    "Mark message `mid` as complete (`done`; `stopped` if a stop was asked), in one step: optionally set its final `content` and merge `metadata` into its metadata"
+    """Mark message `mid` as complete (`done`; `stopped` if a stop was asked), in one step: optionally set its final
+    `content` and merge `metadata` into its metadata"""
     return (yield P._update(self.session_id, _check_id(mid, 'message id'), _content(content), None, None, None,
                             None if metadata is None else _message_md(metadata), 'done', _writer(writer)))
 
 # %% ../nbs/00_core.ipynb #7efed627
 @_twin('session')
 def _heartbeat(self, mid:str, writer:Optional[str]=None)->Message:
-    "Renew the lease on reply `mid` without writing to it (the model is silent); `ReplyStopped` once someone asked it to stop"
+    """Renew the lease on reply `mid` without writing to it (the model is silent); `ReplyStopped` once someone asked it
+    to stop"""
     return _streamed((yield P._update(self.session_id, _check_id(mid, 'message id'), None, '', None, None, None,
                                       'chunk', _writer(writer))))
 
@@ -1548,25 +1596,29 @@ def _fail(self, mid:str,
           error:Union[str,BaseException], # Why: an exception is kept as its type and message
           metadata:Optional[dict]=None, # Keys to merge into its metadata
           writer:Optional[str]=None)->Message:
-    "End reply `mid` as `failed`, keeping `error` and the text so far (as `stopped`, if a stop was asked first); a reply that already ended is left as it is"
+    """End reply `mid` as `failed`, keeping `error` and the text so far (as `stopped`, if a stop was asked first); a
+    reply that already ended is left as it is"""
     return (yield P._update(self.session_id, _check_id(mid, 'message id'), None, None, None, None,
                             None if metadata is None else _message_md(metadata), 'fail', _writer(writer),
                             _error_text(error)))
 
 @_twin('session')
 def _stop(self, mid:str)->Message:
-    "Ask reply `mid` to stop, from any process: its writer ends it `stopped` at its next write or heartbeat; a stale reply ends `stopped` at once"
+    """Ask reply `mid` to stop, from any process: its writer ends it `stopped` at its next write or heartbeat; a stale
+    reply ends `stopped` at once"""
     return (yield P._update(self.session_id, _check_id(mid, 'message id'), None, None, None, None, None, 'stop'))
 
 @_twin('session')
 def _settle(self, mid:str, error:Optional[str]=None)->Message:
-    "End stale reply `mid` (its writer's lease lapsed) as `failed`, so the app can regenerate it; `ConflictError` while it still streams"
+    """End stale reply `mid` (its writer's lease lapsed) as `failed`, so the app can regenerate it; `ConflictError`
+    while it still streams"""
     return (yield P._update(self.session_id, _check_id(mid, 'message id'), None, None, None, None, None, 'settle', None,
                             LAPSED if error is None else _error_text(error)))
 
 @_twin('manager')
 def _stale_replies(self, limit:int=100)->List[tuple]:
-    "`(session_id, message)` of every reply whose writer's lease lapsed, across the store, the longest lapsed first: one query, no session read"
+    """`(session_id, message)` of every reply whose writer's lease lapsed, across the store, the longest lapsed first:
+    one query, no session read"""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0: raise InvalidValueError(f"limit must be an int >= 0, got {_short(limit)}")
     return (yield P._stale(min(limit, 2**62)))
 
@@ -1599,7 +1651,8 @@ def _resolve(f):
     if not f.done(): f.set_result(None)
 
 class Wakeups:
-    "Wakes this process's followers of a store's replies: fed by one listener (a thread started for the first follower) or by the store's own writes"
+    """Wakes this process's followers of a store's replies: fed by one listener (a thread started for the first
+    follower) or by the store's own writes"""
     def __init__(self,
                  listen:Optional[Callable]=None, # Runs on a thread of its own: calls `notify` for each reply the store says changed
                  every:float=1.0): # Longest a follower waits without a wake-up before it reads the reply again
@@ -1676,7 +1729,8 @@ def _wakeups(self:SessionManager)->Wakeups:
 
 @patch
 def _make_wakeups(self:SessionManager)->Wakeups:
-    "A store with no way to signal its writes: its followers read the reply every 50 ms. A store that has one overrides this"
+    """A store with no way to signal its writes: its followers read the reply every 50 ms. A store that has one
+    overrides this"""
     return Wakeups(every=0.05)
 
 def _timeout(t):
@@ -1689,7 +1743,8 @@ def _following(m, sid, mid):
     return m
 
 def _news(old:Message, new:Message):
-    "What a follower is told when the reply went from `old` to `new`: the new text (None: replaced whole), or False for nothing new"
+    """What a follower is told when the reply went from `old` to `new`: the new text (None: replaced whole), or False
+    for nothing new"""
     if new.content == old.content and new.state == old.state: return False
     return new.content[len(old.content):] if new.content.startswith(old.content) else None
 
@@ -1698,7 +1753,8 @@ def _news(old:Message, new:Message):
 def follow(self:ChatSession, mid:str,
            timeout:Optional[float]=None # Stop following after this many seconds (the reply goes on); None: until it ends
           )->Iterator[tuple]:
-    "`(text, message)`: reply `mid`'s text so far, then each new piece as it is stored, until the reply ends; `text` is None when it was replaced whole"
+    """`(text, message)`: reply `mid`'s text so far, then each new piece as it is stored, until the reply ends; `text`
+    is None when it was replaced whole"""
     st,sid,mid = self.manager,self.session_id,_check_id(mid, 'message id')
     w,end = st._wakeups(),None if _timeout(timeout) is None else time.monotonic() + timeout
     waiter = w.watch((sid, mid))
@@ -1720,7 +1776,8 @@ def follow(self:ChatSession, mid:str,
 
 @patch
 async def follow(self:AsyncChatSession, mid:str, timeout:Optional[float]=None)->AsyncIterator[tuple]:
-    "`(text, message)`: reply `mid`'s text so far, then each new piece as it is stored, until the reply ends; `text` is None when it was replaced whole"
+    """`(text, message)`: reply `mid`'s text so far, then each new piece as it is stored, until the reply ends; `text`
+    is None when it was replaced whole"""
     st,sid,mid = self.manager,self.session_id,_check_id(mid, 'message id')
     w,end = st.store._wakeups(),None if _timeout(timeout) is None else time.monotonic() + timeout
     waiter = w.watch((sid, mid))
@@ -1766,7 +1823,8 @@ def _clear(self)->int:
 # %% ../nbs/00_core.ipynb #cd1a277d
 @dataclass
 class Siblings:
-    "The versions of a message: the messages that share its parent, in the order they were added, and which of them is on the active branch"
+    """The versions of a message: the messages that share its parent, in the order they were added, and which of them is
+    on the active branch"""
     messages:List[Message] # Every version, oldest first
     index:int # The position of the message asked about
     active:Optional[int] # The position of the one on the active branch, or None when none is
@@ -1778,7 +1836,8 @@ class Siblings:
 def _add_branch(self, parent:Optional[str], msgs:Iterable, writer:Optional[str]=None,
                 records:Optional[dict]=None # Records to write in the same step (as `set_records` writes them): what a framework keeps of the step that made these messages
                )->List[Message]:
-    "Add `msgs` (`Message`s or dicts), in order, as a new branch below message `parent` (None: at the top), in one atomic step; they become the active branch's end"
+    """Add `msgs` (`Message`s or dicts), in order, as a new branch below message `parent` (None: at the top), in one
+    atomic step; they become the active branch's end"""
     parent,msgs,writer = _maybe_id(parent, 'parent'),_distinct(_as_messages(msgs, 'msgs'), self.session_id),_writer(writer)
     if not msgs: raise InvalidValueError("a branch needs at least one message")
     recs = [] if records is None else _records_of(records)
@@ -1789,7 +1848,8 @@ def _insert(self, pos:int, # Where the first goes, as `list.insert` places an it
             msgs, # A `Message` (or dict), or a list of them
             writer:Optional[str]=None # Who holds the pending ones
            )->List[Message]:
-    "Insert `msgs` at position `pos` of the active branch in one atomic step: the messages after them stay as they were (ids, times, their branches), one place later"
+    """Insert `msgs` at position `pos` of the active branch in one atomic step: the messages after them stay as they
+    were (ids, times, their branches), one place later"""
     if not isinstance(pos, int) or isinstance(pos, bool): raise InvalidTypeError(f"pos must be an int, not {_tname(pos)} ({_short(pos)})")
     msgs = _distinct(_as_messages([msgs] if isinstance(msgs, (Message, dict)) else msgs, 'msgs'), self.session_id)
     if not msgs: raise InvalidValueError("insert needs at least one message")
@@ -1817,7 +1877,8 @@ def _regenerate(self, mid:str,
                 id:Optional[str]=None, # The new version's id; a uuid4 when None
                 writer:Optional[str]=None # Who streams it (see Reply states)
                )->Message: # The new version, now on the active branch
-    "A new version of reply `mid`, beside it, pending by default: stream into it as into any reply; the old one stays on a branch of its own"
+    """A new version of reply `mid`, beside it, pending by default: stream into it as into any reply; the old one stays
+    on a branch of its own"""
     sid,mid = self.session_id,_check_id(mid, 'message id')
     old = yield P._get(sid, mid)
     if old is None: raise message_not_found(sid, mid)
@@ -1826,14 +1887,16 @@ def _regenerate(self, mid:str,
 
 @_twin('session')
 def _siblings(self, mid:str)->Siblings:
-    "The versions of message `mid` (the messages beside it, itself among them), oldest first, and which is active: `str()` of it reads '2 / 3'"
+    """The versions of message `mid` (the messages beside it, itself among them), oldest first, and which is active:
+    `str()` of it reads '2 / 3'"""
     mid = _check_id(mid, 'message id')
     msgs,on = yield P._siblings(self.session_id, mid)
     return Siblings(msgs, first(i for i,m in enumerate(msgs) if m.id == mid), on)
 
 @_twin('session')
 def _switch(self, mid:str)->Message:
-    "Make message `mid` active: the active branch runs through it, down to the message below it that was active last; return the branch's new last message"
+    """Make message `mid` active: the active branch runs through it, down to the message below it that was active last;
+    return the branch's new last message"""
     return (yield P._switch(self.session_id, _check_id(mid, 'message id')))
 
 # %% ../nbs/00_core.ipynb #49130d47
@@ -1863,7 +1926,8 @@ class Tree:
         ms = self.messages
         return self.head != (ms[-1].id if ms else None) or any(self.parents[m.id] != (ms[i-1].id if i else None) for i,m in enumerate(ms))
     def links(self)->dict:
-        "What `ChatSession.to_dict` keeps of the tree beside the messages: each one's parent id, the head, and (when it is not the order they were added) each one's rank in when it was last active"
+        """What `ChatSession.to_dict` keeps of the tree beside the messages: each one's parent id, the head, and (when
+        it is not the order they were added) each one's rank in when it was last active"""
         d,ms = {'parents': [self.parents[m.id] for m in self.messages], 'head': self.head},self.messages
         if self.touched and any(self.touched[a.id] >= self.touched[b.id] for a,b in zip(ms, ms[1:])):
             order = sorted(range(len(ms)), key=lambda i: self.touched[ms[i].id])
@@ -1886,7 +1950,8 @@ def _tree(self)->Tree:
 # %% ../nbs/00_core.ipynb #a8f64698
 @dataclass
 class Summary:
-    "A summary that stands in, for the model, for the messages of a branch up to and including one of them: a record beside them, which stay"
+    """A summary that stands in, for the model, for the messages of a branch up to and including one of them: a record
+    beside them, which stay"""
     id:str # Its id
     upto:str # The id of the last message it stands in for
     content:str # Its text: the app's own model call wrote it
@@ -1902,7 +1967,9 @@ def _summarize(self, upto:str, # The last message it stands in for
                metadata:Optional[dict]=None, # JSON-storable extras
                id:Optional[str]=None # Its id; a uuid4 when None
               )->Summary:
-    "Record `content` as the summary of the active branch's messages up to and including `upto`: a model is then sent it in their place (`context`, `window`, the format converters); the messages stay, and it supersedes earlier summaries"
+    """Record `content` as the summary of the active branch's messages up to and including `upto`: a model is then sent
+    it in their place (`context`, `window`, the format converters); the messages stay, and it supersedes earlier
+    summaries"""
     sid,upto = self.session_id,_check_id(upto, 'upto')
     m = Message('system', content, id, False, metadata) # its text, id and metadata are checked as a message's
     return Summary(m.id, upto, m.content, m.metadata, (yield P._summarize(sid, m.id, upto, m.content, m.metadata)))
@@ -1920,7 +1987,8 @@ def _standing(self):
 
 @_twin('session')
 def _summary(self)->Optional[Summary]:
-    "The summary a model is sent for the active branch now: the latest recorded whose message is on the active branch (a summary of another branch waits on it)"
+    """The summary a model is sent for the active branch now: the latest recorded whose message is on the active branch
+    (a summary of another branch waits on it)"""
     return (yield from _standing(self))
 
 # %% ../nbs/00_core.ipynb #35eee6c3
@@ -1928,7 +1996,8 @@ MAX_KEY_LEN = 1000 # the longest record key
 _TOP = '\U0010ffff' # above any character a key holds: a prefix's keys sort before the prefix and it
 
 def record_key(k, what='record key')->str:
-    "`k` checked to be a record key: a non-empty str of valid text, at most `MAX_KEY_LEN` characters, without NUL or U+10FFFF (the stores' order needs them)"
+    """`k` checked to be a record key: a non-empty str of valid text, at most `MAX_KEY_LEN` characters, without NUL or
+    U+10FFFF (the stores' order needs them)"""
     if not isinstance(k, str): raise InvalidTypeError(f"a {what} must be a str, not {_tname(k)} ({_short(k)})")
     if not k or len(k) > MAX_KEY_LEN: raise InvalidValueError(f"a {what} must be 1 to {MAX_KEY_LEN} characters, not "
                                                               f"{len(k)} ({_short(k)})")
@@ -2003,7 +2072,8 @@ def _title(self)->Optional[str]: return (yield from _info(self)).title
 
 @_twin('session')
 def _update_metadata(self, *dicts, **kwargs)->dict:
-    "Merge `dicts` and `kwargs` into the session's metadata in one atomic step (a value of None removes that key); return the new metadata"
+    """Merge `dicts` and `kwargs` into the session's metadata in one atomic step (a value of None removes that key);
+    return the new metadata"""
     return (yield P._set_info(self.session_id, _patch(dicts, kwargs, 'session metadata')))
 
 @_twin('session')
@@ -2075,7 +2145,8 @@ def _check_summaries(v, msgs, sid)->Optional[list]:
     return res
 
 def _check_tree(t, msgs, sid)->Optional[tuple]:
-    "A session dict's 'tree' (each message's parent id, in the messages' order, and the active branch's end) checked against its messages"
+    """A session dict's 'tree' (each message's parent id, in the messages' order, and the active branch's end) checked
+    against its messages"""
     if t is None: return None
     bad = lambda why: InvalidValueError(f"session {sid!r}: bad 'tree': {why}")
     if not isinstance(t, dict) or not isinstance(t.get('parents'), list) or set(t) - {'parents', 'head', 'touched'}: raise bad(f"it must be a dict of 'parents' (a list), 'head' and 'touched', not {_short(t)}")
@@ -2227,7 +2298,8 @@ def _delete_session(self, session_id:str, owner:Optional[str]=None)->bool:
 
 @_twin('manager')
 def _erase_owner(self, owner:str)->int:
-    "Delete everything `owner` has (every session, expired ones too, and their messages) in one atomic step; return how many live sessions"
+    """Delete everything `owner` has (every session, expired ones too, and their messages) in one atomic step; return
+    how many live sessions"""
     if owner is None: raise InvalidValueError("erase_owner needs an owner: None would mean the sessions nobody owns")
     return (yield P._erase(_owner(owner)))
 
@@ -2291,7 +2363,8 @@ def snippet(text:str, words:list, width:int=120)->str:
     return ('…' if a else '') + s + ('…' if b < len(text) else '')
 
 def scan_hits(trees:Iterable, words:list, limit:int, offset:int, order:str)->list:
-    "`_search`'s answer found by reading sessions: `trees` gives each live session's `SessionInfo` and its `_tree` rows, in the order they were created"
+    """`_search`'s answer found by reading sessions: `trees` gives each live session's `SessionInfo` and its `_tree`
+    rows, in the order they were created"""
     hits = []
     for si,(info,rows) in enumerate(trees):
         for mi,(m,_,_) in enumerate(rows):
@@ -2316,7 +2389,8 @@ def _search(self, text:str, # Words to find: each one is the start of a word in 
             offset:int=0, # How many to skip
             order:str='newest' # 'newest' (what a sidebar shows) or 'relevance' (each engine's own rank; it ranks every match)
            )->List[SearchHit]:
-    "The messages, on every branch of the live sessions, whose text holds every word of `text` (a word's start is enough); a streaming reply counts once it ends"
+    """The messages, on every branch of the live sessions, whose text holds every word of `text` (a word's start is
+    enough); a streaming reply counts once it ends"""
     if not isinstance(text, str): raise InvalidTypeError(f"search text must be a str, not {_tname(text)} "
                                                          f"({_short(text)})")
     words = list(dict.fromkeys(search_words(_text(text, 'search text'))))[:16]

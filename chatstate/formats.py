@@ -46,14 +46,16 @@ def _as_msgs(o)->List[Message]:
     return [m if isinstance(m, Message) else Message.from_dict(m) for m in o]
 
 def _unsent(m:Message)->bool:
-    "A message the model is not sent: a reply still pending (streaming, or stale), or one that failed; a stopped one's text is sent"
+    """A message the model is not sent: a reply still pending (streaming, or stale), or one that failed; a stopped one's
+    text is sent"""
     return m.pending or m.state == 'failed'
 
 def _live(msgs, include_pending, include_failed=False):
     return [(i,m) for i,m in enumerate(_as_msgs(msgs)) if (include_pending or not m.pending) and (include_failed or m.state != 'failed')]
 
 def _wordless(m:Message)->bool:
-    "Kept from Responses items that hold nothing Chat Completions or Anthropic take (a reasoning item on its own): both leave it out, as both refuse an empty assistant turn"
+    """Kept from Responses items that hold nothing Chat Completions or Anthropic take (a reasoning item on its own):
+    both leave it out, as both refuse an empty assistant turn"""
     md = m.metadata
     return 'responses' in md and not m.content and not md.get('tool_calls') and 'openai' not in md and 'anthropic' not in md
 
@@ -329,14 +331,16 @@ def _stored_calls(msgs):
     return [c['id'] for m in msgs for c in (m.metadata.get('tool_calls') or []) if isinstance(c, dict) and 'id' in c]
 
 def _compacted(msgs:list, sm)->list:
-    "What a model is sent of `msgs` (the active branch) when summary `sm` stands in for its messages up to its own: the system prompt, the summary, what follows"
+    """What a model is sent of `msgs` (the active branch) when summary `sm` stands in for its messages up to its own:
+    the system prompt, the summary, what follows"""
     i = None if sm is None else next((i for i,m in enumerate(msgs) if m.id == sm.upto), None)
     if i is None: return msgs
     return msgs[:min(_lead(msgs), i+1)] + [sm.as_message()] + msgs[i+1:]
 
 @_twin('session')
 def _context(self, summary:bool=True)->List[Message]:
-    "What a model is sent of this session: its active branch, with the summary that stands in for its older messages in their place (see `ChatSession.summarize`) unless `summary` is False"
+    """What a model is sent of this session: its active branch, with the summary that stands in for its older messages
+    in their place (see `ChatSession.summarize`) unless `summary` is False"""
     msgs = yield P._slice(self.session_id, 0, None)
     return _compacted(msgs, (yield from _standing(self))) if summary else msgs
 
@@ -347,12 +351,14 @@ def _to_openai(self, include_pending:bool=False, include_failed:bool=False, summ
 
 @_twin('session')
 def _to_anthropic(self, include_pending:bool=False, include_failed:bool=False, summary:bool=True)->dict:
-    "The Anthropic `system` and `messages` for this session (its summary in place of what it stands in for, unless `summary` is False)"
+    """The Anthropic `system` and `messages` for this session (its summary in place of what it stands in for, unless
+    `summary` is False)"""
     return to_anthropic((yield from _context(self, summary)), include_pending, include_failed)
 
 @_twin('session')
 def _to_responses(self, include_pending:bool=False, include_failed:bool=False, summary:bool=True)->List[dict]:
-    "The OpenAI Responses API `input` items for this session (its summary in place of what it stands in for, unless `summary` is False)"
+    """The OpenAI Responses API `input` items for this session (its summary in place of what it stands in for, unless
+    `summary` is False)"""
     return to_responses((yield from _context(self, summary)), include_pending, include_failed)
 
 @_twin('session')
@@ -416,7 +422,8 @@ def _tokens(m:Message, count):
 def _is_sys(m:Message)->bool: return ROLES.get(m.role.lower()) in ('system', 'developer')
 
 def _units(msgs:list)->list:
-    "`msgs` in the units a window keeps or drops whole: a message, or an assistant message with the tool results that answer it"
+    """`msgs` in the units a window keeps or drops whole: a message, or an assistant message with the tool results that
+    answer it"""
     units = []
     for m in msgs:
         tid = m.metadata.get('tool_call_id') if ROLES.get(m.role.lower()) == 'tool' else None
@@ -469,7 +476,9 @@ def window(msgs, # A `ChatSession`, or a list of `Message`s
 @_twin('session')
 def _window(self, max_messages:Optional[int]=None, max_tokens:Optional[int]=None,
             count:Callable[[str],int]=estimate_tokens, summary:bool=True)->List[Message]:
-    "`window` of this session, read from the end a page at a time: what it costs depends on the budget, not on the session's length. The summary that stands in for its older messages comes after the system prompt, in their place, unless `summary` is False"
+    """`window` of this session, read from the end a page at a time: what it costs depends on the budget, not on the
+    session's length. The summary that stands in for its older messages comes after the system prompt, in their
+    place, unless `summary` is False"""
     sid,k,lead = self.session_id,8,[]
     while True: # the system prompt: the run of system messages at the start, read a page at a time
         page = yield P._slice(sid, len(lead), len(lead) + k)

@@ -67,7 +67,8 @@ _COLUMNS = {'sessions': {'pk', 'id', 'metadata', 'created', 'updated', 'expires_
             'messages': {'session', 'seq', 'id', 'role', 'content', 'pending', 'metadata'}} # what version 1 has
 
 def _migrations(S, M, p, U=None, R=None):
-    "Each version: the statements that bring the tables from the version before to it (`U`, the summaries, and `R`, the records, are named after `S` unless given)"
+    """Each version: the statements that bring the tables from the version before to it (`U`, the summaries, and `R`,
+    the records, are named after `S` unless given)"""
     U = U or S[:S.rindex('sessions')] + 'summaries"'
     R = R or S[:S.rindex('sessions')] + 'records"'
     return {1: [f'''CREATE TABLE {S}(pk BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, metadata TEXT NOT NULL,
@@ -175,7 +176,8 @@ def _setup(self:PostgresSessionManager):
 # %% ../nbs/03_postgres.ipynb #9404da95
 @patch(cls_method=True)
 def from_url(cls:PostgresSessionManager, url:str)->PostgresSessionManager:
-    "Open 'postgresql://user@host:port/db'; `?schema=`, `?prefix=`, `?pool_size=` and `?timeout=` set options, the rest go to libpq"
+    """Open 'postgresql://user@host:port/db'; `?schema=`, `?prefix=`, `?pool_size=` and `?timeout=` set options, the
+    rest go to libpq"""
     u,where = urlsplit(url),mask_url(url)
     try: u.port
     except ValueError as e: raise InvalidValueError(f"bad port in PostgreSQL URL {where!r}: {e}") from None
@@ -293,7 +295,8 @@ def _tx(self:PostgresSessionManager):
 # %% ../nbs/03_postgres.ipynb #0d7bd4ff
 @patch
 def _make_wakeups(self:PostgresSessionManager)->Wakeups:
-    "Followers are woken by `pg_notify` on the store's channel (sent when a write to a reply commits), heard by one `LISTEN` connection per store in this process"
+    """Followers are woken by `pg_notify` on the store's channel (sent when a write to a reply commits), heard by one
+    `LISTEN` connection per store in this process"""
     def listen(w):
         while not self.pool.closed:
             try:
@@ -406,7 +409,8 @@ async def _afinish(self:PostgresSessionManager, ctx:dict, error):
 
 # %% ../nbs/03_postgres.ipynb #d2c79539
 class _APool:
-    "The async API's pool: at most `size` `AsyncConnection`s, made on demand, checked without a round trip when handed out"
+    """The async API's pool: at most `size` `AsyncConnection`s, made on demand, checked without a round trip when handed
+    out"""
     def __init__(self, connect, size:int, timeout:float):
         self.connect,self.size,self.timeout,self.idle,self.sem,self.closed = connect,size,timeout,[],asyncio.Semaphore(size),False
 

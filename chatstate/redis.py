@@ -22,7 +22,8 @@ def _driver():
     return redis
 
 def _driver_info(redis)->dict:
-    "redis-py's `driver_info` for a client, made once: without it, redis-py 7 and later read their own version from disk for each new connection"
+    """redis-py's `driver_info` for a client, made once: without it, redis-py 7 and later read their own version from
+    disk for each new connection"""
     try: from redis.driver_info import DriverInfo
     except ImportError: return {} # an older redis-py: it sends no version
     from redis.utils import get_lib_version
@@ -37,7 +38,8 @@ def _b(o): return o if isinstance(o, bytes) else str(o).encode()
 def _f(o): return '' if o is None else repr(float(o))
 
 def _parts(v:bytes)->tuple:
-    "A stored value's header: `(flags, created, ended, expires, x, role, where the content starts)`, times in ms (None: none); `x` is a pending reply's writer, a failed one's error"
+    """A stored value's header: `(flags, created, ended, expires, x, role, where the content starts)`, times in ms
+    (None: none); `x` is a pending reply's writer, a failed one's error"""
     k = v.index(b':', 1)
     if v[0] < 64: # as releases before reply states wrote it: flag digit, role length, ':', role
         e = k + 1 + int(v[1:k])
@@ -61,7 +63,8 @@ def _msgs(r, _m=unchecked_message, _loads=json.loads, _rl=reply_life, _p=_parts)
 def _ms(t)->bytes: return b'' if t is None else b'*' if t == '*' else b'%d' % round(t * 1000)
 
 def _val(m:Message, writer:Optional[str]=None, keep:bool=False)->bytes:
-    "A message's stored value (see above), with `*` for the time the script stores it at and `+` for that time plus the lease (unless `keep`: its own times)"
+    """A message's stored value (see above), with `*` for the time the script stores it at and `+` for that time plus
+    the lease (unless `keep`: its own times)"""
     c,en,st,err = stored_life(m, '*') if keep else ('*', None if m.pending else '*', 0, None)
     r,x = m.role.encode(),((writer or '') if m.pending else (err or '')).encode()
     return b'%c%s,%s,%s,%d,%d:%s%s%s' % (64 + m.pending + 2*bool(m.metadata) + 4*st, _ms(c), _ms(en),
@@ -952,13 +955,15 @@ return 1
 """
 
 def _copy(v:bytes)->tuple:
-    "A stored value's SHA-1, and its searchable copy: its words, each after a space (`!`, which matches nothing, while it is a pending reply)"
+    """A stored value's SHA-1, and its searchable copy: its words, each after a space (`!`, which matches nothing, while
+    it is a pending reply)"""
     f,*_,e = _parts(v)
     return hashlib.sha1(v).hexdigest(),'!' if f & 1 else ''.join(' ' + w for w in search_words(v[e:].decode()))
 
 # %% ../nbs/04_redis.ipynb #f4ef2d6c
 def _client_url(url:str, redis)->tuple:
-    "The URL for redis-py, the key prefix and the timeout, from a chatstate Redis URL checked whole before anything connects"
+    """The URL for redis-py, the key prefix and the timeout, from a chatstate Redis URL checked whole before anything
+    connects"""
     where,u = mask_url(url),urlsplit(url)
     try: u.port
     except ValueError as e: raise InvalidValueError(f"bad port in Redis URL {where!r}: {e}") from None
@@ -982,7 +987,8 @@ def _client_url(url:str, redis)->tuple:
 
 # %% ../nbs/04_redis.ipynb #9a26305c
 class _Redis(SessionManager):
-    "A Redis store's connections and scripts; its primitives are patched on below, and `RedisSessionManager` is the store they make"
+    """A Redis store's connections and scripts; its primitives are patched on below, and `RedisSessionManager` is the
+    store they make"""
     fold_batch = 2000 # the most messages a search's round trip gets back to copy (see Search)
     def __init__(self,
                  url:str='redis://127.0.0.1:6379/0', # The server: redis://[[user]:password@]host:port/db, or rediss:// for TLS
@@ -1023,13 +1029,15 @@ class _Redis(SessionManager):
 # %% ../nbs/04_redis.ipynb #efaf0c72
 @patch(cls_method=True)
 def from_url(cls:_Redis, url:str)->'RedisSessionManager':
-    "Open 'redis://host:port/db'; `?prefix=myapp:` sets the key prefix, `?timeout=5` the seconds a call may wait, `?pool_size=` the connections"
+    """Open 'redis://host:port/db'; `?prefix=myapp:` sets the key prefix, `?timeout=5` the seconds a call may wait,
+    `?pool_size=` the connections"""
     url,prefix,timeout,pool_size = _client_url(url, _driver())
     return cls(url, prefix=prefix, timeout=timeout, pool_size=pool_size)
 
 @patch
 def _keys(self:_Redis, sid):
-    "The keys a script gets: the session's four, then the indexes, the counter, the unlisted set and the leases, then its searchable copies and its records"
+    """The keys a script gets: the session's four, then the indexes, the counter, the unlisted set and the leases, then
+    its searchable copies and its records"""
     s = _key(self.prefix, sid)
     return [s, s+':z', s+':m', s+':d', *self._idx, s+':w', s+':r']
 
@@ -1038,7 +1046,8 @@ def close(self:_Redis): self._closed = True; self.r.close()
 
 @patch
 def _after_fork(self:_Redis):
-    "A new pool for the sync client; the parent's async client is kept, never used nor closed: closing its transports in the child would take the parent's sockets off their shared epoll"
+    """A new pool for the sync client; the parent's async client is kept, never used nor closed: closing its transports
+    in the child would take the parent's sockets off their shared epoll"""
     self.r.connection_pool.reset()
     if self._ar is not None: self._inherited.append((self._ar, self._ascripts))
     self._ar = None
@@ -1064,7 +1073,8 @@ def _error(self:_Redis, e, write=False):
 
 @patch
 def _exec(self:_Redis, op:tuple, ctx:dict):
-    "Run one I/O op of a primitive, `(script, keys, args, write)` or `(command, args)`: a lost connection is a `StoreError`; a read is tried once more"
+    """Run one I/O op of a primitive, `(script, keys, args, write)` or `(command, args)`: a lost connection is a
+    `StoreError`; a read is tried once more"""
     if self._closed: raise StoreClosedError(f"{self!r} is closed: open the store again to use it")
     write = len(op) == 4 and op[3]
     for attempt in (0, 1):
@@ -1243,7 +1253,8 @@ def _summarize(self:_Redis, sid, summary_id, upto, content, metadata):
 @patch
 @primitive
 def _search(self:_Redis, words, owner, limit, offset, order):
-    "One owner's search runs on the server over that owner's messages, after their searchable copies are made of those that have none"
+    """One owner's search runs on the server over that owner's messages, after their searchable copies are made of those
+    that have none"""
     if owner is None: raise StoreError("search on Redis is for one owner's chats (search(text, owner=...)): Redis "
                                        "keeps no index of text, so a search of the whole store is not offered")
     o = _owner_key(self.prefix, owner)
@@ -1355,7 +1366,8 @@ def _update(self:_Redis, sid, mid, content=None, chunk=None, pending=None, metad
 
 @patch
 def _index_old(self:_Redis):
-    "Once per store: put the replies an earlier release left pending (it kept no leases) into the lease index, a page of sessions at a time"
+    """Once per store: put the replies an earlier release left pending (it kept no leases) into the lease index, a page
+    of sessions at a time"""
     done = f'{self.prefix}leases_v'
     if not (yield ('exists', [done])):
         off = 0
@@ -1398,7 +1410,8 @@ def _truncate(self:_Redis, sid, after): return (yield from self._remove(sid, 'af
 # %% ../nbs/04_redis.ipynb #b1315e98
 @patch
 def _make_wakeups(self:_Redis)->Wakeups:
-    "Followers are woken by the scripts' `PUBLISH` on `{prefix}wake`, heard by one subscriber per store in this process (a connection of its own)"
+    """Followers are woken by the scripts' `PUBLISH` on `{prefix}wake`, heard by one subscriber per store in this
+    process (a connection of its own)"""
     def listen(w):
         while not self._closed:
             ps = None

@@ -35,7 +35,8 @@ PAGE = 50 # sessions in a page of the sidebar, and messages in a page of a conve
 _HIDDEN = re.compile('[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]')
 
 def visible(s:str)->str:
-    "`s` with control characters, invisible marks and bidirectional overrides shown as escapes, so stored text can neither hide nor reorder what is shown"
+    """`s` with control characters, invisible marks and bidirectional overrides shown as escapes, so stored text can
+    neither hide nor reorder what is shown"""
     return _HIDDEN.sub(lambda m: f'\\x{ord(m[0]):02x}' if ord(m[0]) < 0x100 else f'\\u{ord(m[0]):04x}', s)
 
 _md = MarkdownIt('commonmark', {'html': False}).enable(['table', 'strikethrough'])
@@ -64,7 +65,8 @@ _HEADERS = [(k.encode(), v.encode()) for k,v in (('content-security-policy', CSP
 def _refused(why:str, code:int=403)->Response: return PlainTextResponse(f'chatstate serve: {why}', status_code=code)
 
 class Guard:
-    "ASGI middleware: the token on every request, the page's own Origin on every write, no writes when `read_only`; inert headers on every response"
+    """ASGI middleware: the token on every request, the page's own Origin on every write, no writes when `read_only`;
+    inert headers on every response"""
     def __init__(self, app, token:str, read_only:bool=False, hosts:Optional[set]=None, cookie:str='chatstate_token'):
         self.app,self.token,self.read_only,self.hosts,self.cookie = app,token.encode(),read_only,hosts,cookie
 
@@ -159,7 +161,8 @@ class Html(str):
     __ft__ = lambda self: NotStr(self) # in FastHTML components, as it is
 
 def tag(name:str, *kids, **attrs)->Html:
-    "Element `name` holding `kids` (text, escaped; or `Html`, as it is), with `attrs` escaped (`cls`: class; `data_x`: data-x; None: left out)"
+    """Element `name` holding `kids` (text, escaped; or `Html`, as it is), with `attrs` escaped (`cls`: class; `data_x`:
+    data-x; None: left out)"""
     a = ''.join(f' {"class" if k == "cls" else k.replace("_", "-")}="{html.escape(str(v))}"' for k,v in attrs.items() if v is not None)
     return Html(f'<{name}{a}>' + ''.join(k if isinstance(k, Html) else html.escape(str(k), quote=False) for k in kids if k is not None) + f'</{name}>')
 
@@ -196,7 +199,8 @@ def hit_row(h)->Html:
 def _role_cls(role:str)->str: return 'role-' + re.sub('[^a-z0-9-]', '', role.lower())[:20]
 
 def _text(sid:str, m:Message)->Html:
-    "The message's text: markdown, or a streaming reply's text as it grows; cut at `SHOWN` characters, with a link to all of it"
+    """The message's text: markdown, or a streaming reply's text as it grows; cut at `SHOWN` characters, with a link to
+    all of it"""
     if m.pending: return tag('div', visible(m.content), cls='text')
     c = m.content
     more = tag('p', tag('small', f'{len(c):,} characters: the first {SHOWN:,} are shown. ', tag('a', 'All of it', href=_url('/raw', id=sid, mid=m.id)))) if len(c) > SHOWN else None
@@ -238,7 +242,8 @@ def message_view(sid:str, m:Message, versions=None, results:Optional[dict]=None)
 
 # %% ../nbs/18_serve.ipynb #00f700b8
 def branch_through(t, mid:Optional[str])->list:
-    "The messages of the branch through message `mid` of tree `t`: from the top down to it, then on down its most recently active messages"
+    """The messages of the branch through message `mid` of tree `t`: from the top down to it, then on down its most
+    recently active messages"""
     if mid is None: return t.active
     path = t.path(mid)
     while kids := t.children(path[-1].id): path.append(max(kids, key=lambda k: t.touched.get(k.id, 0)))
@@ -248,7 +253,8 @@ def _results(msgs:list)->dict:
     return {m.metadata['tool_call_id']: m for m in msgs if m.role == 'tool' and isinstance(m.metadata.get('tool_call_id'), str)}
 
 def messages_view(sid:str, t, shown:list, branch:list, summaries:list)->Html:
-    "`shown` (part of `branch`, a branch of tree `t`) as message views: a tool result under its call when both are shown, a summary after what it stands in for"
+    """`shown` (part of `branch`, a branch of tree `t`) as message views: a tool result under its call when both are
+    shown, a summary after what it stands in for"""
     res,calls = _results(branch),{c.get('id') for m in shown for c in m.metadata.get('tool_calls') or [] if isinstance(c, dict)}
     upto,out = {s.upto: s for s in summaries},[]
     for m in shown:
@@ -372,7 +378,8 @@ def serve_app(store:Union[str, SessionManager, AsyncSessionManager], # A store U
 
     @app.get('/since')
     async def since(req):
-        "The active branch's messages after `after`, and the poll that asks again; the whole page again if `after` has left the branch"
+        """The active branch's messages after `after`, and the poll that asks again; the whole page again if `after` has
+        left the branch"""
         sid,s = await _session(req)
         if s is None: return Div(P('This session was deleted.', cls='muted'))
         after = req.query_params.get('after', '')
@@ -406,7 +413,8 @@ def serve_app(store:Union[str, SessionManager, AsyncSessionManager], # A store U
 
     @app.get('/follow')
     async def follow(req):
-        "A reply's text as server-sent events: `set` (all of it so far), `add` (a piece), then `done`; `gone` if it or its session is deleted"
+        """A reply's text as server-sent events: `set` (all of it so far), `add` (a piece), then `done`; `gone` if it or
+        its session is deleted"""
         sid,s = await _session(req)
         mid = req.query_params.get('mid', '')
         def ev(kind, v): return f'event: {kind}\ndata: {json.dumps(v)}\n\n'

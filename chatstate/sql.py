@@ -273,7 +273,8 @@ def _create(self:SQLStore, sid, metadata, created, updated, expires_at, msgs, re
     return True
 
 def _links(msgs:list, tree:Optional[tuple])->tuple:
-    "Each message's (parent's sequence, depth, when last active) when `msgs` take sequences 1, 2, ... (`tree` as `_create` takes it), and the sequence of the active branch's end"
+    """Each message's (parent's sequence, depth, when last active) when `msgs` take sequences 1, 2, ... (`tree` as
+    `_create` takes it), and the sequence of the active branch's end"""
     if tree is None: return [(i or None, i, i+1) for i in range(len(msgs))],len(msgs) or None
     seq,res = {m.id: i for i,m in enumerate(msgs, 1)},[]
     tc = tree[2] if len(tree) > 2 and tree[2] is not None else range(len(msgs))
@@ -340,7 +341,8 @@ ONE_STATEMENT = 500 # the most messages an append writes in one statement (each 
 
 @patch
 def _appender(self:SQLStore, k:int, after:bool=False)->str:
-    "The one statement that appends `k` messages (only where the session ends with `:after`, if `after`), made once per `k`"
+    """The one statement that appends `k` messages (only where the session ends with `:after`, if `after`), made once
+    per `k`"""
     q = self._appends.get((k, after))
     if q is None:
         rows = ', '.join(f'({i}, :id{i}, :role{i}, :content{i}, :pending{i}, :md{i})' for i in range(1, k+1))
@@ -380,7 +382,8 @@ def _append(self:SQLStore, sid, msgs, after=None, writer=None):
 
 @patch
 def _taken(self:SQLStore, sid, msgs):
-    "The `DuplicateMessageError` naming the first of `msgs` whose id session `sid` holds (read after the refused write was rolled back)"
+    """The `DuplicateMessageError` naming the first of `msgs` whose id session `sid` holds (read after the refused write
+    was rolled back)"""
     d,q = self.dialect,{}
     ids = [m.id for m in msgs]
     taken = {d.dec(o[0]) for o in (yield Q(d.sql(self._text['taken'] + d.among('m.id', 'ids', [d.enc(i) for i in ids], q)), dict(q, sid=d.enc(sid))))}
@@ -389,7 +392,8 @@ def _taken(self:SQLStore, sid, msgs):
 
 @patch
 def _grow(self:SQLStore, msgs, after, writer, p, began):
-    "Append `msgs` below message `after` if it ends a branch other than the active one (it has nothing below it), in one transaction: `grow`'s rows, or [] if not"
+    """Append `msgs` below message `after` if it ends a branch other than the active one (it has nothing below it), in
+    one transaction: `grow`'s rows, or [] if not"""
     if not began: yield BEGIN
     r = yield Q(self._sql['lock'], p)
     if not r: return []
@@ -565,7 +569,8 @@ def _truncate(self:SQLStore, sid, after):
 
 @patch
 def _head_at(self:SQLStore, p:dict, seq:int, depth:int, k:int=0):
-    "End session `p['pk']`'s active branch at message `seq` (at `depth`), `k` messages fewer, and mark it the last active below each message above it"
+    """End session `p['pk']`'s active branch at message `seq` (at `depth`), `k` messages fewer, and mark it the last
+    active below each message above it"""
     t = yield Q(self._sql['head_at'], dict(p, head=seq, d=depth, k=k))
     yield N(self._sql['touched'], dict(p, t=t[0][0], head=seq))
 
@@ -667,7 +672,8 @@ def _put_records(self:SQLStore, sid, recs, drop, keep):
 
 @patch
 def _upsert(self:SQLStore, pk, recs):
-    "Write records `recs` of session row `pk`, each replacing one of its key, in one statement of the transaction under way"
+    """Write records `recs` of session row `pk`, each replacing one of its key, in one statement of the transaction
+    under way"""
     d,p = self.dialect,dict(pk=pk)
     for i,(k,v) in enumerate(recs): p[f'k{i}'],p[f'v{i}'] = d.enc(k),d.enc(v)
     rows = ', '.join(f'(:pk, :k{i}, :v{i})' for i in range(len(recs)))

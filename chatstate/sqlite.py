@@ -106,7 +106,8 @@ class SQLiteDialect(Dialect):
         return f"{col} IN ({', '.join(f':{name}{i}' for i in range(len(vals)))})"
 
     def messages(self, rows, _m=unchecked_message, _l=_loads, _rl=reply_life):
-        "`Message`s from rows: the hot loop of every read (most messages are no reply, or a finished one: their times are one float)"
+        """`Message`s from rows: the hot loop of every read (most messages are no reply, or a finished one: their times
+        are one float)"""
         return [_m(r, c, i, p == 1, _l(md)[0] if md else {},
                    at if not (p or st) and (en == at or en is None) else _rl(at, en, p == 1, st, la == 1, er))
                 for r,c,i,p,md,at,en,st,er,la in rows]
@@ -125,7 +126,8 @@ def _check_file(path):
                                                                                 "needs to write to its store")
 
 def _error(path, e:sqlite3.Error)->Exception:
-    "The `StoreError` that names the file, for sqlite3's error `e` (a broken unique key is left to the engine, which names the id)"
+    """The `StoreError` that names the file, for sqlite3's error `e` (a broken unique key is left to the engine, which
+    names the id)"""
     if isinstance(e, sqlite3.IntegrityError): return e
     msg = str(e)
     if 'not a database' in msg: return StoreError(f"{path!r} is not a SQLite database")
@@ -188,7 +190,8 @@ def _after_fork(self:SQLiteSessionManager):
 # %% ../nbs/02_sqlite.ipynb #0d813b9a
 @patch
 def _make_wakeups(self:SQLiteSessionManager)->Wakeups:
-    "Followers are woken when the file changes: one thread per store in this process looks at the file and its write-ahead log every 20 ms (a `stat`, no query) and wakes them; each reads its reply once"
+    """Followers are woken when the file changes: one thread per store in this process looks at the file and its
+    write-ahead log every 20 ms (a `stat`, no query) and wakes them; each reads its reply once"""
     if self.path == ':memory:': return Wakeups(every=0.05) # one connection, no file to watch
     files = [self.path, self.path + '-wal']
     def seen():
@@ -281,7 +284,8 @@ def _exec(self:SQLiteSessionManager, op:tuple, ctx:dict):
 # %% ../nbs/02_sqlite.ipynb #2bca2bb0
 @patch
 def _end(self:SQLiteSessionManager, commit:bool):
-    "End the transaction: commit or roll back (in a group, only roll the call back to its savepoint); then let go of the lock"
+    """End the transaction: commit or roll back (in a group, only roll the call back to its savepoint); then let go of
+    the lock"""
     try:
         c = self._c
         if self._grouped:
@@ -304,7 +308,8 @@ def _one(f, args):
 
 @patch
 def _group(self:SQLiteSessionManager, calls:list)->list:
-    "Run `calls` [(f, args)] in order, several as one transaction of a savepoint each: `(True, result)` or `(False, error)` for each"
+    """Run `calls` [(f, args)] in order, several as one transaction of a savepoint each: `(True, result)` or `(False,
+    error)` for each"""
     if len(calls) == 1: return [_one(*calls[0])]
     with self._lock:
         try:
@@ -372,7 +377,8 @@ def _runner(self:SQLiteSessionManager): return _Group(self)
 # %% ../nbs/02_sqlite.ipynb #e47bdff6
 @patch(cls_method=True)
 def from_url(cls:SQLiteSessionManager, url:str)->SQLiteSessionManager:
-    "Open 'sqlite:///relative.db', 'sqlite:////absolute.db' or 'sqlite:///:memory:'; `?synchronous=full&timeout=5` set options"
+    """Open 'sqlite:///relative.db', 'sqlite:////absolute.db' or 'sqlite:///:memory:'; `?synchronous=full&timeout=5` set
+    options"""
     u = urlsplit(url)
     if u.netloc: raise InvalidValueError("a SQLite URL has no host: write sqlite:///relative.db or "
                                          f"sqlite:////absolute/path.db, got {url!r}")

@@ -151,7 +151,8 @@ def _raising(e):
     yield
 
 def _first(items):
-    "`items` from its first, read (and checked) before the reply is added; the model's error there is raised once the reply is there to fail"
+    """`items` from its first, read (and checked) before the reply is added; the model's error there is raised once the
+    reply is there to fail"""
     try: o = next(items)
     except StopIteration: return iter(())
     except Exception as e: return _raising(e)
@@ -160,7 +161,8 @@ def _first(items):
 
 @patch
 def _pump(self:ReplyStream, items, asm):
-    "Read the model's stream on from where it is (`items`, one iterator): store its text as it comes, yield each piece; at its end, finish the reply"
+    """Read the model's stream on from where it is (`items`, one iterator): store its text as it comes, yield each
+    piece; at its end, finish the reply"""
     for o in items:
         text = asm.feed(o)
         if text:
@@ -233,7 +235,8 @@ def __iter__(self:ReplyStream): return self._run()
 
 @patch
 def run(self:ReplyStream)->Message:
-    "Write the whole stream into the reply without reading its text (a background task whose clients follow the reply); the reply as stored"
+    """Write the whole stream into the reply without reading its text (a background task whose clients follow the
+    reply); the reply as stored"""
     for _ in self: pass
     return self.message
 

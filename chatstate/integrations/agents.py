@@ -31,7 +31,8 @@ class AgentsSession:
     def __repr__(self): return f'AgentsSession({self.session_id!r}, {self.store!r})'
 
     def close(self)->None:
-        "Let go of the session: any later call raises `StoreClosedError` (a `RuntimeError`, as the SDK's own sessions raise). The store stays open: it is the app's"
+        """Let go of the session: any later call raises `StoreClosedError` (a `RuntimeError`, as the SDK's own sessions
+        raise). The store stays open: it is the app's"""
         self._closed = True
 
     def _check(self):

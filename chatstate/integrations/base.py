@@ -49,7 +49,8 @@ def both_apis(store)->tuple:
 
 # %% ../../nbs/10_integrations.ipynb #c45ca7e4
 def _start(to, msgs, sp)->tuple:
-    "`(hist, sp, store_sp)` for a chat on a session holding `msgs`: its history (by `to`), the system prompt, and whether to store `sp` (a new session's)"
+    """`(hist, sp, store_sp)` for a chat on a session holding `msgs`: its history (by `to`), the system prompt, and
+    whether to store `sp` (a new session's)"""
     hist,stored = to(msgs)
     return hist,stored if sp is None else sp,bool(sp and not stored and not hist)
 

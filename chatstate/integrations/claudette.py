@@ -29,7 +29,8 @@ class _Claudette:
 
 # %% ../../nbs/14_claudette.ipynb #2b51a617
 class StoredChat(_Claudette, SessionChat, Chat):
-    "A claudette `Chat` on chatstate session `session`: its history is the session's, and each turn's new messages are added to it (`SessionChat`)"
+    """A claudette `Chat` on chatstate session `session`: its history is the session's, and each turn's new messages are
+    added to it (`SessionChat`)"""
 
 # %% ../../nbs/14_claudette.ipynb #e229c0d4
 class AsyncStoredChat(_Claudette, AsyncSessionChat, AsyncChat):

@@ -49,7 +49,8 @@ def to_message(lc:BaseMessage)->Message:
     return m if _lc_canon(m).model_dump(mode='json') == d else Message(role, m.content, metadata={**md, 'langchain': d})
 
 def to_langchain(m:Message)->BaseMessage:
-    "A chatstate message as a LangChain message: as it was stored, or (for one stored otherwise) as its text and tool metadata say"
+    """A chatstate message as a LangChain message: as it was stored, or (for one stored otherwise) as its text and tool
+    metadata say"""
     d = m.metadata.get('langchain')
     return messages_from_dict([{'type': d['type'], 'data': d}])[0] if isinstance(d, dict) else _lc_canon(m)
 

@@ -218,7 +218,8 @@ def _parent_path(self:ChatstateSaver, s, parent)->tuple:
 # %% ../../nbs/16_langgraph.ipynb #e347a8b9
 @patch
 def _split(self:ChatstateSaver, s, parent, msgs:list)->tuple:
-    "What `msgs` adds to the messages of checkpoint `parent`: the id of the last message they share (None: none), how many they share, their ids, and the rest"
+    """What `msgs` adds to the messages of checkpoint `parent`: the id of the last message they share (None: none), how
+    many they share, their ids, and the rest"""
     known,ids = yield from self._parent_path(s, parent)
     n,top = 0,min(len(known), len(msgs))
     while n < top and (msgs[n] is known[n] or msgs[n] == known[n]): n += 1
@@ -226,7 +227,8 @@ def _split(self:ChatstateSaver, s, parent, msgs:list)->tuple:
 
 @patch
 def _add(self:ChatstateSaver, m, s, base, cs:list, rec:dict, recs:dict)->list:
-    "Add `cs` below message `base` (None: at the top) as the active branch's end, with records `recs` (among them `rec`, whose `head` is the last of `cs`), in one step"
+    """Add `cs` below message `base` (None: at the top) as the active branch's end, with records `recs` (among them
+    `rec`, whose `head` is the last of `cs`), in one step"""
     tries = 0
     while True:
         tries += 1

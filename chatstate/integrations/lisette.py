@@ -30,7 +30,8 @@ class _Lisette:
 
 # %% ../../nbs/17_lisette.ipynb #9436fb89
 class StoredChat(_Lisette, SessionChat, Chat):
-    "A lisette `Chat` on chatstate session `session`: its history is the session's, and each turn's new messages are added to it (`SessionChat`)"
+    """A lisette `Chat` on chatstate session `session`: its history is the session's, and each turn's new messages are
+    added to it (`SessionChat`)"""
 
 # %% ../../nbs/17_lisette.ipynb #ac1778a4
 class AsyncStoredChat(_Lisette, AsyncSessionChat, AsyncChat):

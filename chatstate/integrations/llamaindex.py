@@ -44,7 +44,8 @@ def to_message(cm:ChatMessage)->Message:
     return m if _chat_message(m).model_dump(mode='json') == d else Message(role, m.content, metadata={**md, 'llamaindex': d})
 
 def to_chat_message(m:Message)->ChatMessage:
-    "A chatstate message as a LlamaIndex `ChatMessage`: as it was stored, or (for one stored otherwise) as its text and tool metadata say"
+    """A chatstate message as a LlamaIndex `ChatMessage`: as it was stored, or (for one stored otherwise) as its text
+    and tool metadata say"""
     d = m.metadata.get('llamaindex')
     return ChatMessage.model_validate(d) if isinstance(d, dict) else _chat_message(m)
 
@@ -91,7 +92,8 @@ def _keys(m, owner): return (yield m.list_sessions(owner=owner, limit=None))
 
 # %% ../../nbs/12_llamaindex.ipynb #b36b26f7
 class ChatstateChatStore(BaseChatStore):
-    "LlamaIndex's chat store over a chatstate store: each key a session (of `owner`, when given), each `ChatMessage` a message"
+    """LlamaIndex's chat store over a chatstate store: each key a session (of `owner`, when given), each `ChatMessage` a
+    message"""
     owner:Optional[str] = None # The owner of every session the chat store makes and reads
     summary:bool = False # `get_messages` reads a session's summary (`ChatSession.summarize`) in place of the messages it stands in for
     _m = PrivateAttr()

@@ -102,7 +102,8 @@ def from_messages(msgs:list)->list:
 # %% ../../nbs/15_pydantic_ai.ipynb #6411697a
 @dataclass
 class StoredHistory(AbstractCapability):
-    "A Pydantic AI capability that runs an agent on a chatstate session's conversation, and adds each run's new messages to it"
+    """A Pydantic AI capability that runs an agent on a chatstate session's conversation, and adds each run's new
+    messages to it"""
     store:object # A `ChatSession` or `AsyncChatSession`, or a store (`SessionManager` or `AsyncSessionManager`) with `session_id`
     session_id:Union[str, Callable, None] = None # With a store: the session's id, or a function of the run's context that gives it
     owner:Optional[str] = None # With a store: the owner a new session is made for, and the only one whose session is read
@@ -155,7 +156,8 @@ def _acp():
     return StoredSession,TypeAdapter(SessionUpdate)
 
 class AcpSessionStore:
-    "pydantic-ai-harness's ACP `SessionStore` over a chatstate store: a session's model history is its messages, its transcript and model its records"
+    """pydantic-ai-harness's ACP `SessionStore` over a chatstate store: a session's model history is its messages, its
+    transcript and model its records"""
     def __init__(self, store, # A `SessionManager` or an `AsyncSessionManager`
                  owner:Optional[str]=None, # The owner a session is made for, and the only one whose session is read
                  metadata:Optional[dict]=None): # The metadata a session is made with
