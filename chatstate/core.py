@@ -297,11 +297,11 @@ class SessionManager(ABC):
     def __exit__(self, *exc): self.close()
 
 # %% ../nbs/00_core.ipynb #2a6c6354
-def implemented(cls:type)->type:
-    "`cls`, grown by `@patch`, told that it now has its contract's methods: Python recounts the abstract ones it lacks"
+def implemented(cls:type)->None:
+    "Tell `cls`, grown by `@patch`, that it now has its contract's methods: Python counts again the abstract ones it lacks"
     for k,v in list(vars(cls).items()): # `@patch` kept each abstract method it replaced as `_orig_<name>`
         if k.startswith('_orig_') and getattr(v, '__isabstractmethod__', False): delattr(cls, k)
-    return update_abstractmethods(cls)
+    update_abstractmethods(cls)
 
 # %% ../nbs/00_core.ipynb #e7c29992
 @patch
