@@ -589,7 +589,7 @@ def reply_step(sid:str, mid:str, act:Optional[str], writer:Optional[str], error:
     if to is None or to == pending: return pending, rep # a plain edit
     return (True, (None, 0, None, now+lease, None)) if to else (False, (now, 0, None, None, None))
 
-# %% ../nbs/00_core.ipynb #e2791339
+# %% ../nbs/00_core.ipynb #5402a8b1
 class _Rec:
     """One session as the in-memory store keeps it: each message as a (role, content, id, pending, metadata or None, created, reply or None,
     depth, parent id or None, when it was last active) tuple in `all` (in the order they were added), and the active branch in `msgs[:n]`
@@ -622,6 +622,7 @@ class _Rec:
                            last and last[1][:PREVIEW_LEN], last and last[0], self.owner,
                            rep and reply_state(last[3], rep[1], last[3] and rep[3] <= now))
 
+# %% ../nbs/00_core.ipynb #c16b91e7
 def _repath(r:_Rec, mid:Optional[str]):
     "Make the active branch of `r` end at message `mid` (None: empty), writing only the part of `r.msgs` that changes"
     if mid is None: r.n = 0; return
@@ -674,6 +675,7 @@ def _reshape(r:_Rec, gone:set, head:Optional[str]):
     r.all,r.msgs,r.n = keep,[],0
     _repath(r, head)
 
+# %% ../nbs/00_core.ipynb #e1573788
 def not_pending(mid): return InvalidValueError(f"message {mid!r} is not pending: only a pending message takes chunks")
 def session_not_found(sid): return SessionNotFoundError(f"no session {sid!r}")
 def message_not_found(sid, mid): return MessageNotFoundError(f"session {sid!r} has no message {mid!r}")
@@ -684,6 +686,7 @@ def ends_elsewhere(sid, after, last):
     return ConflictError(f"session {sid!r} changed since you read it: you expected it to {saw}, but {now} now; read "
                          "it again and retry")
 
+# %% ../nbs/00_core.ipynb #116a9e32
 def _tup(m:Message, now:float, lease:float, depth:int=0, parent:Optional[str]=None, touched:int=0)->tuple:
     """What the in-memory store keeps of `m`, added at `now`: its fields (a copy of its metadata that nobody else
     holds), when, its reply record, its place in the tree"""
@@ -717,7 +720,6 @@ class _Closed:
     def __init__(self, what): self.what = what
     def __enter__(self): raise StoreClosedError(f"{self.what} is closed: open the store again to use it")
     def __exit__(self, *exc): pass
-
 
 # %% ../nbs/00_core.ipynb #6e00593f
 class InMemorySessionManager(SessionManager):
@@ -1230,7 +1232,7 @@ def _twin(kind:str, prop:bool=False, name:Optional[str]=None):
         return body
     return deco
 
-# %% ../nbs/00_core.ipynb #895e6495
+# %% ../nbs/00_core.ipynb #4bede2bb
 _PRIMITIVES = ('_create', '_exists', '_info', '_set_info', '_drop', '_list', '_session_count', '_append', '_branch',
                '_insert', '_tree', '_siblings', '_switch', '_summarize', '_summaries', '_records', '_put_records',
                '_search', '_count', '_slice',
@@ -1268,6 +1270,7 @@ async def _aops(store, gen):
     await store._afinish(ctx, None)
     return res
 
+# %% ../nbs/00_core.ipynb #c1183a49
 class _Inline:
     "Runs a store's calls inline, on the event loop: for a store whose calls never block"
     closed = False
@@ -1292,6 +1295,7 @@ class _Threads:
     def after_fork(self): self.ex = ThreadPoolExecutor(self.n, thread_name_prefix='chatstate')
     def close(self): self.closed = True; self.ex.shutdown(wait=False)
 
+# %% ../nbs/00_core.ipynb #f6c03c5c
 class AsyncSessionManager:
     """The async twin of `SessionManager`: the same calls, awaited. It runs the store's primitives inline if they never
     block, else on threads of its own"""
@@ -1622,7 +1626,7 @@ def _stale_replies(self, limit:int=100)->List[tuple]:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0: raise InvalidValueError(f"limit must be an int >= 0, got {_short(limit)}")
     return (yield P._stale(min(limit, 2**62)))
 
-# %% ../nbs/00_core.ipynb #437dea91
+# %% ../nbs/00_core.ipynb #868173a5
 class _Waiter:
     "One follower's wake-ups: `n` counts them; `wait(n, t)` returns once `n` moved on, or after `t` seconds"
     def __init__(self): self.n,self.cv,self.futs = 0,threading.Condition(),[]
@@ -1650,6 +1654,7 @@ class _Waiter:
 def _resolve(f):
     if not f.done(): f.set_result(None)
 
+# %% ../nbs/00_core.ipynb #7dee7024
 class Wakeups:
     """Wakes this process's followers of a store's replies: fed by one listener (a thread started for the first
     follower) or by the store's own writes"""
@@ -1715,6 +1720,7 @@ class Wakeups:
                     self.gen.pop(key, None)
                     for k in [k for k in self.reads if k[0] == key]: del self.reads[k]
 
+# %% ../nbs/00_core.ipynb #62b8af9d
 _wake_lock = threading.Lock()
 
 @patch
@@ -1820,7 +1826,7 @@ def _clear(self)->int:
     "Delete every message, on every branch, keep the session; return how many were deleted"
     return len((yield P._truncate(self.session_id, None)))
 
-# %% ../nbs/00_core.ipynb #cd1a277d
+# %% ../nbs/00_core.ipynb #23ddf4c3
 @dataclass
 class Siblings:
     """The versions of a message: the messages that share its parent, in the order they were added, and which of them is
@@ -1843,6 +1849,7 @@ def _add_branch(self, parent:Optional[str], msgs:Iterable, writer:Optional[str]=
     recs = [] if records is None else _records_of(records)
     return _added(msgs, (yield P._branch(self.session_id, msgs, parent, writer, False, *([recs] if recs else []))))
 
+# %% ../nbs/00_core.ipynb #74e3f463
 @_twin('session')
 def _insert(self, pos:int, # Where the first goes, as `list.insert` places an item: negative counts from the end, past the end appends
             msgs, # A `Message` (or dict), or a list of them
@@ -1855,6 +1862,7 @@ def _insert(self, pos:int, # Where the first goes, as `list.insert` places an it
     if not msgs: raise InvalidValueError("insert needs at least one message")
     return _added(msgs, (yield P._insert(self.session_id, max(-_BIG, min(pos, _BIG)), msgs, _writer(writer))))
 
+# %% ../nbs/00_core.ipynb #594c2e11
 @_twin('session')
 def _edit(self, mid:str,
           content:Optional[str]=None, # The new version's content; None: the old one's
@@ -1885,6 +1893,7 @@ def _regenerate(self, mid:str,
     m = Message(old.role, content, id, pending, metadata)
     return _added([m], (yield P._branch(sid, [m], mid, _writer(writer), True)))[0]
 
+# %% ../nbs/00_core.ipynb #a30a0ff9
 @_twin('session')
 def _siblings(self, mid:str)->Siblings:
     """The versions of message `mid` (the messages beside it, itself among them), oldest first, and which is active:
@@ -2112,7 +2121,7 @@ def _expire(self, ttl:Optional[float]=None, expires_at:Optional[float]=None):
     "Make the session expire `ttl` seconds from now, or at `expires_at`; with neither, never"
     yield P._set_info(self.session_id, None, _expiry(ttl, expires_at))
 
-# %% ../nbs/00_core.ipynb #df8723af
+# %% ../nbs/00_core.ipynb #52d44325
 @_twin('session')
 def _to_dict(self)->dict:
     "The whole session, details and messages (nested form, every branch), as a JSON-ready dict"
@@ -2169,6 +2178,7 @@ def _to_json(self, **kwargs)->str:
     "The whole session as JSON"
     return json.dumps((yield from _to_dict(self)), **{'ensure_ascii': False, **kwargs})
 
+# %% ../nbs/00_core.ipynb #e9e9572e
 def _json_session(s)->dict:
     if not isinstance(s, (str, bytes)): raise InvalidTypeError(f"from_json takes a str, not {_tname(s)} ({_short(s)})")
     try: return json.loads(s)
@@ -2194,7 +2204,7 @@ async def from_json(cls:AsyncChatSession, s:str)->AsyncChatSession:
     "A session in a private in-memory store from `ChatSession.to_json` output"
     return await cls.from_dict(_json_session(s))
 
-# %% ../nbs/00_core.ipynb #5fe6a31e
+# %% ../nbs/00_core.ipynb #5afe71df
 @_twin('manager')
 def _create_session(self,
                     session_id:Optional[str]=None, # The id; a uuid4 when None
@@ -2227,6 +2237,7 @@ def _session_item(self, session_id:str)->ChatSession:
     if s is None: raise session_not_found(session_id)
     return s
 
+# %% ../nbs/00_core.ipynb #e5535e2b
 @_twin('manager')
 def _get_or_create(self, session_id:str, metadata:Optional[dict]=None,
                    ttl:Optional[float]=None, expires_at:Optional[float]=None,
