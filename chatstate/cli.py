@@ -216,7 +216,8 @@ def _read_jsonl(path:str)->list:
             if not line.strip(): continue
             try:
                 d = _json.loads(line)
-                if not isinstance(d, dict) or 'session_id' not in d: raise InvalidValueError("not a session object (no 'session_id')")
+                if not isinstance(d, dict) or 'session_id' not in d:
+                    raise InvalidValueError("not a session object (no 'session_id')")
                 ChatSession.from_dict(d)
             except (ValueError, TypeError, RecursionError) as e: raise BadData(f"{path}: line {n}: {e}") from None
             if d['session_id'] in seen: raise BadData(f"{path}: line {n}: session {d['session_id']!r} is also on line "
@@ -245,7 +246,8 @@ def cmd_import(file:str, # JSON Lines file from `chatstate export`; '-' reads st
     except BaseException as e:
         if on_conflict == 'fail': # another writer created one of the ids meanwhile: take back what this import added
             for sid in done: m.delete_session(sid)
-            if isinstance(e, DuplicateSessionError): raise DuplicateSessionError(f"{e}: it was created while importing; nothing imported") from None
+            if isinstance(e, DuplicateSessionError):
+                raise DuplicateSessionError(f"{e}: it was created while importing; nothing imported") from None
         raise
     print(f'imported {_n(len(done), "session")}' + (f', skipped {len(ds)-len(done)}' if len(ds) > len(done) else ''),
           file=sys.stderr)

@@ -298,7 +298,8 @@ class SessionManager(ABC):
 
 # %% ../nbs/00_core.ipynb #2a6c6354
 def implemented(cls:type)->None:
-    "Tell `cls`, grown by `@patch`, that it now has its contract's methods: Python counts again the abstract ones it lacks"
+    """Tell `cls`, grown by `@patch`, that it now has its contract's methods: Python counts again the abstract ones it
+    lacks"""
     for k,v in list(vars(cls).items()): # `@patch` kept each abstract method it replaced as `_orig_<name>`
         if k.startswith('_orig_') and getattr(v, '__isabstractmethod__', False): delattr(cls, k)
     update_abstractmethods(cls)
@@ -581,10 +582,13 @@ def reply_step(sid:str, mid:str, act:Optional[str], writer:Optional[str], error:
     ended,st,holder,expires,_ = rep or (None, 0, None, None, None)
     lapsed = pending and (expires or 0) <= now
     if judge_reply(sid, mid, act, writer, pending, st, holder, lapsed): return None
-    if act == 'chunk': return (False, (now, STOPPED, writer, expires, None)) if st == STOPPED else (True, (None, st, writer, now+lease, None))
+    if act == 'chunk':
+        return (False, (now, STOPPED, writer, expires, None)) if st == STOPPED else (True, (None, st, writer, now+lease, None))
     if act == 'done': return (False, (now, st, writer, expires, None)) if pending else (False, rep)
-    if act == 'fail': return False, (now, st, writer, expires, None) if st == STOPPED else (now, FAILED, writer, expires, error)
-    if act == 'stop': return (False, (now, STOPPED, holder, expires, None)) if lapsed else (True, (None, STOPPED, holder, expires, None))
+    if act == 'fail':
+        return False, (now, st, writer, expires, None) if st == STOPPED else (now, FAILED, writer, expires, error)
+    if act == 'stop':
+        return (False, (now, STOPPED, holder, expires, None)) if lapsed else (True, (None, STOPPED, holder, expires, None))
     if act == 'settle': return False, (now, FAILED, holder, expires, error or LAPSED)
     if to is None or to == pending: return pending, rep # a plain edit
     return (True, (None, 0, None, now+lease, None)) if to else (False, (now, 0, None, None, None))
@@ -833,7 +837,8 @@ def _append(self:InMemorySessionManager, sid, msgs, after=None, writer=None):
         head = lst[n-1][2] if n else None
         under = head
         if after is not None and after != (head or ''):
-            if not after or after not in al or any(v[8] == after for v in al.values()): raise ends_elsewhere(sid, after, head or '')
+            if not after or after not in al or any(v[8] == after for v in al.values()):
+                raise ends_elsewhere(sid, after, head or '')
             under = after # the end of another branch: it grows there, and the active branch stays as it is
         if len(msgs) == 1: # the hot path: `_add`, written out
             m = msgs[0]
@@ -1301,7 +1306,8 @@ class AsyncSessionManager:
     block, else on threads of its own"""
     def __init__(self,
                  store:SessionManager): # The store, as a sync manager
-        if not all(callable(getattr(store, p, None)) for p in _PRIMITIVES): raise InvalidTypeError(f"store must be a SessionManager, not {_tname(store)} ({_short(store)})")
+        if not all(callable(getattr(store, p, None)) for p in _PRIMITIVES):
+            raise InvalidTypeError(f"store must be a SessionManager, not {_tname(store)} ({_short(store)})")
         self.store,self._run = store,store._runner()
         # a store with an async driver of its own: its I/O is awaited, not threaded
         self._native = getattr(store, '_native', False)
@@ -1343,7 +1349,8 @@ for _n in _PRIMITIVES:
 
 @patch
 async def _message_dicts(self:AsyncSessionManager, sid:str)->list:
-    if type(self.store)._message_dicts is SessionManager._message_dicts: return [_nested(m) for m in await self._slice(sid, 0, None)]
+    if type(self.store)._message_dicts is SessionManager._message_dicts:
+        return [_nested(m) for m in await self._slice(sid, 0, None)]
     return await self._run(self.store._message_dicts, sid)
 
 # %% ../nbs/00_core.ipynb #19cad33e
@@ -1463,7 +1470,8 @@ def _item(self, i:Union[int,slice,str]):
     if isinstance(i, slice):
         start,stop,step = (_index(o, 'a slice bound') for o in (i.start, i.stop, i.step))
         if step == 0: raise InvalidValueError("a slice step cannot be zero")
-        if step not in (None, 1) or (start or 0) < 0 or (stop or 0) < 0: return (yield P._slice(sid, 0, None))[start:stop:step]
+        if step not in (None, 1) or (start or 0) < 0 or (stop or 0) < 0:
+            return (yield P._slice(sid, 0, None))[start:stop:step]
         return (yield P._slice(sid, min(start or 0, _BIG), None if stop is None else min(stop, _BIG)))
     if i is None: raise InvalidTypeError("a session index must be an int (or a message id), not None")
     i = _index(i, 'a session index')
@@ -1623,7 +1631,8 @@ def _settle(self, mid:str, error:Optional[str]=None)->Message:
 def _stale_replies(self, limit:int=100)->List[tuple]:
     """`(session_id, message)` of every reply whose writer's lease lapsed, across the store, the longest lapsed first:
     one query, no session read"""
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0: raise InvalidValueError(f"limit must be an int >= 0, got {_short(limit)}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise InvalidValueError(f"limit must be an int >= 0, got {_short(limit)}")
     return (yield P._stale(min(limit, 2**62)))
 
 # %% ../nbs/00_core.ipynb #868173a5
@@ -1857,7 +1866,8 @@ def _insert(self, pos:int, # Where the first goes, as `list.insert` places an it
            )->List[Message]:
     """Insert `msgs` at position `pos` of the active branch in one atomic step: the messages after them stay as they
     were (ids, times, their branches), one place later"""
-    if not isinstance(pos, int) or isinstance(pos, bool): raise InvalidTypeError(f"pos must be an int, not {_tname(pos)} ({_short(pos)})")
+    if not isinstance(pos, int) or isinstance(pos, bool):
+        raise InvalidTypeError(f"pos must be an int, not {_tname(pos)} ({_short(pos)})")
     msgs = _distinct(_as_messages([msgs] if isinstance(msgs, (Message, dict)) else msgs, 'msgs'), self.session_id)
     if not msgs: raise InvalidValueError("insert needs at least one message")
     return _added(msgs, (yield P._insert(self.session_id, max(-_BIG, min(pos, _BIG)), msgs, _writer(writer))))
@@ -2032,7 +2042,8 @@ def _records(self, prefix:str='', # Only the records whose keys start with it
             )->List[tuple]:
     "The session's records, in the order of their keys: `[(key, value)]`"
     lo,hi = _span(prefix, after, before)
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0): raise InvalidValueError(f"limit must be an int >= 0 or None, not {_short(limit)}")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+        raise InvalidValueError(f"limit must be an int >= 0 or None, not {_short(limit)}")
     return [(k, json.loads(v)) for k,v in (yield P._records(self.session_id, lo, hi,
                                                             None if limit is None else min(limit, _BIG),
                                                             bool(reverse)))]
@@ -2099,7 +2110,8 @@ MAX_TIME = 253402300800.0 # 10000-01-01: the latest time (and the earliest, nega
 def _time(v, what, kind='a time in seconds')->Optional[float]:
     "`v` as a float (seconds), or None"
     if v is None: return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)): raise InvalidTypeError(f"{what} must be {kind}, not {_tname(v)} ({_short(v)})")
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise InvalidTypeError(f"{what} must be {kind}, not {_tname(v)} ({_short(v)})")
     if not (isinstance(v, int) and abs(v) <= MAX_TIME) and not (isinstance(v, float) and math.isfinite(v) and abs(v) <= MAX_TIME):
         raise InvalidValueError(f"{what} must be {kind} between -{MAX_TIME:.0f} and {MAX_TIME:.0f} (the year 10000), "
                                 f"got {_short(v)}")
@@ -2146,7 +2158,8 @@ def _check_summaries(v, msgs, sid)->Optional[list]:
     if not isinstance(v, list): raise bad(f"it must be a list, not {_short(v)}")
     ids,res = {m.id for m in msgs},[]
     for s in v:
-        if not isinstance(s, dict) or set(s) - {'id', 'upto', 'content', 'metadata', 'created'}: raise bad(f"each must be a dict of 'id', 'upto', 'content', 'metadata' and 'created', not {_short(s)}")
+        if not isinstance(s, dict) or set(s) - {'id', 'upto', 'content', 'metadata', 'created'}:
+            raise bad(f"each must be a dict of 'id', 'upto', 'content', 'metadata' and 'created', not {_short(s)}")
         u = s.get('upto')
         if not isinstance(u, str) or u not in ids: raise bad(f"'upto' {_short(u)} is not one of its messages")
         m = Message('system', s.get('content'), s.get('id'), False, s.get('metadata'))
@@ -2158,11 +2171,13 @@ def _check_tree(t, msgs, sid)->Optional[tuple]:
     against its messages"""
     if t is None: return None
     bad = lambda why: InvalidValueError(f"session {sid!r}: bad 'tree': {why}")
-    if not isinstance(t, dict) or not isinstance(t.get('parents'), list) or set(t) - {'parents', 'head', 'touched'}: raise bad(f"it must be a dict of 'parents' (a list), 'head' and 'touched', not {_short(t)}")
+    if not isinstance(t, dict) or not isinstance(t.get('parents'), list) or set(t) - {'parents', 'head', 'touched'}:
+        raise bad(f"it must be a dict of 'parents' (a list), 'head' and 'touched', not {_short(t)}")
     ps,seen = t['parents'],set()
     if len(ps) != len(msgs): raise bad(f"{len(ps)} parents for {len(msgs)} messages")
     for m,p in zip(msgs, ps):
-        if p is not None and (not isinstance(p, str) or p not in seen): raise bad(f"message {m.id!r} has parent {_short(p)}, which is not a message before it")
+        if p is not None and (not isinstance(p, str) or p not in seen):
+            raise bad(f"message {m.id!r} has parent {_short(p)}, which is not a message before it")
         seen.add(m.id)
     h = t.get('head')
     if h is not None and (not isinstance(h, str) or h not in seen): raise bad(f"head {_short(h)} is not one of its "
@@ -2216,7 +2231,8 @@ def _create_session(self,
     "Create a new, empty session; an id that exists is refused and nothing is overwritten"
     sid = new_id() if session_id is None else _check_id(session_id)
     md,exp,now,owner = _check_md(metadata),_expiry(ttl, expires_at),time.time(),_owner(owner)
-    if not (yield P._create(sid, md, now, now, exp, [], False, owner)): raise DuplicateSessionError(f"session {sid!r} already exists")
+    if not (yield P._create(sid, md, now, now, exp, [], False, owner)):
+        raise DuplicateSessionError(f"session {sid!r} already exists")
     return self._handle(sid)
 
 def _owner(v): return None if v is None else _check_id(v, 'owner')
@@ -2296,7 +2312,8 @@ def _page(limit, offset):
     res = []
     for k,v in (('limit', limit), ('offset', offset)):
         if v is None and k == 'limit': res.append(None); continue
-        if isinstance(v, bool) or not isinstance(v, int): raise InvalidTypeError(f"{k} must be an int, not {_tname(v)} ({_short(v)})")
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise InvalidTypeError(f"{k} must be an int, not {_tname(v)} ({_short(v)})")
         if v < 0: raise InvalidValueError(f"{k} must be >= 0, got {_short(v)}")
         res.append(min(int.__int__(v), _BIG))
     return res
@@ -2431,7 +2448,8 @@ def _fork(self,
     i = yield from _info(self)
     md = {**i.metadata, **extra, 'forked_from': sid, 'fork_point': at or (msgs[-1].id if msgs else None)}
     now = time.time()
-    if not (yield P._create(new, _check_md(md), now, now, None, msgs, False, i.owner)): raise DuplicateSessionError(f"session {new!r} already exists")
+    if not (yield P._create(new, _check_md(md), now, now, None, msgs, False, i.owner)):
+        raise DuplicateSessionError(f"session {new!r} already exists")
     return self.manager._handle(new)
 
 # %% ../nbs/00_core.ipynb #61c1e7e4

@@ -100,9 +100,11 @@ def _text(c)->str:
     return ''.join(p.get('text', '') for p in c if isinstance(p, dict) and p.get('type') in ('text', 'input_text', 'output_text') and isinstance(p.get('text', ''), str))
 
 def _check_calls(i, calls, api):
-    if not isinstance(calls, list): raise FormatError(f"message {i} has tool calls that are not a list: {_short(calls)}")
+    if not isinstance(calls, list):
+        raise FormatError(f"message {i} has tool calls that are not a list: {_short(calls)}")
     for c in calls:
-        if not isinstance(c, dict) or not isinstance(c.get('id'), str): raise FormatError(f"message {i} has a tool call with no id: {_short(c)}")
+        if not isinstance(c, dict) or not isinstance(c.get('id'), str):
+            raise FormatError(f"message {i} has a tool call with no id: {_short(c)}")
 
 def _dictify(o, i):
     "A message given as a dict, or an SDK object that can dump itself to one (leaving out fields that are None)"
@@ -119,7 +121,8 @@ def from_openai(msgs:Iterable, # OpenAI chat messages (dicts, or SDK message obj
                 known_calls:Iterable=() # Tool call ids made by earlier messages, for tool results that answer them
                )->List[Message]:
     "`Message`s from OpenAI chat messages, keeping everything needed to send them back unchanged"
-    if isinstance(msgs, (str, dict)) or not hasattr(msgs, '__iter__'): raise FormatError(f"OpenAI messages must be a list, not {type(msgs).__name__}")
+    if isinstance(msgs, (str, dict)) or not hasattr(msgs, '__iter__'):
+        raise FormatError(f"OpenAI messages must be a list, not {type(msgs).__name__}")
     res,calls = [],set(known_calls)
     for i,o in enumerate(msgs):
         d = _dictify(o, i)
@@ -191,7 +194,8 @@ def to_anthropic(msgs, # A `ChatSession`, or a list of `Message`s
 # %% ../nbs/05_formats.ipynb #33cb2c15
 def _from_anthropic_turn(i, d, calls):
     role = d.get('role')
-    if not isinstance(role, str) or role.lower() not in ('user', 'assistant'): raise FormatError(f"message {i} has role {_short(role)}: Anthropic messages are 'user' or 'assistant'")
+    if not isinstance(role, str) or role.lower() not in ('user', 'assistant'):
+        raise FormatError(f"message {i} has role {_short(role)}: Anthropic messages are 'user' or 'assistant'")
     role,c = role.lower(),d.get('content')
     if isinstance(c, str): return [Message(d['role'], c)]
     if not isinstance(c, list): raise FormatError(f"message {i} has content of type {type(c).__name__}: {_short(c)}")
@@ -211,7 +215,8 @@ def _from_anthropic_turn(i, d, calls):
         return [m]
     runs = []
     for b in c:
-        if b.get('type') == 'tool_result' or not runs or runs[-1][0] == 'tool': runs.append(['tool' if b.get('type') == 'tool_result' else 'user', []])
+        if b.get('type') == 'tool_result' or not runs or runs[-1][0] == 'tool':
+            runs.append(['tool' if b.get('type') == 'tool_result' else 'user', []])
         runs[-1][1].append(b)
     res = []
     for kind,blocks in runs:
@@ -237,9 +242,11 @@ def from_anthropic(messages:Iterable, # Anthropic messages (dicts, or SDK object
                    known_calls:Iterable=() # Tool call ids made by earlier messages
                   )->List[Message]:
     "`Message`s from Anthropic messages (and system prompt), keeping everything needed to send them back unchanged"
-    if isinstance(messages, (str, dict)) or not hasattr(messages, '__iter__'): raise FormatError(f"Anthropic messages must be a list, not {type(messages).__name__}")
+    if isinstance(messages, (str, dict)) or not hasattr(messages, '__iter__'):
+        raise FormatError(f"Anthropic messages must be a list, not {type(messages).__name__}")
     res,calls = [],set(known_calls)
-    if system is not None: res.append(Message('system', system) if isinstance(system, str) else Message('system', _text(system), metadata={'anthropic': system}))
+    if system is not None:
+        res.append(Message('system', system) if isinstance(system, str) else Message('system', _text(system), metadata={'anthropic': system}))
     for i,o in enumerate(messages):
         try: res += _from_anthropic_turn(i, _dictify(o, i), calls)
         except ChatStateError as e:
@@ -297,7 +304,8 @@ def from_responses(items:Iterable, # Responses API items: a response's `output`,
                    known_calls:Iterable=() # Tool call ids made by earlier messages, for outputs that answer them
                   )->List[Message]:
     "`Message`s from OpenAI Responses API items, keeping everything needed to send them back unchanged"
-    if isinstance(items, (str, dict)) or not hasattr(items, '__iter__'): raise FormatError(f"Responses items must be a list, not {type(items).__name__}")
+    if isinstance(items, (str, dict)) or not hasattr(items, '__iter__'):
+        raise FormatError(f"Responses items must be a list, not {type(items).__name__}")
     res,calls,group = [],set(known_calls),[]
     def close():
         if group: res.append(_turn(list(group), calls)); group.clear()
@@ -434,7 +442,8 @@ def _units(msgs:list)->list:
 def _budget(sys, max_messages, max_tokens, count)->tuple:
     "What is left of the budget once the system prompt `sys` is in: `(messages, tokens)`, None where there is no limit"
     for k,v in (('max_messages', max_messages), ('max_tokens', max_tokens)):
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0): raise InvalidValueError(f"{k} must be an int >= 0, got {_short(v)}")
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+            raise InvalidValueError(f"{k} must be an int >= 0, got {_short(v)}")
     n_left = None if max_messages is None else max_messages - len(sys)
     t_left = None if max_tokens is None else max_tokens - sum(_tokens(m, count) for m in sys)
     if (n_left is not None and n_left < 0) or (t_left is not None and t_left < 0):

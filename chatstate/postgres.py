@@ -120,7 +120,8 @@ class PostgresSessionManager(SQLStore):
                  timeout:float=30): # Seconds a call waits (to connect, for a lock, for an answer) before `StoreTimeoutError`
         psycopg = _driver()
         for k,v in (('schema', schema), ('prefix', prefix)):
-            if not isinstance(v, str) or not _NAME.fullmatch(v): raise InvalidValueError(f"{k} must be a plain SQL name (letters, digits, _), got {short_repr(v)}")
+            if not isinstance(v, str) or not _NAME.fullmatch(v):
+                raise InvalidValueError(f"{k} must be a plain SQL name (letters, digits, _), got {short_repr(v)}")
         if not isinstance(url, str): raise InvalidTypeError(f"url must be a str, not {type(url).__name__}")
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or not 1 <= pool_size <= 1000:
             raise InvalidValueError(f"pool_size must be a whole number from 1 to 1000, got {short_repr(pool_size)}")
@@ -128,7 +129,8 @@ class PostgresSessionManager(SQLStore):
         self.timeout = check_seconds(timeout, 'timeout', self._where)
         try: info = psycopg.conninfo.conninfo_to_dict(url)
         except psycopg.Error as e: raise InvalidValueError(f"bad PostgreSQL URL {self._where!r}: {str(e).strip()}") from None
-        if any(not p.isdigit() for p in info.get('port', '5432').split(',')): raise InvalidValueError(f"bad port {info['port']!r} in PostgreSQL URL {self._where!r}")
+        if any(not p.isdigit() for p in info.get('port', '5432').split(',')):
+            raise InvalidValueError(f"bad port {info['port']!r} in PostgreSQL URL {self._where!r}")
         self._psycopg,self.dialect = psycopg,PostgresDialect(psycopg)
         self._tables(*(f'"{schema}"."{prefix}{t}"' for t in ('sessions', 'messages', 'summaries', 'records')))
         # the followers' channel: one name per store, short enough for any

@@ -75,7 +75,8 @@ class Guard:
     def refusal(self, req:Request)->Optional[Response]:
         "Why `req` is refused, as the response that says so; None if it may go on"
         h = req.headers
-        if self.hosts is not None and h.get('host') not in self.hosts: return _refused(f"this server answers only to {', '.join(sorted(self.hosts))}")
+        if self.hosts is not None and h.get('host') not in self.hosts:
+            return _refused(f"this server answers only to {', '.join(sorted(self.hosts))}")
         bearer = h.get('authorization', '')
         t = req.query_params.get('token') or req.cookies.get(self.cookie) or (bearer[7:] if bearer.lower().startswith('bearer ') else None)
         if not self._holds(t): return _refused('this page needs its token: open the URL `chatstate serve` printed '

@@ -278,7 +278,8 @@ def _links(msgs:list, tree:Optional[tuple])->tuple:
     if tree is None: return [(i or None, i, i+1) for i in range(len(msgs))],len(msgs) or None
     seq,res = {m.id: i for i,m in enumerate(msgs, 1)},[]
     tc = tree[2] if len(tree) > 2 and tree[2] is not None else range(len(msgs))
-    for i,p in enumerate(tree[0]): res.append((None, 0, tc[i]+1) if p is None else (seq[p], res[seq[p]-1][1] + 1, tc[i]+1))
+    for i,p in enumerate(tree[0]):
+        res.append((None, 0, tc[i]+1) if p is None else (seq[p], res[seq[p]-1][1] + 1, tc[i]+1))
     return res,None if tree[1] is None else seq[tree[1]]
 
 # %% ../nbs/01_sql.ipynb #5b9f6fef
@@ -487,7 +488,8 @@ def _update(self:SQLStore, sid, mid, content=None, chunk=None, pending=None, met
             if merge is None: p['pk'] = yield from self._pk(sid)
             else: # the session's row locked and the message's metadata read in one statement, merged here, written back before the lock is let go
                 old = yield Q(self._sql['md'], p)
-                if not old: raise message_not_found(sid, mid) if (yield from self._exists.body(self, sid)) else session_not_found(sid)
+                if not old:
+                    raise message_not_found(sid, mid) if (yield from self._exists.body(self, sid)) else session_not_found(sid)
                 p['pk'],p['md'] = old[0][0],self._md(merge_metadata(metadata if metadata is not None else self._loads(old[0][1]) if old[0][1] else {}, merge))
             if d.cte: r = yield Q(self._sql[f'update1:{act}'], p)
             else:

@@ -346,7 +346,8 @@ class _Group:
         fut = loop.create_future()
         with self.cv:
             self.q.append((f, args, fut, loop))
-            if self.t is None: self.t = threading.Thread(target=self._work, daemon=True, name='chatstate-sqlite'); self.t.start()
+            if self.t is None:
+                self.t = threading.Thread(target=self._work, daemon=True, name='chatstate-sqlite'); self.t.start()
             self.cv.notify()
         return await asyncio.shield(fut) # a call once queued always runs: a cancelled caller leaves it to finish
 

@@ -67,14 +67,17 @@ class Assembler:
         elif t == 'content_block_delta':
             b,x = self.blocks[d['index']],d['delta']
             k = x.get('type')
-            if k == 'text_delta': b['text'] = b.get('text', '') + x['text']; self.text.append(x['text']); return x['text']
-            if k == 'input_json_delta': self.partial[d['index']] = self.partial.get(d['index'], '') + x.get('partial_json', '')
+            if k == 'text_delta':
+                b['text'] = b.get('text', '') + x['text']; self.text.append(x['text']); return x['text']
+            if k == 'input_json_delta':
+                self.partial[d['index']] = self.partial.get(d['index'], '') + x.get('partial_json', '')
             elif k == 'thinking_delta': b['thinking'] = b.get('thinking', '') + x['thinking']
             elif k == 'signature_delta': b['signature'] = b.get('signature', '') + x['signature']
             elif k == 'citations_delta': b.setdefault('citations', []).append(x['citation'])
         elif t == 'content_block_stop':
             b = self.blocks.get(d['index'])
-            if b is not None and b.get('type') == 'tool_use' and d['index'] in self.partial: b['input'] = json.loads(self.partial.pop(d['index']) or '{}')
+            if b is not None and b.get('type') == 'tool_use' and d['index'] in self.partial:
+                b['input'] = json.loads(self.partial.pop(d['index']) or '{}')
         elif t == 'message_delta':
             if (d.get('delta') or {}).get('stop_reason'): self.md['stop_reason'] = d['delta']['stop_reason']
             if d.get('usage'): self.md['usage'] = {**self.md.get('usage', {}),
@@ -172,7 +175,8 @@ def _pump(self:ReplyStream, items, asm):
     self._flush()
     content,md = asm.message()
     self.message = self._write(self.session.finalize, self.mid, metadata=md or None, writer=self.writer)
-    if self.message.content != content: self.message = self._write(self.session.finalize, self.mid, content, writer=self.writer)
+    if self.message.content != content:
+        self.message = self._write(self.session.finalize, self.mid, content, writer=self.writer)
 
 @patch
 def _run(self:ReplyStream):
@@ -267,8 +271,11 @@ def _checked(stream, every, chars, detach, is_async=False):
         raise InvalidTypeError("stream must be a model's stream (an "
                                f"iterable{' or async iterable' if is_async else ''}), not {type(stream).__name__}: "
                                f"{short_repr(stream)}")
-    if isinstance(every, bool) or not isinstance(every, (int, float)) or not 0 < every <= 3600: raise InvalidValueError(f"every must be a number of seconds, more than 0 and at most 3600, got {short_repr(every)}")
-    if isinstance(chars, bool) or not isinstance(chars, int) or chars < 1: raise InvalidValueError(f"chars must be an int >= 1, got {short_repr(chars)}")
+    if isinstance(every, bool) or not isinstance(every, (int, float)) or not 0 < every <= 3600:
+        raise InvalidValueError("every must be a number of seconds, more than 0 and at most 3600, got "
+                                f"{short_repr(every)}")
+    if isinstance(chars, bool) or not isinstance(chars, int) or chars < 1:
+        raise InvalidValueError(f"chars must be an int >= 1, got {short_repr(chars)}")
     if not isinstance(detach, bool): raise InvalidTypeError(f"detach must be a bool, not {type(detach).__name__}")
 
 # %% ../nbs/08_stream.ipynb #3c52e06a
@@ -347,7 +354,8 @@ async def _apump(self:AsyncReplyStream, items, asm):
     await self._aflush()
     content,md = asm.message()
     self.message = await self._awrite(self.session.finalize, self.mid, metadata=md or None, writer=self.writer)
-    if self.message.content != content: self.message = await self._awrite(self.session.finalize, self.mid, content, writer=self.writer)
+    if self.message.content != content:
+        self.message = await self._awrite(self.session.finalize, self.mid, content, writer=self.writer)
 
 @patch
 async def _arun(self:AsyncReplyStream):

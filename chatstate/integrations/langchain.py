@@ -43,7 +43,8 @@ def to_message(lc:BaseMessage)->Message:
     d = lc.model_dump(mode='json')
     role = _ROLES.get(d['type'], d.get('role') or 'user')
     md = {}
-    if d.get('tool_calls'): md['tool_calls'] = [{'id': c.get('id') or '', 'type': 'function', 'function': {'name': c['name'], 'arguments': json.dumps(c['args'], ensure_ascii=False)}} for c in d['tool_calls']]
+    if d.get('tool_calls'):
+        md['tool_calls'] = [{'id': c.get('id') or '', 'type': 'function', 'function': {'name': c['name'], 'arguments': json.dumps(c['args'], ensure_ascii=False)}} for c in d['tool_calls']]
     if d.get('tool_call_id') is not None: md['tool_call_id'] = d['tool_call_id']
     m = Message(role, _text(d['content']), metadata=md)
     return m if _lc_canon(m).model_dump(mode='json') == d else Message(role, m.content, metadata={**md, 'langchain': d})

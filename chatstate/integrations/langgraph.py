@@ -45,7 +45,8 @@ def encode(v:Any, where:str='value')->Any:
     "`v` as JSON-ready data that `decode` turns back into it"
     if v is None or isinstance(v, (bool, str)): return v
     if isinstance(v, int) and not isinstance(v, enum.Enum): return int(v)
-    if isinstance(v, float) and not isinstance(v, enum.Enum): return v if v == v and v not in (float('inf'), float('-inf')) else {_T: 'float', 'v': repr(v)}
+    if isinstance(v, float) and not isinstance(v, enum.Enum):
+        return v if v == v and v not in (float('inf'), float('-inf')) else {_T: 'float', 'v': repr(v)}
     if type(v) is list: return [encode(o, where) for o in v]
     if type(v) is dict:
         if all(type(k) is str for k in v) and _T not in v: return {k: encode(o, where) for k,o in v.items()}
@@ -70,8 +71,11 @@ def encode(v:Any, where:str='value')->Any:
     if isinstance(v, dt.date): return {_T: 'date', 'v': v.isoformat()}
     if isinstance(v, dt.time): return {_T: 'time', 'v': v.isoformat()}
     if isinstance(v, dt.timedelta): return {_T: 'timedelta', 'v': [v.days, v.seconds, v.microseconds]}
-    if isinstance(v, tuple) and hasattr(v, '_fields'): return {_T: 'namedtuple', 'cls': _path(type(v)), 'v': [encode(o, where) for o in v]}
-    if isinstance(v, (list, dict, tuple)): return encode(list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else tuple(v), where) # a subclass, as its base
+    if isinstance(v, tuple) and hasattr(v, '_fields'):
+        return {_T: 'namedtuple', 'cls': _path(type(v)), 'v': [encode(o, where) for o in v]}
+    if isinstance(v, (list, dict, tuple)):
+        # a subclass, as its base
+        return encode(list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else tuple(v), where)
     raise InvalidTypeError(f"{where} holds a {type(v).__module__}.{type(v).__qualname__}, which the checkpointer "
                            "cannot keep as JSON (it keeps no pickles)")
 
@@ -335,7 +339,8 @@ def _list(self:ChatstateSaver, m, config, filter, before, limit)->list:
             if limit is not None: rs = rs[:max(0, limit - len(res))]
             if not rs: continue
             ws = {}
-            for k,w in (yield s.records(_W if ns is None else f'{_W}{ns}{_S}')): ws.setdefault(k.rsplit(_S, 2)[0], []).append(w)
+            for k,w in (yield s.records(_W if ns is None else f'{_W}{ns}{_S}')):
+                ws.setdefault(k.rsplit(_S, 2)[0], []).append(w)
             tree = (yield s.tree()) if any(r.get('head') for k,r in rs) else None
         except SessionNotFoundError: continue
         for k,r in rs:

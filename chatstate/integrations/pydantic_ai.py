@@ -112,7 +112,8 @@ class StoredHistory(AbstractCapability):
 
     def _session(self, ctx)->AsyncChatSession:
         s = self.store
-        if isinstance(s, (ChatSession, AsyncChatSession)): return AsyncChatSession(s.session_id, both_apis(s.manager)[1])
+        if isinstance(s, (ChatSession, AsyncChatSession)):
+            return AsyncChatSession(s.session_id, both_apis(s.manager)[1])
         if self.session_id is None: raise InvalidValueError('StoredHistory on a store needs session_id: an id, or a '
                                                             'function of the run context that gives one')
         return self.session_id(ctx) if callable(self.session_id) else self.session_id
@@ -128,7 +129,8 @@ class StoredHistory(AbstractCapability):
     async def before_run(self, ctx)->None:
         if not ctx.messages: # a run given a history of its own keeps it
             s = await self._handle(ctx)
-            if s is not None and await s.count(): ctx.messages[:0] = from_messages(await (s.context() if self.summary else s.messages))
+            if s is not None and await s.count():
+                ctx.messages[:0] = from_messages(await (s.context() if self.summary else s.messages))
         self._start = len(ctx.messages)
 
     async def after_run(self, ctx, *, result):
