@@ -11,11 +11,11 @@ __all__ = ['MAX_DEPTH', 'MAX_INT_BITS', 'MAX_ID_LEN', 'STOPPED', 'FAILED', 'PREV
            'DuplicateMessageError', 'InvalidValueError', 'InvalidTypeError', 'PositionError', 'EmptySessionError',
            'ConflictError', 'ReplyEndedError', 'ReplyStopped', 'StoreError', 'StoreClosedError', 'StoreTimeoutError',
            'MissingDriverError', 'new_id', 'compact_json', 'check_json', 'Message', 'reply_life', 'stored_life',
-           'SessionInfo', 'reply_state', 'SessionManager', 'implemented', 'merge_metadata', 'judge_reply', 'reply_step',
-           'not_pending', 'session_not_found', 'message_not_found', 'ends_elsewhere', 'InMemorySessionManager',
-           'ChatSession', 'AsyncChatSession', 'primitive', 'AsyncSessionManager', 'unchecked_message', 'take_place',
-           'Wakeups', 'Siblings', 'Tree', 'Summary', 'record_key', 'search_words', 'word_hits', 'snippet', 'scan_hits',
-           'SearchHit', 'connect', 'aconnect', 'check_seconds', 'mask_url']
+           'SessionInfo', 'reply_state', 'SessionManager', 'merge_metadata', 'judge_reply', 'reply_step', 'not_pending',
+           'session_not_found', 'message_not_found', 'ends_elsewhere', 'InMemorySessionManager', 'ChatSession',
+           'AsyncChatSession', 'primitive', 'AsyncSessionManager', 'unchecked_message', 'take_place', 'Wakeups',
+           'Siblings', 'Tree', 'Summary', 'record_key', 'search_words', 'word_hits', 'snippet', 'scan_hits',
+           'SearchHit', 'connect', 'aconnect', 'check_seconds', 'mask_url', 'implemented']
 
 # %% ../nbs/00_core.ipynb #2af54ddb
 import asyncio, bisect, functools, json, math, os, re, reprlib, sys, threading, time, uuid, weakref
@@ -296,200 +296,11 @@ class SessionManager(ABC):
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
 
-# %% ../nbs/00_core.ipynb #2a6c6354
-def implemented(cls:type)->None:
-    """Tell `cls`, grown by `@patch`, that it now has its contract's methods: Python counts again the abstract ones it
-    lacks"""
-    for k,v in list(vars(cls).items()): # `@patch` kept each abstract method it replaced as `_orig_<name>`
-        if k.startswith('_orig_') and getattr(v, '__isabstractmethod__', False): delattr(cls, k)
-    update_abstractmethods(cls)
-
-# %% ../nbs/00_core.ipynb #e7c29992
-@patch
-@abstractmethod
-def _create(self:SessionManager, sid:str, metadata:dict, created:float, updated:float, expires_at:Optional[float],
-            msgs:list, replace:bool=False, owner:Optional[str]=None,
-            tree:Optional[tuple]=None, sums:Optional[list]=None)->bool:
-    """Create session `sid` of `owner` holding `msgs`, atomically; False if a live session has that id (an expired one
-    is replaced), unless `replace`: then it is replaced whole, in the same step. `tree`, unless None, is `(parents,
-    head)`: each message's parent id (None at the top; parents come first) and the active branch's last message id,
-    and optionally each one's rank in when it was last active (0 first); None: `msgs` is one branch. `sums`: its
-    summaries, as `_summaries` gives them"""
-
-@patch
-@abstractmethod
-def _exists(self:SessionManager, sid:str, owner:Optional[str]=None)->bool:
-    "Whether a live session `sid` exists (and, unless `owner` is None, belongs to `owner`)"
-
-@patch
-@abstractmethod
-def _info(self:SessionManager, sid:str)->Optional[SessionInfo]: "The `SessionInfo` of `sid`, or None"
-
-@patch
-@abstractmethod
-def _set_info(self:SessionManager, sid:str, merge:Optional[dict]=None, expires_at:Union[float,None,bool]=False)->dict:
-    """Merge `merge` into the session's metadata (as `merge_metadata` does) unless None, set its `expires_at` unless
-    False; return the metadata"""
-
-@patch
-@abstractmethod
-def _drop(self:SessionManager, sid:str, owner:Optional[str]=None)->bool:
-    "Delete session `sid` and its messages; False if it did not exist (or, unless `owner` is None, is not `owner`'s)"
-
-# %% ../nbs/00_core.ipynb #4a525d2b
-@patch
-@abstractmethod
-def _list(self:SessionManager, order:str, limit:Optional[int], offset:int, summaries:bool,
-          owner:Optional[str]=None)->list:
-    """Live session ids (or `SessionInfo`s when `summaries`), of `owner` unless None, by `order` 'created' (oldest
-    first) or 'updated' (newest first, ties oldest first); a page costs a page, however many sessions the store holds"""
-
-@patch
-@abstractmethod
-def _session_count(self:SessionManager, owner:Optional[str]=None)->int:
-    "How many live sessions there are (of `owner`, unless None)"
-
-@patch
-@abstractmethod
-def _erase(self:SessionManager, owner:str)->int:
-    "Delete every session of `owner` (expired ones too) and their messages, atomically; return how many live ones"
-
-@patch
-@abstractmethod
-def _purge(self:SessionManager, now:float, before:Optional[float]=None)->int:
-    "Delete sessions expired at `now`, and if `before` is given those not updated since then; return how many"
-
-# %% ../nbs/00_core.ipynb #39a429ae
-@patch
-@abstractmethod
-def _append(self:SessionManager, sid:str, msgs:list, after:Optional[str]=None, writer:Optional[str]=None)->float:
-    """Append `msgs` at the end of the active branch, all or none; `DuplicateMessageError` if an id is taken. Unless
-    `after` is None, only if the active branch ends with `after` ('': it is empty), or `after` ends another branch
-    (has no messages below it): they go there, and the active branch stays as it is; else `ConflictError`
-    (`ends_elsewhere`). Pending ones are held by `writer` for `lease` seconds. Return the time they were added (the
-    store's clock)"""
-
-@patch
-@abstractmethod
-def _count(self:SessionManager, sid:str)->int: "How many messages the active branch holds"
-
-@patch
-@abstractmethod
-def _slice(self:SessionManager, sid:str, start:int, stop:Optional[int])->list:
-    "The active branch's messages at positions `start` (>=0) up to `stop` (None: the end), in order"
-
-@patch
-@abstractmethod
-def _tail(self:SessionManager, sid:str, n:int, before:Optional[str]=None)->list:
-    """The active branch's last `n` messages, or the `n` above message id `before`, in order: what a long conversation
-    shows first costs `n`, however long it is"""
-
-@patch
-@abstractmethod
-def _get(self:SessionManager, sid:str, mid:str)->Optional[Message]: "Message `mid`, on any branch, or None"
-
+# %% ../nbs/00_core.ipynb #5b3ec269
 @patch
 def _message_dicts(self:SessionManager, sid:str)->list:
     "All the messages of `sid` as nested dicts: a store may override it to skip making `Message`s"
     return [_nested(m) for m in self._slice(sid, 0, None)]
-
-# %% ../nbs/00_core.ipynb #1be60136
-@patch
-@abstractmethod
-def _update(self:SessionManager, sid:str, mid:str, content:Optional[str]=None, chunk:Optional[str]=None,
-            pending:Optional[bool]=None,
-            metadata:Optional[dict]=None, merge:Optional[dict]=None, act:Optional[str]=None, writer:Optional[str]=None,
-            error:Optional[str]=None)->Message:
-    """Change message `mid` in place, keeping its position: set `content` or append `chunk`; replace its `metadata`, or
-    `merge` keys into it; `act` on it as a reply (see `reply_step`). Return it as stored"""
-
-@patch
-@abstractmethod
-def _stale(self:SessionManager, limit:int)->list:
-    """Up to `limit` `(session id, Message)` of pending replies whose lease lapsed, in live sessions, the longest lapsed
-    first, found without reading sessions"""
-
-@patch
-@abstractmethod
-def _delete(self:SessionManager, sid:str, mids:list)->list:
-    """Delete the messages `mids` (all must exist), return them in the order they were added; the messages below one
-    join its parent"""
-
-@patch
-@abstractmethod
-def _pop(self:SessionManager, sid:str)->Optional[Message]:
-    "Delete the active branch's last message and return it; None if the branch is empty"
-
-@patch
-@abstractmethod
-def _truncate(self:SessionManager, sid:str, after:Optional[str])->list:
-    """Delete every message below message id `after`, on every branch (all of them when None), and make the active
-    branch end at `after`; return them in the order they were added"""
-
-# %% ../nbs/00_core.ipynb #336cdfd3
-@patch
-def _branch(self:SessionManager, sid:str, msgs:list, at:Optional[str], writer:Optional[str]=None, beside:bool=False,
-            recs:Optional[list]=None)->float:
-    """Add `msgs`, in order, as a new branch below message `at` (below its parent, if `beside`; at the top, if `at` is
-    None), and make them the active branch's end; all or none, as `_append`, and in the same step write records
-    `recs` (as `_put_records` does), if given; return the store time"""
-    raise StoreError(f"{type(self).__name__} keeps one branch per session: it cannot add a branch")
-
-@patch
-def _insert(self:SessionManager, sid:str, pos:int, msgs:list, writer:Optional[str]=None)->float:
-    """Insert `msgs`, in order, before the message at position `pos` of the active branch (negative: from its end, as `list.insert` counts; at or past
-    its end: appended), all or none, as `_append`: the first goes below that message's parent, that message below the last of them, and it and every
-    message below it (on any branch) move one level down per message inserted, keeping their ids, contents, times and states; in the order the store
-    lists a tree they now come after the inserted ones, so every message still comes after its parent. Return the store time"""
-    raise StoreError(f"{type(self).__name__} keeps one branch per session: it cannot insert a message")
-
-@patch
-def _tree(self:SessionManager, sid:str)->tuple:
-    """Every message with its parent's id and when it was last active (a number that grows), in the order they were
-    added, and the active branch's last message id: `([(Message, parent id or None, touched)], head id or None)`"""
-    msgs = self._slice(sid, 0, None)
-    return [(m, msgs[i-1].id if i else None, i) for i,m in enumerate(msgs)],(msgs[-1].id if msgs else None)
-
-@patch
-def _siblings(self:SessionManager, sid:str, mid:str)->tuple:
-    """The messages that share message `mid`'s parent (`mid` among them), in the order they were added, and the position
-    of the one on the active branch (None if none is)"""
-    m = self._get(sid, mid)
-    if m is None: raise message_not_found(sid, mid)
-    return [m],0
-
-@patch
-def _switch(self:SessionManager, sid:str, mid:str)->Message:
-    """Make the active branch run through message `mid`, down to the message below it that was active last (or added
-    last); return the branch's new last message"""
-    if self._get(sid, mid) is None: raise message_not_found(sid, mid)
-    return self._tail(sid, 1)[0]
-
-@patch
-def _summarize(self:SessionManager, sid:str, summary_id:str, upto:str, content:str, metadata:dict)->float:
-    """Record summary `summary_id` of the messages up to message `upto`, beside them (not one of them); return the store
-    time"""
-    raise StoreError(f"{type(self).__name__} keeps no summaries")
-
-@patch
-def _summaries(self:SessionManager, sid:str)->list:
-    """The session's summaries whose message is still there, in the order they were recorded: `[(id, upto, content,
-    metadata, created)]`"""
-    if not self._exists(sid): raise session_not_found(sid)
-    return []
-
-@patch
-def _records(self:SessionManager, sid:str, lo:str, hi:str, limit:Optional[int], desc:bool)->list:
-    """Session `sid`'s records whose keys `k` have `lo <= k < hi`, in key order (the reverse when `desc`), `limit` of
-    them (None: all): `[(key, value)]`"""
-    if not self._exists(sid): raise session_not_found(sid)
-    return [] # a store that keeps no records holds none
-
-@patch
-def _put_records(self:SessionManager, sid:str, recs:list, drop:list, keep:list)->None:
-    """In one step: delete session `sid`'s records whose keys fall in one of the `(lo, hi)` ranges of `drop` (unless
-    among `keep`), then write `recs` (`[(key, value)]`, each replacing one of its key)"""
-    raise StoreError(f"{type(self).__name__} keeps no records")
 
 @patch
 def _search(self:SessionManager, words:list, owner:Optional[str], limit:int, offset:int, order:str)->list:
@@ -503,8 +314,6 @@ def _search(self:SessionManager, words:list, owner:Optional[str], limit:int, off
     return scan_hits(trees(), words, limit, offset, order)
 
 # %% ../nbs/00_core.ipynb #389e34b4
-implemented(SessionManager)
-
 def _set_lease(self, v):
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 86400:
         raise InvalidValueError(f"lease must be a number of seconds, more than 0 and at most 86400, got {_short(v)}")
@@ -1098,9 +907,6 @@ def _records(self:InMemorySessionManager, sid, lo, hi, limit, desc):
 @patch
 def _put_records(self:InMemorySessionManager, sid, recs, drop, keep):
     with self._lock: _keep_records(self._rec(sid), recs, drop, keep)
-
-# %% ../nbs/00_core.ipynb #811a9342
-implemented(InMemorySessionManager)
 
 # %% ../nbs/00_core.ipynb #8d87dee2
 def _check_md(md, where='session metadata'):
@@ -2512,3 +2318,197 @@ def from_url(cls:InMemorySessionManager, url:str)->InMemorySessionManager:
     "A new, empty in-memory store ('memory://')"
     if url.split('://', 1)[1]: raise InvalidValueError(f"an in-memory store URL is just 'memory://', got {url!r}")
     return cls()
+
+# %% ../nbs/00_core.ipynb #2a6c6354
+def implemented(cls:type)->None:
+    """Tell `cls`, grown by `@patch`, that it now has its contract's methods: Python counts again the abstract ones it
+    lacks"""
+    for k,v in list(vars(cls).items()): # `@patch` kept each abstract method it replaced as `_orig_<name>`
+        if k.startswith('_orig_') and getattr(v, '__isabstractmethod__', False): delattr(cls, k)
+    update_abstractmethods(cls)
+
+# %% ../nbs/00_core.ipynb #e7c29992
+@patch
+@abstractmethod
+def _create(self:SessionManager, sid:str, metadata:dict, created:float, updated:float, expires_at:Optional[float],
+            msgs:list, replace:bool=False, owner:Optional[str]=None,
+            tree:Optional[tuple]=None, sums:Optional[list]=None)->bool:
+    """Create session `sid` of `owner` holding `msgs`, atomically; False if a live session has that id (an expired one
+    is replaced), unless `replace`: then it is replaced whole, in the same step. `tree`, unless None, is `(parents,
+    head)`: each message's parent id (None at the top; parents come first) and the active branch's last message id,
+    and optionally each one's rank in when it was last active (0 first); None: `msgs` is one branch. `sums`: its
+    summaries, as `_summaries` gives them"""
+
+@patch
+@abstractmethod
+def _exists(self:SessionManager, sid:str, owner:Optional[str]=None)->bool:
+    "Whether a live session `sid` exists (and, unless `owner` is None, belongs to `owner`)"
+
+@patch
+@abstractmethod
+def _info(self:SessionManager, sid:str)->Optional[SessionInfo]: "The `SessionInfo` of `sid`, or None"
+
+@patch
+@abstractmethod
+def _set_info(self:SessionManager, sid:str, merge:Optional[dict]=None, expires_at:Union[float,None,bool]=False)->dict:
+    """Merge `merge` into the session's metadata (as `merge_metadata` does) unless None, set its `expires_at` unless
+    False; return the metadata"""
+
+@patch
+@abstractmethod
+def _drop(self:SessionManager, sid:str, owner:Optional[str]=None)->bool:
+    "Delete session `sid` and its messages; False if it did not exist (or, unless `owner` is None, is not `owner`'s)"
+
+# %% ../nbs/00_core.ipynb #4a525d2b
+@patch
+@abstractmethod
+def _list(self:SessionManager, order:str, limit:Optional[int], offset:int, summaries:bool,
+          owner:Optional[str]=None)->list:
+    """Live session ids (or `SessionInfo`s when `summaries`), of `owner` unless None, by `order` 'created' (oldest
+    first) or 'updated' (newest first, ties oldest first); a page costs a page, however many sessions the store holds"""
+
+@patch
+@abstractmethod
+def _session_count(self:SessionManager, owner:Optional[str]=None)->int:
+    "How many live sessions there are (of `owner`, unless None)"
+
+@patch
+@abstractmethod
+def _erase(self:SessionManager, owner:str)->int:
+    "Delete every session of `owner` (expired ones too) and their messages, atomically; return how many live ones"
+
+@patch
+@abstractmethod
+def _purge(self:SessionManager, now:float, before:Optional[float]=None)->int:
+    "Delete sessions expired at `now`, and if `before` is given those not updated since then; return how many"
+
+# %% ../nbs/00_core.ipynb #39a429ae
+@patch
+@abstractmethod
+def _append(self:SessionManager, sid:str, msgs:list, after:Optional[str]=None, writer:Optional[str]=None)->float:
+    """Append `msgs` at the end of the active branch, all or none; `DuplicateMessageError` if an id is taken. Unless
+    `after` is None, only if the active branch ends with `after` ('': it is empty), or `after` ends another branch
+    (has no messages below it): they go there, and the active branch stays as it is; else `ConflictError`
+    (`ends_elsewhere`). Pending ones are held by `writer` for `lease` seconds. Return the time they were added (the
+    store's clock)"""
+
+@patch
+@abstractmethod
+def _count(self:SessionManager, sid:str)->int: "How many messages the active branch holds"
+
+@patch
+@abstractmethod
+def _slice(self:SessionManager, sid:str, start:int, stop:Optional[int])->list:
+    "The active branch's messages at positions `start` (>=0) up to `stop` (None: the end), in order"
+
+@patch
+@abstractmethod
+def _tail(self:SessionManager, sid:str, n:int, before:Optional[str]=None)->list:
+    """The active branch's last `n` messages, or the `n` above message id `before`, in order: what a long conversation
+    shows first costs `n`, however long it is"""
+
+@patch
+@abstractmethod
+def _get(self:SessionManager, sid:str, mid:str)->Optional[Message]: "Message `mid`, on any branch, or None"
+
+# %% ../nbs/00_core.ipynb #1be60136
+@patch
+@abstractmethod
+def _update(self:SessionManager, sid:str, mid:str, content:Optional[str]=None, chunk:Optional[str]=None,
+            pending:Optional[bool]=None,
+            metadata:Optional[dict]=None, merge:Optional[dict]=None, act:Optional[str]=None, writer:Optional[str]=None,
+            error:Optional[str]=None)->Message:
+    """Change message `mid` in place, keeping its position: set `content` or append `chunk`; replace its `metadata`, or
+    `merge` keys into it; `act` on it as a reply (see `reply_step`). Return it as stored"""
+
+@patch
+@abstractmethod
+def _stale(self:SessionManager, limit:int)->list:
+    """Up to `limit` `(session id, Message)` of pending replies whose lease lapsed, in live sessions, the longest lapsed
+    first, found without reading sessions"""
+
+@patch
+@abstractmethod
+def _delete(self:SessionManager, sid:str, mids:list)->list:
+    """Delete the messages `mids` (all must exist), return them in the order they were added; the messages below one
+    join its parent"""
+
+@patch
+@abstractmethod
+def _pop(self:SessionManager, sid:str)->Optional[Message]:
+    "Delete the active branch's last message and return it; None if the branch is empty"
+
+@patch
+@abstractmethod
+def _truncate(self:SessionManager, sid:str, after:Optional[str])->list:
+    """Delete every message below message id `after`, on every branch (all of them when None), and make the active
+    branch end at `after`; return them in the order they were added"""
+
+# %% ../nbs/00_core.ipynb #336cdfd3
+@patch
+def _branch(self:SessionManager, sid:str, msgs:list, at:Optional[str], writer:Optional[str]=None, beside:bool=False,
+            recs:Optional[list]=None)->float:
+    """Add `msgs`, in order, as a new branch below message `at` (below its parent, if `beside`; at the top, if `at` is
+    None), and make them the active branch's end; all or none, as `_append`, and in the same step write records
+    `recs` (as `_put_records` does), if given; return the store time"""
+    raise StoreError(f"{type(self).__name__} keeps one branch per session: it cannot add a branch")
+
+@patch
+def _insert(self:SessionManager, sid:str, pos:int, msgs:list, writer:Optional[str]=None)->float:
+    """Insert `msgs`, in order, before the message at position `pos` of the active branch (negative: from its end, as `list.insert` counts; at or past
+    its end: appended), all or none, as `_append`: the first goes below that message's parent, that message below the last of them, and it and every
+    message below it (on any branch) move one level down per message inserted, keeping their ids, contents, times and states; in the order the store
+    lists a tree they now come after the inserted ones, so every message still comes after its parent. Return the store time"""
+    raise StoreError(f"{type(self).__name__} keeps one branch per session: it cannot insert a message")
+
+@patch
+def _tree(self:SessionManager, sid:str)->tuple:
+    """Every message with its parent's id and when it was last active (a number that grows), in the order they were
+    added, and the active branch's last message id: `([(Message, parent id or None, touched)], head id or None)`"""
+    msgs = self._slice(sid, 0, None)
+    return [(m, msgs[i-1].id if i else None, i) for i,m in enumerate(msgs)],(msgs[-1].id if msgs else None)
+
+@patch
+def _siblings(self:SessionManager, sid:str, mid:str)->tuple:
+    """The messages that share message `mid`'s parent (`mid` among them), in the order they were added, and the position
+    of the one on the active branch (None if none is)"""
+    m = self._get(sid, mid)
+    if m is None: raise message_not_found(sid, mid)
+    return [m],0
+
+@patch
+def _switch(self:SessionManager, sid:str, mid:str)->Message:
+    """Make the active branch run through message `mid`, down to the message below it that was active last (or added
+    last); return the branch's new last message"""
+    if self._get(sid, mid) is None: raise message_not_found(sid, mid)
+    return self._tail(sid, 1)[0]
+
+@patch
+def _summarize(self:SessionManager, sid:str, summary_id:str, upto:str, content:str, metadata:dict)->float:
+    """Record summary `summary_id` of the messages up to message `upto`, beside them (not one of them); return the store
+    time"""
+    raise StoreError(f"{type(self).__name__} keeps no summaries")
+
+@patch
+def _summaries(self:SessionManager, sid:str)->list:
+    """The session's summaries whose message is still there, in the order they were recorded: `[(id, upto, content,
+    metadata, created)]`"""
+    if not self._exists(sid): raise session_not_found(sid)
+    return []
+
+@patch
+def _records(self:SessionManager, sid:str, lo:str, hi:str, limit:Optional[int], desc:bool)->list:
+    """Session `sid`'s records whose keys `k` have `lo <= k < hi`, in key order (the reverse when `desc`), `limit` of
+    them (None: all): `[(key, value)]`"""
+    if not self._exists(sid): raise session_not_found(sid)
+    return [] # a store that keeps no records holds none
+
+@patch
+def _put_records(self:SessionManager, sid:str, recs:list, drop:list, keep:list)->None:
+    """In one step: delete session `sid`'s records whose keys fall in one of the `(lo, hi)` ranges of `drop` (unless
+    among `keep`), then write `recs` (`[(key, value)]`, each replacing one of its key)"""
+    raise StoreError(f"{type(self).__name__} keeps no records")
+
+# %% ../nbs/00_core.ipynb #caba42f1
+implemented(SessionManager)
+implemented(InMemorySessionManager)
