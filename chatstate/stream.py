@@ -309,7 +309,7 @@ class AsyncReplyStream(ReplyStream):
         async for _ in self: pass
         return self.message
 
-# %% ../nbs/08_stream.ipynb #902ccde1
+# %% ../nbs/08_stream.ipynb #8c581a80
 @patch
 async def _abeat(self:AsyncReplyStream):
     lease = self.session.manager.lease
@@ -342,6 +342,7 @@ async def _achain_empty():
     return
     yield
 
+# %% ../nbs/08_stream.ipynb #0f73b0c2
 @patch
 async def _apump(self:AsyncReplyStream, items, asm):
     "`_pump`, awaited"
@@ -390,6 +391,7 @@ async def _arun_rest(self:AsyncReplyStream, items, asm):
         if not self._stopped: await self._afail(e)
     finally: self._done = True
 
+# %% ../nbs/08_stream.ipynb #43e3f0bd
 @patch
 async def _aend_stopped(self:AsyncReplyStream):
     await _aclose(self.stream)
@@ -410,6 +412,7 @@ async def _afail(self:AsyncReplyStream, e):
     try: self.message = await self._awrite(self.session.fail, self.mid, e, writer=self.writer)
     except ChatStateError: pass
 
+# %% ../nbs/08_stream.ipynb #44bb77a2
 @patch
 def stream_reply(self:AsyncChatSession, stream, mid:Optional[str]=None, writer:Optional[str]=None, every:float=0.25,
                  chars:int=2000,
