@@ -417,7 +417,7 @@ def from_lisette(hist:Iterable, sp:str='')->List[Message]:
     "`Message`s from a lisette `Chat`'s `hist` (and `sp`); plain strings alternate user and assistant"
     return ([Message('system', sp)] if sp else []) + from_openai(_alternate(hist))
 
-# %% ../nbs/05_formats.ipynb #b44c9501
+# %% ../nbs/05_formats.ipynb #00c7d308
 @_guard
 def estimate_tokens(s:str)->int:
     "A cheap token estimate: about four characters a token"
@@ -429,6 +429,7 @@ def _tokens(m:Message, count):
 
 def _is_sys(m:Message)->bool: return ROLES.get(m.role.lower()) in ('system', 'developer')
 
+# %% ../nbs/05_formats.ipynb #bd2b2525
 def _units(msgs:list)->list:
     """`msgs` in the units a window keeps or drops whole: a message, or an assistant message with the tool results that
     answer it"""
@@ -467,6 +468,7 @@ def _lead(msgs)->int:
     "How many messages the system prompt's run at the start takes (unsent ones in it are skipped, as everywhere)"
     return next((i for i,m in enumerate(msgs) if not (_unsent(m) or _is_sys(m))), len(msgs))
 
+# %% ../nbs/05_formats.ipynb #4cd60651
 @_guard
 def window(msgs, # A `ChatSession`, or a list of `Message`s
            max_messages:Optional[int]=None, # Most messages to send, the system prompt included

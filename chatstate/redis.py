@@ -1194,7 +1194,7 @@ def _erase(self:_Redis, owner):
 def _purge(self:_Redis, now, before=None):
     return (yield ('purge', [self._idx[i] for i in (0, 1, 2, 4, 5)], [_f(now), _f(before)], True))
 
-# %% ../nbs/04_redis.ipynb #22fe0002
+# %% ../nbs/04_redis.ipynb #3da63c6f
 _MAXPOS = 10**15 # positions beyond are cut to it: Lua passes larger numbers to Redis in a form it refuses
 
 @patch
@@ -1209,6 +1209,7 @@ def _append(self:_Redis, sid, msgs, after=None, writer=None):
     if r[0] == 2: raise DuplicateMessageError(f"session {sid!r} already has a message {r[1].decode()!r}")
     return r[1] / 1000
 
+# %% ../nbs/04_redis.ipynb #690fe808
 @patch
 @primitive
 def _branch(self:_Redis, sid, msgs, at, writer=None, beside=False, recs=None):
@@ -1250,6 +1251,7 @@ def _summarize(self:_Redis, sid, summary_id, upto, content, metadata):
     if r[0] == 3: raise message_not_found(sid, upto)
     return r[1] / 1000
 
+# %% ../nbs/04_redis.ipynb #4b3a5018
 @patch
 @primitive
 def _search(self:_Redis, words, owner, limit, offset, order):
@@ -1278,6 +1280,7 @@ def _summaries(self:_Redis, sid):
 @primitive
 def _switch(self:_Redis, sid, mid): return _msgs((yield from self._treeop(sid, 'switch', mid))[1])[0]
 
+# %% ../nbs/04_redis.ipynb #28ad4f68
 @patch
 @primitive
 def _count(self:_Redis, sid):

@@ -47,7 +47,7 @@ def both_apis(store)->tuple:
     if store not in _asyncs: _asyncs[store] = _AnyLoop(store)
     return store,_asyncs[store]
 
-# %% ../../nbs/10_integrations.ipynb #c45ca7e4
+# %% ../../nbs/10_integrations.ipynb #e2a263e5
 def _start(to, msgs, sp)->tuple:
     """`(hist, sp, store_sp)` for a chat on a session holding `msgs`: its history (by `to`), the system prompt, and
     whether to store `sp` (a new session's)"""
@@ -64,6 +64,7 @@ class _Kept:
         self._n = len(h)
         return msgs
 
+# %% ../../nbs/10_integrations.ipynb #535c9aa8
 class SessionChat(_Kept):
     "A framework `Chat` whose history is chatstate session `session`'s: each turn's new messages are added to it"
     def __init__(self, session:ChatSession, # The conversation: read when the chat is made, added to after each turn
