@@ -9,7 +9,7 @@ __all__ = ['SHOWN', 'PAGE', 'CSP', 'JS', 'CSS', 'visible', 'markdown', 'Guard', 
            'message_view', 'branch_through', 'messages_view', 'serve_app', 'serve']
 
 # %% ../nbs/18_serve.ipynb #50ddf4ef
-import html, json, os, re, secrets, socket, hashlib
+import functools, html, json, os, re, secrets, socket, hashlib
 from datetime import datetime, timezone
 from importlib.resources import files
 from typing import Optional, Union
@@ -266,81 +266,64 @@ def messages_view(sid:str, t, shown:list, branch:list, summaries:list)->Html:
                            tag('div', Html(markdown(s.content[:SHOWN])), cls='md'), cls='summary'))
     return Html(''.join(out))
 
-# %% ../nbs/18_serve.ipynb #a0951f84
+# %% ../nbs/18_serve.ipynb #84100e77
 def _page(title:str, *body): return Title(f'{title} · chatstate'), *body
+def _store(req): return req.app.state.store
+def _owner(req): return req.query_params.get('owner') or None
 
-def serve_app(store:Union[str, SessionManager, AsyncSessionManager], # A store URL, or a store
-              token:Optional[str]=None, # The token every request must carry (None: one is made; `app.state.token` has it)
-              read_only:bool=False, # Refuse every change (delete, switching branches)
-              hosts:Optional[set]=None, # The Host headers answered (None: any); `serve` sets the loopback names on a loopback address
-              poll:float=2.0, # Seconds between the page's reads of new sessions and messages
-              cookie:str='chatstate_token')->FastHTML: # The cookie that keeps the token
-    """The `chatstate serve` app over `store`: a URL is opened on the async API when the app starts, and closed when it stops; a `SessionManager`
-    is read through its async API on its threads; an `AsyncSessionManager` is used as it is, in the loop it was opened in"""
-    hdrs = [Meta(name='htmx-config',
-                 content='{"includeIndicatorStyles": false, "allowEval": false, "allowScriptTags": false}'),
-            Link(rel='stylesheet', href='/_static/serve.css'), Script(src='/_static/htmx.min.js'),
-            Script(src='/_static/serve.js')]
-    async def opened():
-        if isinstance(store, str): app.state.store = await aconnect(store)
-    async def closed():
-        if isinstance(store, str): await app.state.store.close()
-    app = FastHTML(default_hdrs=False, hdrs=hdrs, sess_cls=None, secret_key='unused', canonical=False,
-                   title='chatstate', on_startup=[opened], on_shutdown=[closed])
-    # FastHTML allows any origin in a notebook
-    app.user_middleware = [w for w in app.user_middleware if 'CORS' not in getattr(w.cls, '__name__', '')]
-    token = token or secrets.token_urlsafe(24)
-    app.state.token,app.state.read_only = token,read_only
-    app.state.store = None if isinstance(store, str) else both_apis(store)[1]
-    app.add_middleware(Guard, token=token, read_only=read_only, hosts=hosts, cookie=cookie)
-    every = f'every {poll:g}s'
-    htmx = (files('chatstate') / 'static' / 'htmx.min.js').read_bytes()
+@functools.cache
+def _htmx()->bytes: return (files('chatstate') / 'static' / 'htmx.min.js').read_bytes()
 
+def _assets(app):
+    "The page's script, style and htmx, served from the package"
     @app.get('/_static/{name}')
     def static(name:str):
-        if name == 'htmx.min.js': return Response(htmx, media_type='text/javascript')
+        if name == 'htmx.min.js': return Response(_htmx(), media_type='text/javascript')
         if name == 'serve.js': return Response(JS, media_type='text/javascript')
         if name == 'serve.css': return Response(CSS, media_type='text/css')
         return _refused('no such file', 404)
 
-    def M(): return app.state.store
-    def _owner(req): return req.query_params.get('owner') or None
+# %% ../nbs/18_serve.ipynb #3d830213
+async def _sidebar_list(req):
+    "The sidebar's list: a page of sessions, or the search's hits"
+    q,owner,off = req.query_params.get('q', '').strip(),_owner(req),int(req.query_params.get('offset') or 0)
+    if q:
+        # a query it cannot take, or a store that searches one owner's chats only
+        try: hits = await _store(req).search(q, owner=owner, limit=PAGE + 1, offset=off)
+        except (InvalidValueError, StoreError) as e: return Div(P(visible(str(e)), cls='error'))
+        rows = [hit_row(h) for h in hits[:PAGE]] or [P('No message matches.', cls='muted')]
+    else:
+        infos = await _store(req).sessions(limit=PAGE + 1, offset=off, owner=owner)
+        rows,hits = [session_row(i) for i in infos[:PAGE]] or [P('No sessions.', cls='muted')],infos
+    more = [Button('More', hx_get=_url('/sessions', q=q or None, owner=owner, offset=off + PAGE),
+                   hx_swap='outerHTML')] if len(hits) > PAGE else []
+    if off or q: return Div(*rows, *more)
+    return Div(*rows, *more, id='first', hx_get=_url('/sessions', owner=owner), hx_trigger=req.app.state.every,
+               hx_swap='outerHTML') # read again: new sessions appear
 
-    async def sidebar_list(req):
-        "The sidebar's list: a page of sessions, or the search's hits"
-        q,owner,off = req.query_params.get('q', '').strip(),_owner(req),int(req.query_params.get('offset') or 0)
-        if q:
-            try: hits = await M().search(q, owner=owner, limit=PAGE + 1, offset=off)
-            except (InvalidValueError, StoreError) as e: return Div(P(visible(str(e)), cls='error')) # a query it cannot take, or a store that searches one owner's chats only
-            rows = [hit_row(h) for h in hits[:PAGE]] or [P('No message matches.', cls='muted')]
-        else:
-            infos = await M().sessions(limit=PAGE + 1, offset=off, owner=owner)
-            rows,hits = [session_row(i) for i in infos[:PAGE]] or [P('No sessions.', cls='muted')],infos
-        more = [Button('More', hx_get=_url('/sessions', q=q or None, owner=owner, offset=off + PAGE), hx_swap='outerHTML')] if len(hits) > PAGE else []
-        if off or q: return Div(*rows, *more)
-        return Div(*rows, *more, id='first', hx_get=_url('/sessions', owner=owner), hx_trigger=every,
-                   hx_swap='outerHTML') # read again: new sessions appear
+async def _sidebar(req):
+    owner = req.query_params.get('owner', '')
+    return Aside(Form(Input(name='q', type='search', placeholder='Search the chats',
+                            value=req.query_params.get('q', ''), autocomplete='off'),
+                      Input(name='owner', placeholder='Owner (all when empty)', value=owner, autocomplete='off'),
+                      hx_get='/sessions', hx_target='#list', hx_trigger='input changed delay:300ms, submit'),
+                 Div(await _sidebar_list(req), id='list'))
 
+def _sidebar_routes(app):
     @app.get('/sessions')
-    async def sessions(req): return await sidebar_list(req)
-
-    async def sidebar(req):
-        owner = req.query_params.get('owner', '')
-        return Aside(Form(Input(name='q', type='search', placeholder='Search the chats',
-                                value=req.query_params.get('q', ''), autocomplete='off'),
-                          Input(name='owner', placeholder='Owner (all when empty)', value=owner, autocomplete='off'),
-                          hx_get='/sessions', hx_target='#list', hx_trigger='input changed delay:300ms, submit'),
-                     Div(await sidebar_list(req), id='list'))
+    async def sessions(req): return await _sidebar_list(req)
 
     @app.get('/')
     async def index(req):
-        return _page('sessions', await sidebar(req), Main(P('Pick a session.', cls='muted'), id='main'))
+        return _page('sessions', await _sidebar(req), Main(P('Pick a session.', cls='muted'), id='main'))
 
-    async def _session(req):
-        sid = req.query_params.get('id')
-        s = None if not sid else await M().get_session(sid)
-        return sid,s
+# %% ../nbs/18_serve.ipynb #e8cea7cc
+async def _session(req):
+    sid = req.query_params.get('id')
+    s = None if not sid else await _store(req).get_session(sid)
+    return sid,s
 
+def _chat_routes(app):
     @app.get('/chat')
     async def chat(req):
         sid,s = await _session(req)
@@ -356,11 +339,11 @@ def serve_app(store:Union[str, SessionManager, AsyncSessionManager], # A store U
         msgs = messages_view(sid, t, shown, branch, await s.summaries())
         if before is not None: return Div(*earlier, msgs) # an earlier page, in place of its button
         active = at is None or branch[-1].id == t.head
-        tail = [Div(hx_get=_url('/since', id=sid, after=branch[-1].id if branch else ''), hx_trigger=every, hx_swap='outerHTML')] if active else []
+        tail = [Div(hx_get=_url('/since', id=sid, after=branch[-1].id if branch else ''), hx_trigger=req.app.state.every, hx_swap='outerHTML')] if active else []
         info = await s.info
         acts = [A('Export JSON', href=_url('/export', id=sid),
                   download=f'{re.sub("[^A-Za-z0-9._-]", "_", sid)[:80]}.json')]
-        if not read_only:
+        if not req.app.state.read_only:
             if not active:
                 acts.append(Form(Input(type='hidden', name='id', value=sid),
                                  Input(type='hidden', name='mid', value=branch[-1].id),
@@ -375,8 +358,14 @@ def serve_app(store:Union[str, SessionManager, AsyncSessionManager], # A store U
                       Div(*acts, cls='actions'))
         main = Main(head, *earlier, Div(msgs, *tail, id="msgs"), id='main')
         if req.headers.get('hx-request'): return main
-        return _page(visible(info.title or sid)[:80], await sidebar(req), main)
+        return _page(visible(info.title or sid)[:80], await _sidebar(req), main)
 
+# %% ../nbs/18_serve.ipynb #c024435a
+async def _message(req):
+    sid,s = await _session(req)
+    return sid,s,None if s is None else await s.get(req.query_params.get('mid', ''))
+
+def _reply_routes(app):
     @app.get('/since')
     async def since(req):
         """The active branch's messages after `after`, and the poll that asks again; the whole page again if `after` has
@@ -388,15 +377,11 @@ def serve_app(store:Union[str, SessionManager, AsyncSessionManager], # A store U
         ids = [x.id for x in last]
         if after and after not in ids: return Response('', headers={'HX-Refresh': 'true'})
         new = last[ids.index(after) + 1:] if after else last
-        again = Div(hx_get=_url('/since', id=sid, after=new[-1].id if new else after), hx_trigger=every,
+        again = Div(hx_get=_url('/since', id=sid, after=new[-1].id if new else after), hx_trigger=req.app.state.every,
                     hx_swap='outerHTML')
         if not new: return again
         res = _results(last)
         return Div(*[message_view(sid, x, await s.siblings(x.id), res) for x in new], again)
-
-    async def _message(req):
-        sid,s = await _session(req)
-        return sid,s,None if s is None else await s.get(req.query_params.get('mid', ''))
 
     @app.get('/message')
     async def message(req):
@@ -429,6 +414,8 @@ def serve_app(store:Union[str, SessionManager, AsyncSessionManager], # A store U
             except (MessageNotFoundError, SessionNotFoundError): yield ev('gone', '')
         return StreamingResponse(events(), media_type='text/event-stream', headers={'x-accel-buffering': 'no'})
 
+# %% ../nbs/18_serve.ipynb #87e2f2ad
+def _action_routes(app):
     @app.get('/export')
     async def export(req):
         sid,s = await _session(req)
@@ -439,18 +426,44 @@ def serve_app(store:Union[str, SessionManager, AsyncSessionManager], # A store U
     @app.post('/delete')
     async def delete(req):
         sid = (await req.form()).get('id')
-        if not sid or not await M().delete_session(sid): return _refused(f'no session {sid!r}', 404)
+        if not sid or not await _store(req).delete_session(sid): return _refused(f'no session {sid!r}', 404)
         return Response('', headers={'HX-Redirect': '/'})
 
     @app.post('/switch')
     async def switch(req):
         f = await req.form()
-        s = await M().get_session(f.get('id') or '')
+        s = await _store(req).get_session(f.get('id') or '')
         if s is None: return _refused('no such session', 404)
         try: await s.switch(f.get('mid') or '')
         except MessageNotFoundError: return _refused('no such message', 404)
         return Response('', headers={'HX-Redirect': _url('/chat', id=s.session_id)})
 
+# %% ../nbs/18_serve.ipynb #58c00953
+def serve_app(store:Union[str, SessionManager, AsyncSessionManager], # A store URL, or a store
+              token:Optional[str]=None, # The token every request must carry (None: one is made; `app.state.token` has it)
+              read_only:bool=False, # Refuse every change (delete, switching branches)
+              hosts:Optional[set]=None, # The Host headers answered (None: any); `serve` sets the loopback names on a loopback address
+              poll:float=2.0, # Seconds between the page's reads of new sessions and messages
+              cookie:str='chatstate_token')->FastHTML: # The cookie that keeps the token
+    """The `chatstate serve` app over `store`: a URL is opened on the async API when the app starts, and closed when it stops; a `SessionManager`
+    is read through its async API on its threads; an `AsyncSessionManager` is used as it is, in the loop it was opened in"""
+    hdrs = [Meta(name='htmx-config',
+                 content='{"includeIndicatorStyles": false, "allowEval": false, "allowScriptTags": false}'),
+            Link(rel='stylesheet', href='/_static/serve.css'), Script(src='/_static/htmx.min.js'),
+            Script(src='/_static/serve.js')]
+    async def opened():
+        if isinstance(store, str): app.state.store = await aconnect(store)
+    async def closed():
+        if isinstance(store, str): await app.state.store.close()
+    app = FastHTML(default_hdrs=False, hdrs=hdrs, sess_cls=None, secret_key='unused', canonical=False,
+                   title='chatstate', on_startup=[opened], on_shutdown=[closed])
+    # FastHTML allows any origin in a notebook
+    app.user_middleware = [w for w in app.user_middleware if 'CORS' not in getattr(w.cls, '__name__', '')]
+    token = token or secrets.token_urlsafe(24)
+    app.state.token,app.state.read_only,app.state.every = token,read_only,f'every {poll:g}s'
+    app.state.store = None if isinstance(store, str) else both_apis(store)[1]
+    app.add_middleware(Guard, token=token, read_only=read_only, hosts=hosts, cookie=cookie)
+    for routes in (_assets, _sidebar_routes, _chat_routes, _reply_routes, _action_routes): routes(app)
     return app
 
 # %% ../nbs/18_serve.ipynb #38dc6260
