@@ -54,8 +54,9 @@ def test_a_follower_hears_a_stop_a_failure_and_a_replaced_text(store, mgr):
     assert ''.join(x for x,_ in got) == 'ab' and got[-1][1] == 'failed'
     c = s.add_message('assistant', 'draft', pending=True)
     def replace(): time.sleep(0.1); store.open()['g'].finalize(c.id, 'Final')
-    threading.Thread(target=replace).start()
+    t = threading.Thread(target=replace); t.start()
     assert follow(s, c.id) == [('draft', 'streaming'), (None, 'done')] # replaced whole: the follower shows message.content
+    t.join()
 
 def test_a_follower_of_a_dead_writer_ends_stale(store, mgr):
     s = mgr.create_session('d')
