@@ -384,8 +384,7 @@ def judge_reply(sid:str, mid:str, act:Optional[str], writer:Optional[str], pendi
     raise not_pending(mid)
 
 def reply_step(sid:str, mid:str, act:Optional[str], writer:Optional[str], error:Optional[str], pending:bool,
-               rep:Optional[tuple],
-               to:Optional[bool], now:float, lease:float)->Optional[tuple]:
+               rep:Optional[tuple], to:Optional[bool], now:float, lease:float)->Optional[tuple]:
     """`(pending, rep)` after `act` (or, for a plain edit, the pending flag set `to`); None when it changes nothing;
     `rep` is `(ended, st, writer, expires, error)`"""
     ended,st,holder,expires,_ = rep or (None, 0, None, None, None)
@@ -1197,8 +1196,7 @@ def add_message(self:ChatSession,
 
 @patch
 async def add_message(self:AsyncChatSession, role:str, content:str, metadata:Optional[dict]=None, pending:bool=False,
-                      id:Optional[str]=None,
-                      after:Optional[str]=None, writer:Optional[str]=None)->Message:
+                      id:Optional[str]=None, after:Optional[str]=None, writer:Optional[str]=None)->Message:
     "Append a message at the end of the conversation"
     m = Message(role, content, id, pending, metadata)
     return _added([m], await self.manager._append(self.session_id, [m], _after(after), _writer(writer)))[0]

@@ -82,8 +82,7 @@ def _summary(f, pre=PREVIEW_LEN):
         p = fl & 1 == 1
         role,content,reply = role.decode(),v[e:].decode('utf-8', 'ignore')[:pre],reply_state(p, fl >> 2, p and (ex or 0) <= int(f[8]))
     return SessionInfo(sid.decode(), json.loads(md), float(created), float(updated), float(exp) if exp else None,
-                       int(n), content, role,
-                       None if owner is None else owner.decode(), reply)
+                       int(n), content, role, None if owner is None else owner.decode(), reply)
 
 def _patch_args(patch)->list:
     "A metadata patch as the merge script takes it: key and value JSON in turn, '' for a key to remove"
@@ -1022,9 +1021,9 @@ class _Redis(SessionManager):
         "The sync API's pool: `pool_size` connections, a call waiting for a free one, without redis-py's retries"
         from redis.backoff import NoBackoff
         from redis.retry import Retry
-        return self._redis.BlockingConnectionPool.from_url(self.url, max_connections=self.pool_size,
-                                                           timeout=self.timeout, retry=Retry(NoBackoff(), 0),
-                                                      socket_timeout=self.timeout, socket_connect_timeout=self.timeout)
+        return self._redis.BlockingConnectionPool.from_url(
+            self.url, max_connections=self.pool_size, timeout=self.timeout, retry=Retry(NoBackoff(), 0),
+            socket_timeout=self.timeout, socket_connect_timeout=self.timeout)
 
 # %% ../nbs/04_redis.ipynb #efaf0c72
 @patch(cls_method=True)
@@ -1172,8 +1171,7 @@ def _owned(self:_Redis, owner)->list:
 def _list(self:_Redis, order, limit, offset, summaries, owner=None):
     if limit == 0: return []
     args = [order, min(offset, _MAXPOS), -1 if limit is None else min(limit, _MAXPOS), '1' if summaries else '0',
-            4*PREVIEW_LEN,
-            '' if owner is None else _owner_key(self.prefix, owner)]
+            4*PREVIEW_LEN, '' if owner is None else _owner_key(self.prefix, owner)]
     r = (yield ('list', [*self._owned(owner), self._idx[4]], args, False))
     return [_summary(f) for f in r] if summaries else [o.decode() for o in r]
 
@@ -1351,12 +1349,10 @@ def _update(self:_Redis, sid, mid, content=None, chunk=None, pending=None, metad
             writer=None, error=None):
     act = 'chunk' if chunk is not None else act
     args = [sid, _f(time.time()), mid, '0' if chunk is None else '1', chunk or '', '0' if content is None else '1',
-            content or '',
-            '' if pending is None else ('1' if pending else '0'), '0' if metadata is None else '1',
+            content or '', '' if pending is None else ('1' if pending else '0'), '0' if metadata is None else '1',
             compact_json(metadata) if metadata else '',
             '0' if merge is None else '1', act or '', writer or '', error or '', round(self.lease * 1000),
-            self.prefix + 'wake', compact_json([sid, mid]),
-            *_patch_args(merge or {})]
+            self.prefix + 'wake', compact_json([sid, mid]), *_patch_args(merge or {})]
     r = (yield ('update', self._keys(sid), args, True))
     if r[0] == 0: raise session_not_found(sid)
     if r[0] == 3: raise message_not_found(sid, mid)

@@ -19,8 +19,7 @@ from .cli import _kinds, DEFAULT_URL
 from .integrations.base import both_apis
 try:
     from fasthtml.common import (FastHTML, Div, Span, A, Aside, Main, Header, Form, Input, Button, Details, Summary,
-                                 Pre, P, H1, Small, Time, Title,
-                                 Link, Script, Meta, NotStr)
+                                 Pre, P, H1, Small, Time, Title, Link, Script, Meta, NotStr)
     from starlette.requests import Request
     from starlette.responses import Response, PlainTextResponse, RedirectResponse, StreamingResponse
     import markdown_it
@@ -55,12 +54,10 @@ def markdown(text:str)->str:
 
 # %% ../nbs/18_serve.ipynb #d30072b2
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "form-action 'self'; "
-       "base-uri 'none'; frame-ancestors 'none'")
-_HEADERS = [(k.encode(), v.encode()) for k,v in (('content-security-policy', CSP),
-                                                 ('x-content-type-options', 'nosniff'), ('x-frame-options', 'DENY'),
-            ('referrer-policy', 'no-referrer'), ('cache-control', 'no-store'),
-                                                 ('cross-origin-resource-policy', 'same-origin'))]
+       "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+_HEADERS = [(k.encode(), v.encode()) for k,v in (
+    ('content-security-policy', CSP), ('x-content-type-options', 'nosniff'), ('x-frame-options', 'DENY'),
+    ('referrer-policy', 'no-referrer'), ('cache-control', 'no-store'), ('cross-origin-resource-policy', 'same-origin'))]
 
 def _refused(why:str, code:int=403)->Response: return PlainTextResponse(f'chatstate serve: {why}', status_code=code)
 
@@ -349,8 +346,7 @@ def _chat_routes(app):
                                  Input(type='hidden', name='mid', value=branch[-1].id),
                                  Button('Make this branch active'), hx_post='/switch', hx_target='#main'))
             acts.append(Form(Input(type='hidden', name='id', value=sid), Button('Delete', cls='danger'),
-                             hx_post='/delete',
-                             hx_confirm=f'Delete session {visible(sid)[:80]} and all its messages?'))
+                             hx_post='/delete', hx_confirm=f'Delete session {visible(sid)[:80]} and all its messages?'))
         head = Header(H1(_clip(info.title or sid, 200)),
                       Small(f'{info.message_count} messages · updated ', _when(info.updated),
                       *([' · owner ', _clip(info.owner, 80)] if info.owner is not None else []),

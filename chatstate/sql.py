@@ -257,8 +257,7 @@ def _create(self:SQLStore, sid, metadata, created, updated, expires_at, msgs, re
     e,now = self.dialect.enc,time.time()
     links,head = _links(msgs, tree)
     p = dict(sid=e(sid), md=e(compact_json(metadata)), created=created, updated=updated, exp=expires_at, k=len(msgs),
-             now=now, owner=owner and e(owner),
-             head=head, n=0 if head is None else links[head-1][1] + 1)
+             now=now, owner=owner and e(owner), head=head, n=0 if head is None else links[head-1][1] + 1)
     yield BEGIN
     if replace:
         yield ('lock', f'{self._S} {sid}')
@@ -287,8 +286,7 @@ def _links(msgs:list, tree:Optional[tuple])->tuple:
 def _summary(self:SQLStore, r)->SessionInfo:
     d = self.dialect
     return SessionInfo(d.dec(r[0]), self._loads(r[1]), r[2], r[3], r[4], r[5], d.preview_text(r[6]),
-                       None if r[7] is None else d.dec(r[7]),
-                       None if r[8] is None else d.dec(r[8]),
+                       None if r[7] is None else d.dec(r[7]), None if r[8] is None else d.dec(r[8]),
                        None if r[9] is None else reply_state(bool(r[9]), r[10], bool(r[11])))
 
 @patch
