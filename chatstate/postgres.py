@@ -339,7 +339,8 @@ def _run_op(c, op):
         return None
     if kind == 'lock': op = _lock(op[1])
     cur = c.execute(op[1], op[2])
-    return cur.rowcount if kind == 'n' else cur.fetchall() if cur.description else []
+    # `pgresult.nfields`, not `description`: that builds a `Column` for every column, each time
+    return cur.rowcount if kind == 'n' else cur.fetchall() if cur.pgresult.nfields else []
 
 @patch
 def _exec(self:PostgresSessionManager, op:tuple, ctx:dict):
@@ -378,7 +379,7 @@ async def _arun_op(c, op):
         return None
     if kind == 'lock': op = _lock(op[1])
     cur = await c.execute(op[1], op[2])
-    return cur.rowcount if kind == 'n' else await cur.fetchall() if cur.description else []
+    return cur.rowcount if kind == 'n' else await cur.fetchall() if cur.pgresult.nfields else []
 
 @patch
 async def _aexec(self:PostgresSessionManager, op:tuple, ctx:dict):
