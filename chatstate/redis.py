@@ -1048,7 +1048,7 @@ def _after_fork(self:_Redis):
     """A new pool for the sync client; the parent's async client is kept, never used nor closed: closing its transports
     in the child would take the parent's sockets off their shared epoll"""
     self.r.connection_pool.reset()
-    if self._ar is not None: self._inherited.append((self._ar, self._ascripts))
+    if self._ar is not None: self._inherited.append((self._ar, self._aidle))
     self._ar = None
 
 # %% ../nbs/04_redis.ipynb #fe832b5d
@@ -1085,7 +1085,7 @@ def _exec(self:_Redis, op:tuple, ctx:dict):
 # %% ../nbs/04_redis.ipynb #f7d67e8a
 @patch
 async def _aexec(self:_Redis, op:tuple, ctx:dict):
-    "`_exec` on the `redis.asyncio` client, holding one of the `pool_size` places while it runs"
+    "`_exec` on the async API's connections, holding one of the `pool_size` places while it runs"
     if self._closed: raise StoreClosedError(f"{self!r} is closed: open the store again to use it")
     if self._ar is None: self._open_async()
     places = self._places
@@ -1093,26 +1093,73 @@ async def _aexec(self:_Redis, op:tuple, ctx:dict):
     try:
         write = len(op) == 4 and op[3]
         for attempt in (0, 1):
-            try: return await (self._ascripts[op[0]](keys=op[1], args=op[2]) if len(op) == 4 else getattr(self._ar, op[0])(*op[1]))
+            try: return await (self._ascript(*op[:3]) if len(op) == 4 else self._acall(op[0].upper(), *op[1]))
             except self._lost as e:
                 if write or attempt: raise self._error(e, write) from e
             except self._redis.RedisError as e: raise self._error(e) from e
     finally: places.release()
 
 @patch
+async def _acall(self:_Redis, *args):
+    """Send command `args` on one of the async API's connections and read its raw answer: one `send` and one read, no
+    more (the client's `execute_command` adds its pool's lock, retries and metrics, which cost more than the script)"""
+    idle = self._aidle
+    c = idle.pop() if idle else self._ar.connection_pool.make_connection()
+    try:
+        r = getattr(c, '_reader', None)
+        # the server closed it while it was idle (a restart, say): the loop has read its end, so connect again first
+        if r is not None and r.at_eof(): await c.disconnect(nowait=True)
+        await _send(c, self._pack(args) if self._pack else c.pack_command(*args), self.timeout)
+        return await c.read_response() # on any error or cancellation, the driver drops the connection: never left mid-reply
+    finally:
+        if idle is self._aidle: idle.append(c) # a dropped connection connects again when next used
+        else: await c.disconnect(nowait=True) # the store was closed meanwhile
+
+async def _send(c, packed, timeout:float):
+    """Write `packed` on redis.asyncio connection `c`. The driver's `send_packed_command` runs every write in a task of
+    `asyncio.wait_for` (Python 3.11 and before) to time it; a command written into an empty buffer never waits, so only
+    a write that fills the buffer is timed here. Any error drops the connection, as the driver does"""
+    w = getattr(c, '_writer', None) if c.is_connected else None
+    if w is None: return await c.send_packed_command(packed, check_health=False) # connecting, or a driver without it
+    try:
+        w.writelines([packed] if isinstance(packed, bytes) else packed)
+        if w.transport.get_write_buffer_size(): await asyncio.wait_for(w.drain(), timeout)
+    except BaseException as e:
+        await c.disconnect(nowait=True)
+        from redis import exceptions as rx
+        if isinstance(e, asyncio.TimeoutError): raise rx.TimeoutError('Timeout writing to socket') from None
+        if isinstance(e, OSError): raise rx.ConnectionError(f'Error while writing to socket: {e}') from e
+        raise
+
+@patch
+async def _ascript(self:_Redis, name, keys, args):
+    "Run script `name` on `keys` and `args` by its sha, loading it first if the server does not know it"
+    s = self._scripts[name]
+    try: return await self._acall('EVALSHA', s.sha, len(keys), *keys, *args)
+    except self._redis.exceptions.NoScriptError:
+        await self._acall('SCRIPT', 'LOAD', s.script)
+        return await self._acall('EVALSHA', s.sha, len(keys), *keys, *args)
+
+@patch
 def _open_async(self:_Redis):
-    "The `redis.asyncio` client of the async API, made on first use (in the event loop that uses it)"
+    """The async API's connections, made on first use (in the event loop that uses them), at most `pool_size`; commands
+    are packed by hiredis, in C, when it is installed"""
     import redis.asyncio as ar
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
+    try: from hiredis import pack_command as pack
+    except ImportError: pack = None
     self._ar = ar.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), socket_timeout=self.timeout,
                                  socket_connect_timeout=self.timeout, **self._driver_info)
     self._places = asyncio.Semaphore(self.pool_size) # at most `pool_size` calls at once, so at most as many connections
-    self._ascripts = {k: self._ar.register_script(s.script) for k,s in self._scripts.items()}
+    self._aidle,self._pack = [],pack
 
 @patch
 async def _aclose(self:_Redis):
-    if self._ar is not None: await self._ar.aclose()
+    if self._ar is not None:
+        idle,self._aidle = self._aidle,None
+        for c in idle: await c.disconnect()
+        await self._ar.aclose()
     self._ar = None
 
 # %% ../nbs/04_redis.ipynb #bfb670a7
