@@ -1173,8 +1173,13 @@ async def take_place(places:asyncio.Semaphore, timeout:float, busy):
     """Take one of `places` (a store's connections): at once, without a turn of the loop, when one is free; else wait up
     to `timeout` seconds, then `StoreTimeoutError(busy())`"""
     if not places.locked(): return await places.acquire()
-    try: await asyncio.wait_for(places.acquire(), timeout)
+    try: # `asyncio.timeout` where there is one: `wait_for` (Python 3.11 and before) runs the wait in a task of its own
+        if _atimeout is None: await asyncio.wait_for(places.acquire(), timeout)
+        else:
+            async with _atimeout(timeout): await places.acquire()
     except asyncio.TimeoutError: raise StoreTimeoutError(busy()) from None
+
+_atimeout = getattr(asyncio, 'timeout', None)
 
 # %% ../nbs/00_core.ipynb #b87f47bf
 @patch
