@@ -6,10 +6,12 @@ sys.path.insert(0, os.path.dirname(__file__))
 from benchutil import row, sample_messages, timed
 from pathlib import Path
 from chatstate import SQLiteSessionManager, Message
+from chatstate.sqlite import WAL_PAGES
 
 def raw_con(path):
     c = sqlite3.connect(path, isolation_level=None)
     c.execute('PRAGMA journal_mode=WAL'); c.execute('PRAGMA synchronous=NORMAL')
+    c.execute(f'PRAGMA wal_autocheckpoint={WAL_PAGES}') # the store's own checkpoint interval
     return c
 
 def bench_append(d, n, rounds):
