@@ -370,16 +370,74 @@ def _finish(self:PostgresSessionManager, ctx:dict, error):
     if 'c' in ctx: self._end(ctx.pop('c'), error is None)
 
 # %% ../nbs/03_postgres.ipynb #fa01a582
+@functools.lru_cache(maxsize=None)
+def _numbered(q:str)->tuple:
+    "Statement `q`, with `%(name)s` parameters, as libpq takes it (`$1`, `$2`, ...), and the names in their order"
+    names = []
+    def num(m):
+        if m.group(1) is None: return '%'
+        if m.group(1) not in names: names.append(m.group(1))
+        return f'${names.index(m.group(1)) + 1}'
+    return re.sub(r'%(?:\((\w+)\)s|%)', num, q).encode(),tuple(names)
+
+def _wake(f):
+    if not f.done(): f.set_result(None)
+
+async def _ready(c, write:bool=False):
+    "Wait until `c`'s socket can be written (or read), at most until the connection's deadline"
+    loop,fd,f = asyncio.get_running_loop(),c.pgconn.socket,None
+    f = loop.create_future()
+    (loop.add_writer if write else loop.add_reader)(fd, _wake, f)
+    t = loop.call_at(c.due, _wake, f)
+    try: await f
+    finally:
+        t.cancel()
+        (loop.remove_writer if write else loop.remove_reader)(fd)
+    if loop.time() >= c.due: raise c.pg.errors._WaitTimeout('timeout expired')
+
+async def _result(c):
+    "The one result of the statement just sent on `c`; the server's error as psycopg raises it"
+    pg,res = c.pgconn,None
+    while pg.flush(): await _ready(c, True)
+    while True:
+        while pg.is_busy():
+            await _ready(c)
+            pg.consume_input()
+        r = pg.get_result()
+        if r is None: break
+        if res is None: res = r
+    if res.status not in (1, 2): raise c.pg.errors.error_from_result(res, encoding=c.info.encoding) # neither COMMAND_OK nor TUPLES_OK
+    return res
+
+async def _aquery(c, q:str, params:dict):
+    """Statement `q` run on `c` as psycopg runs it (its dumpers and loaders, the statement prepared once per
+    connection), without a cursor: the libpq result"""
+    sql,names = _numbered(q)
+    c.due,tx = asyncio.get_running_loop().time() + c.deadline,c.tx
+    vals = tx.dump_sequence([params[n] for n in names], [c.auto] * len(names)) if names else None
+    key = (sql, tx.types) if names else sql
+    name = c.prepared.get(key)
+    if name is None:
+        name = b'cs%d' % len(c.prepared)
+        c.pgconn.send_prepare(name, sql, param_types=tx.types if names else None)
+        await _result(c)
+        c.prepared[key] = name
+    c.pgconn.send_query_prepared(name, vals, param_formats=tx.formats if names else None)
+    return await _result(c)
+
 async def _arun_op(c, op):
-    "`_run_op`, awaited"
+    "`_run_op`, awaited: a statement through `_aquery`, rows through psycopg's `COPY`"
     kind = op[0]
     if kind == 'rows':
         async with c.cursor() as cur, cur.copy(_copy_sql(op[1], op[2])) as cp:
             for row in op[3]: await cp.write_row(row)
         return None
     if kind == 'lock': op = _lock(op[1])
-    cur = await c.execute(op[1], op[2])
-    return cur.rowcount if kind == 'n' else await cur.fetchall() if cur.pgresult.nfields else []
+    res = await _aquery(c, op[1], op[2])
+    if kind == 'n': return res.command_tuples
+    if not res.nfields: return []
+    c.tx.set_pgresult(res)
+    return c.tx.load_rows(0, res.ntuples, tuple)
 
 @patch
 async def _aexec(self:PostgresSessionManager, op:tuple, ctx:dict):
@@ -388,7 +446,7 @@ async def _aexec(self:PostgresSessionManager, op:tuple, ctx:dict):
         kind = op[0]
         if kind == 'begin':
             ctx['c'] = c = await self._apool().get()
-            await c.execute('BEGIN')
+            await _aquery(c, 'BEGIN', {})
         elif kind == 'rollback': await self._aend(ctx.pop('c'), False)
         elif 'c' in ctx: return await _arun_op(ctx['c'], op)
         else:
@@ -401,7 +459,7 @@ async def _aexec(self:PostgresSessionManager, op:tuple, ctx:dict):
 
 @patch
 async def _aend(self:PostgresSessionManager, c, commit:bool):
-    try: await c.execute('COMMIT' if commit else 'ROLLBACK')
+    try: await _aquery(c, 'COMMIT' if commit else 'ROLLBACK', {})
     except self._psycopg.Error as e:
         if commit: raise self._error(e) from e
     finally: await self._apool().put(c)
@@ -409,6 +467,7 @@ async def _aend(self:PostgresSessionManager, c, commit:bool):
 @patch
 async def _afinish(self:PostgresSessionManager, ctx:dict, error):
     if 'c' in ctx: await self._aend(ctx.pop('c'), error is None)
+
 
 # %% ../nbs/03_postgres.ipynb #d2c79539
 class _APool:
@@ -449,9 +508,12 @@ def _apool(self:PostgresSessionManager)->_APool:
 @patch
 async def _aconnect(self:PostgresSessionManager):
     kw,timeout_sql = self._conn_setup()
-    c = await _conn_class(self._psycopg, True).connect(self.url, **kw)
+    pg = self._psycopg
+    c = await _conn_class(pg, True).connect(self.url, **kw)
     c.deadline = self.timeout + 2
     await c.execute(*timeout_sql)
+    # what `_aquery` keeps on the connection: the driver, its dumpers and loaders, and the statements prepared on it
+    c.pg,c.tx,c.auto,c.prepared = pg,pg.adapt.Transformer(c),pg.adapt.PyFormat.AUTO,{}
     return c
 
 @patch

@@ -182,10 +182,13 @@ STATEMENTS = dict(
     unrecord = 'DELETE FROM {R} WHERE session = :pk AND key >= :lo AND key < :hi',
     get = 'SELECT ' + COLS + ' FROM {M} WHERE session = (' + PK + ') AND id = :mid',
     md = 'SELECT s.pk, m.metadata FROM {S} s JOIN {M} m ON m.session = s.pk AND m.id = :mid WHERE s.id = :sid AND ' + LIVE + '{LOCK2}',
+    md0 = 'SELECT s.pk, m.metadata FROM {S} s JOIN {M} m ON m.session = s.pk AND m.id = :mid WHERE s.id = :sid AND ' + LIVE, # `md`, unlocked
     **{f'update:{a}': 'UPDATE {M} SET ' + SET + ', ' + s + ' WHERE session = :pk AND id = :mid AND ' + w + ' RETURNING ' + COLS for a,(w,s) in REPLY.items()},
-    **{f'update1:{a}': 'WITH l AS (' + PK + '{LOCK}), u AS (UPDATE {M} SET ' + SET + ', ' + s + '''
-      WHERE session = (SELECT pk FROM l) AND id = :mid AND ''' + w + ' RETURNING session, ' + COLS + '''),
-      t AS (UPDATE {S} SET updated = :now WHERE pk = (SELECT session FROM u)) SELECT ''' + OUT + ' FROM u{WAKE}' for a,(w,s) in REPLY.items()},
+    # `update1cas`: only if the metadata is still what the merge read
+    **{f'update1{k}:{a}': 'WITH l AS (' + PK + '{LOCK}), u AS (UPDATE {M} SET ' + SET + ', ' + s + '''
+      WHERE session = (SELECT pk FROM l) AND id = :mid AND ''' + w + also + ' RETURNING session, ' + COLS + '''),
+      t AS (UPDATE {S} SET updated = :now WHERE pk = (SELECT session FROM u)) SELECT ''' + OUT + ' FROM u{WAKE}'
+       for a,(w,s) in REPLY.items() for k,also in (('', ''), ('cas', ' AND metadata IS NOT DISTINCT FROM CAST(:old AS TEXT)'))},
     touch = 'UPDATE {S} SET updated = :now WHERE pk = :pk',
     why = 'SELECT m.pending, m.st, m.writer, ' + LAPSED.replace('expires', 'm.expires') + ' FROM {S} s LEFT JOIN {M} m ON m.session = s.pk AND m.id = :mid WHERE s.id = :sid AND ' + LIVE,
     stale = 'SELECT s.id, ' + cols('m.') + ' FROM {M} m JOIN {S} s ON s.pk = m.session WHERE m.pending AND m.expires '
@@ -258,6 +261,7 @@ def _create(self:SQLStore, sid, metadata, created, updated, expires_at, msgs, re
     links,head = _links(msgs, tree)
     p = dict(sid=e(sid), md=e(compact_json(metadata)), created=created, updated=updated, exp=expires_at, k=len(msgs),
              now=now, owner=owner and e(owner), head=head, n=0 if head is None else links[head-1][1] + 1)
+    if not (replace or msgs or sums) and self.dialect.cte and (yield Q(self._sql['new'], p)): return True
     yield BEGIN
     if replace:
         yield ('lock', f'{self._S} {sid}')
@@ -478,9 +482,15 @@ def _update(self:SQLStore, sid, mid, content=None, chunk=None, pending=None, met
              setmd=metadata is not None or merge is not None, md=self._md(metadata), now=time.time(), lease=self.lease,
              writer=writer and e(writer), w=e(writer or ''), error=error and e(error), chan=self._chan,
              key=compact_json([sid, mid]))
-    one,began = merge is None and d.cte,False
+    one,began,cas = merge is None and d.cte,False,merge is not None and d.cte
     for _ in range(3): # a reply that changed between the write and `why` is written again
         if one: r = yield Q(self._sql[f'update1:{act}'], p)
+        elif cas: # first try: the metadata read unlocked, merged here, written only if it is still what was read
+            cas,old = False,(yield Q(self._sql['md0'], p))
+            if not old:
+                raise message_not_found(sid, mid) if (yield from self._exists.body(self, sid)) else session_not_found(sid)
+            p['old'],p['md'] = old[0][1],self._md(merge_metadata(metadata if metadata is not None else self._loads(old[0][1]) if old[0][1] else {}, merge))
+            r = yield Q(self._sql[f'update1cas:{act}'], p)
         else:
             if not began: yield BEGIN; began = True
             if merge is None: p['pk'] = yield from self._pk(sid)
