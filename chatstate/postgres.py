@@ -385,7 +385,7 @@ def _wake(f):
 
 async def _ready(c, write:bool=False):
     "Wait until `c`'s socket can be written (or read), at most until the connection's deadline"
-    loop,fd,f = asyncio.get_running_loop(),c.pgconn.socket,None
+    loop,fd = asyncio.get_running_loop(),c.pgconn.socket
     f = loop.create_future()
     (loop.add_writer if write else loop.add_reader)(fd, _wake, f)
     t = loop.call_at(c.due, _wake, f)
@@ -406,7 +406,8 @@ async def _result(c):
         r = pg.get_result()
         if r is None: break
         if res is None: res = r
-    if res.status not in (1, 2): raise c.pg.errors.error_from_result(res, encoding=c.info.encoding) # neither COMMAND_OK nor TUPLES_OK
+    if res.status not in (c.pg.pq.ExecStatus.COMMAND_OK, c.pg.pq.ExecStatus.TUPLES_OK):
+        raise c.pg.errors.error_from_result(res, encoding=c.info.encoding)
     return res
 
 async def _aquery(c, q:str, params:dict):

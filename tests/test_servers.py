@@ -2,7 +2,7 @@
 import os, shutil, socket, subprocess, sys, time, pytest
 from concurrent.futures import ProcessPoolExecutor
 from chatstate import *
-from conftest import Store, server_url, need_binary, check_order, IN_CI
+from conftest import Store, server_url, need_binary, check_order, IN_CI, run_async
 
 DURABLE = ['sqlite', 'redis', 'postgres']
 
@@ -253,6 +253,25 @@ def test_postgres_frozen_backend_and_held_lock_time_out(tmp_path):
             assert time.monotonic() - t0 < 8
         finally: os.kill(pid, signal.SIGCONT)
         assert len(s) == 1
+        async def both(): # the async API, on libpq without psycopg's cursor, keeps the same deadlines
+            async with aconnect(st.url + '&timeout=1') as am:
+                a = await am['s']
+                with psycopg.connect(server_url('postgres')) as other:
+                    other.execute(f'SELECT 1 FROM "{st.schema}".chatstate_sessions WHERE id = %s FOR UPDATE', ('s',))
+                    t0 = time.monotonic()
+                    with pytest.raises(StoreTimeoutError, match='did not answer within 1 s'): await a.add_message('user', 'waits')
+                    assert time.monotonic() - t0 < 5
+                assert await a.count() == 1
+                pids = [c.info.backend_pid for c in am.store._ap.idle]
+                for p in pids: os.kill(p, signal.SIGSTOP)
+                try:
+                    t0 = time.monotonic()
+                    with pytest.raises(StoreTimeoutError, match='did not answer within 1 s'): await a.count()
+                    assert time.monotonic() - t0 < 8
+                finally:
+                    for p in pids: os.kill(p, signal.SIGCONT)
+                assert (await a.add_message('user', 'after it')).content == 'after it' and await a.count() == 2
+        run_async(both())
     finally: st.close()
 
 # --- PostgreSQL: tables changed underneath are a StoreError that says so
