@@ -13,12 +13,12 @@ __all__ = ['MAX_DEPTH', 'MAX_INT_BITS', 'MAX_ID_LEN', 'STOPPED', 'FAILED', 'PREV
            'MissingDriverError', 'new_id', 'compact_json', 'check_json', 'Message', 'reply_life', 'stored_life',
            'SessionInfo', 'reply_state', 'SessionManager', 'merge_metadata', 'judge_reply', 'reply_step', 'not_pending',
            'session_not_found', 'message_not_found', 'ends_elsewhere', 'InMemorySessionManager', 'ChatSession',
-           'AsyncChatSession', 'primitive', 'AsyncSessionManager', 'unchecked_message', 'take_place', 'Wakeups',
-           'Siblings', 'Tree', 'Summary', 'record_key', 'search_words', 'word_hits', 'snippet', 'scan_hits',
+           'AsyncChatSession', 'primitive', 'defer_cancel', 'AsyncSessionManager', 'unchecked_message', 'take_place',
+           'Wakeups', 'Siblings', 'Tree', 'Summary', 'record_key', 'search_words', 'word_hits', 'snippet', 'scan_hits',
            'SearchHit', 'connect', 'aconnect', 'check_seconds', 'mask_url', 'implemented']
 
 # %% ../nbs/00_core.ipynb #2af54ddb
-import asyncio, bisect, functools, json, math, os, re, reprlib, sys, threading, time, uuid, weakref
+import asyncio, bisect, contextvars, functools, json, math, os, re, reprlib, sys, threading, time, uuid, weakref
 from concurrent.futures import ThreadPoolExecutor
 from abc import ABC, abstractmethod, update_abstractmethods
 from dataclasses import dataclass, field
@@ -1080,6 +1080,44 @@ async def _aops(store, gen):
     await store._afinish(ctx, None)
     return res
 
+_deferred = contextvars.ContextVar('chatstate_deferred', default=None)
+
+def defer_cancel(e:BaseException)->bool:
+    """Note cancellation `e`, caught by a wait of a store whose waits finish what they began (`_finishes`), for the
+    primitive running inline to raise when it ends; False if no primitive runs inline, and the wait should raise `e`"""
+    box = _deferred.get()
+    if box is None: return False
+    if not box: box.append(e)
+    return True
+
+async def _aops_inline(store, gen):
+    """`_aops` in the awaiting task, for a store whose waits finish what they began (`defer_cancel`): no task of its
+    own. Cancelled before its first op, it leaves the store untouched; after, it runs to its end, then raises"""
+    box = []
+    tok = _deferred.set(box)
+    try:
+        ctx,send,throw,started = {},gen.send,gen.throw,False
+        try:
+            op = next(gen)
+            while True:
+                try: r = await store._aexec(op, ctx)
+                except asyncio.CancelledError as e: # only before an op began: waiting for a connection, say
+                    if not started: raise
+                    if not box: box.append(e) # and the op runs now
+                except Exception as e: started,op = True,throw(e)
+                else: started,op = True,send(r)
+        except StopIteration as e: res = e.value
+        except BaseException as e:
+            await store._afinish(ctx, e)
+            raise
+        await store._afinish(ctx, None)
+    except BaseException:
+        if box: raise box[0] from None
+        raise
+    finally: _deferred.reset(tok)
+    if box: raise box[0]
+    return res
+
 # %% ../nbs/00_core.ipynb #c1183a49
 class _Inline:
     "Runs a store's calls inline, on the event loop: for a store whose calls never block"
@@ -1116,6 +1154,8 @@ class AsyncSessionManager:
         self.store,self._run = store,store._runner()
         # a store with an async driver of its own: its I/O is awaited, not threaded
         self._native = getattr(store, '_native', False)
+        # its waits finish what they began, so a primitive needs no task of its own to run to its end
+        self._finishes = getattr(store, '_finishes', False)
         _managers.add(self)
 
     def _handle(self, sid): return AsyncChatSession(sid, self)
@@ -1143,7 +1183,9 @@ class AsyncSessionManager:
 for _n in _PRIMITIVES:
     async def _prim(self, *args, _n=_n):
         body = getattr(getattr(type(self.store), _n), 'body', None)
-        if self._native and body: # shielded: a primitive once started runs to its end, whatever happens to the task awaiting it
+        if self._native and body:
+            if self._finishes: return await _aops_inline(self.store, body(self.store, *args))
+            # else shielded: a primitive once started runs to its end, whatever happens to the task awaiting it
             t = _task(_aops(self.store, body(self.store, *args)))
             # its error is the awaiting task's; if that task was cancelled, nobody else is owed it
             t.add_done_callback(_seen)

@@ -112,6 +112,7 @@ def _migrations(S, M, p, U=None, R=None):
 class PostgresSessionManager(SQLStore):
     "A store of sessions in PostgreSQL"
     _native = True # the async API awaits its primitives on psycopg's AsyncConnection
+    _finishes = True # and its waits on the server go on when the task is cancelled (`_ready`): no task per call
     def __init__(self,
                  url:str='postgresql://localhost/postgres', # A libpq URL or conninfo string
                  schema:str='public', # The schema the tables live in (created if absent)
@@ -384,15 +385,23 @@ def _wake(f):
     if not f.done(): f.set_result(None)
 
 async def _ready(c, write:bool=False):
-    "Wait until `c`'s socket can be written (or read), at most until the connection's deadline"
+    """Wait until `c`'s socket can be written (or read), at most until the connection's deadline. Cancelled, it waits on
+    (`defer_cancel`): a statement sent is always read to its end, so the connection is never left mid-answer"""
     loop,fd = asyncio.get_running_loop(),c.pgconn.socket
-    f = loop.create_future()
-    (loop.add_writer if write else loop.add_reader)(fd, _wake, f)
-    t = loop.call_at(c.due, _wake, f)
-    try: await f
-    finally:
-        t.cancel()
-        (loop.remove_writer if write else loop.remove_reader)(fd)
+    while True:
+        f = loop.create_future()
+        (loop.add_writer if write else loop.add_reader)(fd, _wake, f)
+        t = loop.call_at(c.due, _wake, f)
+        try:
+            await f
+            break
+        except asyncio.CancelledError as e:
+            if not defer_cancel(e): raise
+            # a cancel scope cancels each wait again, maybe before the socket's wake-up: look at the socket first
+            if select.select(*(([], [fd]) if write else ([fd], [])), [], 0)[int(write)]: break
+        finally:
+            t.cancel()
+            (loop.remove_writer if write else loop.remove_reader)(fd)
     if loop.time() >= c.due: raise c.pg.errors._WaitTimeout('timeout expired')
 
 async def _result(c):
@@ -414,7 +423,7 @@ async def _aquery(c, q:str, params:dict):
     """Statement `q` run on `c` as psycopg runs it (its dumpers and loaders, the statement prepared once per
     connection), without a cursor: the libpq result"""
     sql,names = _numbered(q)
-    c.due,tx = asyncio.get_running_loop().time() + c.deadline,c.tx
+    c.due,tx = asyncio.get_running_loop().time() + c.deadline,c.pg.adapt.Transformer(c)
     vals = tx.dump_sequence([params[n] for n in names], [c.auto] * len(names)) if names else None
     key = (sql, tx.types) if names else sql
     name = c.prepared.get(key)
@@ -426,19 +435,26 @@ async def _aquery(c, q:str, params:dict):
     c.pgconn.send_query_prepared(name, vals, param_formats=tx.formats if names else None)
     return await _result(c)
 
+async def _copy(c, op):
+    async with c.cursor() as cur, cur.copy(_copy_sql(op[1], op[2])) as cp:
+        for row in op[3]: await cp.write_row(row)
+
 async def _arun_op(c, op):
     "`_run_op`, awaited: a statement through `_aquery`, rows through psycopg's `COPY`"
     kind = op[0]
-    if kind == 'rows':
-        async with c.cursor() as cur, cur.copy(_copy_sql(op[1], op[2])) as cp:
-            for row in op[3]: await cp.write_row(row)
-        return None
+    if kind == 'rows': # psycopg's own waits: in a task of its own, so a cancellation cannot stop it halfway
+        t = asyncio.ensure_future(_copy(c, op))
+        while True:
+            try: return await asyncio.shield(t)
+            except asyncio.CancelledError as e:
+                if t.done() or not defer_cancel(e): raise
     if kind == 'lock': op = _lock(op[1])
     res = await _aquery(c, op[1], op[2])
     if kind == 'n': return res.command_tuples
     if not res.nfields: return []
-    c.tx.set_pgresult(res)
-    return c.tx.load_rows(0, res.ntuples, tuple)
+    tx = c.pg.adapt.Transformer(c) # made for each call (a quarter of a microsecond): one kept on `c` would hold `c` in a cycle
+    tx.set_pgresult(res)
+    return tx.load_rows(0, res.ntuples, tuple)
 
 @patch
 async def _aexec(self:PostgresSessionManager, op:tuple, ctx:dict):
@@ -513,8 +529,8 @@ async def _aconnect(self:PostgresSessionManager):
     c = await _conn_class(pg, True).connect(self.url, **kw)
     c.deadline = self.timeout + 2
     await c.execute(*timeout_sql)
-    # what `_aquery` keeps on the connection: the driver, its dumpers and loaders, and the statements prepared on it
-    c.pg,c.tx,c.auto,c.prepared = pg,pg.adapt.Transformer(c),pg.adapt.PyFormat.AUTO,{}
+    # what `_aquery` keeps on the connection: the driver, and the statements prepared on it
+    c.pg,c.auto,c.prepared = pg,pg.adapt.PyFormat.AUTO,{}
     return c
 
 @patch
