@@ -415,6 +415,7 @@ async def _result(c):
         r = pg.get_result()
         if r is None: break
         if res is None: res = r
+    if res is None: raise c.pg.OperationalError('the server sent no result')
     if res.status not in (c.pg.pq.ExecStatus.COMMAND_OK, c.pg.pq.ExecStatus.TUPLES_OK):
         raise c.pg.errors.error_from_result(res, encoding=c.info.encoding)
     return res
@@ -488,7 +489,6 @@ async def _aend(self:PostgresSessionManager, c, commit:bool):
 @patch
 async def _afinish(self:PostgresSessionManager, ctx:dict, error):
     if 'c' in ctx: await self._aend(ctx.pop('c'), error is None)
-
 
 # %% ../nbs/03_postgres.ipynb #d2c79539
 class _APool:
