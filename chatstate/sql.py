@@ -487,18 +487,16 @@ def _update(self:SQLStore, sid, mid, content=None, chunk=None, pending=None, met
         if one: r = yield Q(self._sql[f'update1:{act}'], p)
         elif cas: # first try: the metadata read unlocked, merged here, written only if it is still what was read
             cas,old = False,(yield Q(self._sql['md0'], p))
-            if not old:
-                raise message_not_found(sid, mid) if (yield from self._exists.body(self, sid)) else session_not_found(sid)
-            p['old'],p['md'] = old[0][1],self._md(merge_metadata(metadata if metadata is not None else self._loads(old[0][1]) if old[0][1] else {}, merge))
+            p['md'] = yield from self._merged(sid, mid, old, metadata, merge)
+            p['old'] = old[0][1]
             r = yield Q(self._sql[f'update1cas:{act}'], p)
         else:
             if not began: yield BEGIN; began = True
             if merge is None: p['pk'] = yield from self._pk(sid)
             else: # the session's row locked and the message's metadata read in one statement, merged here, written back before the lock is let go
                 old = yield Q(self._sql['md'], p)
-                if not old:
-                    raise message_not_found(sid, mid) if (yield from self._exists.body(self, sid)) else session_not_found(sid)
-                p['pk'],p['md'] = old[0][0],self._md(merge_metadata(metadata if metadata is not None else self._loads(old[0][1]) if old[0][1] else {}, merge))
+                p['md'] = yield from self._merged(sid, mid, old, metadata, merge)
+                p['pk'] = old[0][0]
             if d.cte: r = yield Q(self._sql[f'update1:{act}'], p)
             else:
                 r = yield Q(self._sql[f'update:{act}'], p)
@@ -511,6 +509,12 @@ def _update(self:SQLStore, sid, mid, content=None, chunk=None, pending=None, met
         if judge_reply(sid, mid, act, writer, bool(pend), st, holder and d.dec(holder), bool(lapsed)): # left as it is
             return (yield from self._get.body(self, sid, mid))
     raise ConflictError(f"reply {mid!r} in session {sid!r} kept changing while it was written: try again")
+
+@patch
+def _merged(self:SQLStore, sid, mid, old:list, metadata, merge):
+    "The metadata text a merge writes, from the row `md` (or `md0`) read; an empty read raises for what is missing"
+    if not old: raise message_not_found(sid, mid) if (yield from self._exists.body(self, sid)) else session_not_found(sid)
+    return self._md(merge_metadata(metadata if metadata is not None else self._loads(old[0][1]) if old[0][1] else {}, merge))
 
 @patch
 @primitive
