@@ -1070,10 +1070,10 @@ def primitive(body):
     f.body = body
     return f
 
-async def _aops(store, gen):
-    "Run primitive body `gen` on a store's async driver"
-    ctx = {}
-    try: res = await _asteps(gen, lambda op: store._aexec(op, ctx))
+async def _aops(store, gen, run=None):
+    "Run primitive body `gen` on a store's async driver: each op by `run(op, ctx)` (`store._aexec`)"
+    ctx,run = {},run or store._aexec
+    try: res = await _asteps(gen, lambda op: run(op, ctx))
     except BaseException as e:
         await store._afinish(ctx, e)
         raise
@@ -1093,24 +1093,17 @@ def defer_cancel(e:BaseException)->bool:
 async def _aops_inline(store, gen):
     """`_aops` in the awaiting task, for a store whose waits finish what they began (`defer_cancel`): no task of its
     own. Cancelled before its first op, it leaves the store untouched; after, it runs to its end, then raises"""
-    box = []
+    box,started = [],False
+    async def run(op, ctx):
+        nonlocal started
+        while True:
+            try: return await store._aexec(op, ctx)
+            except asyncio.CancelledError as e: # only before an op began: waiting for a connection, say
+                if not started or not defer_cancel(e): raise
+                # and the op runs now
+            finally: started = True
     tok = _deferred.set(box)
-    try:
-        ctx,send,throw,started = {},gen.send,gen.throw,False
-        try:
-            op = next(gen)
-            while True:
-                try: r = await store._aexec(op, ctx)
-                except asyncio.CancelledError as e: # only before an op began: waiting for a connection, say
-                    if not started: raise
-                    if not box: box.append(e) # and the op runs now
-                except Exception as e: started,op = True,throw(e)
-                else: started,op = True,send(r)
-        except StopIteration as e: res = e.value
-        except BaseException as e:
-            await store._afinish(ctx, e)
-            raise
-        await store._afinish(ctx, None)
+    try: res = await _aops(store, gen, run)
     except BaseException:
         if box: raise box[0] from None
         raise
