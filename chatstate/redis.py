@@ -989,6 +989,7 @@ class _Redis(SessionManager):
     """A Redis store's connections and scripts; its primitives are patched on below, and `RedisSessionManager` is the
     store they make"""
     fold_batch = 2000 # the most messages a search's round trip gets back to copy (see Search)
+    _finishes = True # its async waits for an answer go on when the task is cancelled (`_reply`): no task per call
     def __init__(self,
                  url:str='redis://127.0.0.1:6379/0', # The server: redis://[[user]:password@]host:port/db, or rediss:// for TLS
                  prefix:str='chatstate:', # Prefix of every key this store uses
@@ -1110,26 +1111,92 @@ async def _acall(self:_Redis, *args):
         # the server closed it while it was idle (a restart, say): the loop has read its end, so connect again first
         if r is not None and r.at_eof(): await c.disconnect(nowait=True)
         await _send(c, self._pack(args) if self._pack else c.pack_command(*args), self.timeout)
-        return await c.read_response() # on any error or cancellation, the driver drops the connection: never left mid-reply
+        return await _reply(c, self.timeout)
     finally:
         if idle is self._aidle: idle.append(c) # a dropped connection connects again when next used
         else: await c.disconnect(nowait=True) # the store was closed meanwhile
 
 async def _send(c, packed, timeout:float):
-    """Write `packed` on redis.asyncio connection `c`. The driver's `send_packed_command` runs every write in a task of
-    `asyncio.wait_for` (Python 3.11 and before) to time it; a command written into an empty buffer never waits, so only
-    a write that fills the buffer is timed here. Any error drops the connection, as the driver does"""
-    w = getattr(c, '_writer', None) if c.is_connected else None
-    if w is None: return await c.send_packed_command(packed, check_health=False) # connecting, or a driver without it
+    """Write `packed` on redis.asyncio connection `c`, connecting it first if need be. The driver's `send_packed_command`
+    runs every write in a task of `asyncio.wait_for` (Python 3.11 and before) to time it; a command written into an empty
+    buffer never waits, so only a write that fills the buffer is waited for, shielded: a command once written whole is
+    always sent, so a cancelled wait cannot leave half a command or apply a retried one twice. Any error drops the
+    connection, as the driver does"""
+    from redis import exceptions as rx
+    if not c.is_connected:
+        try: await c.connect() # nothing is sent yet: a cancellation here leaves nothing to finish
+        except BaseException: # not even half a handshake left on it
+            await c.disconnect(nowait=True)
+            raise
+    w = getattr(c, '_writer', None)
+    if w is None: return await c.send_packed_command(packed, check_health=False) # a driver without it
     try:
         w.writelines([packed] if isinstance(packed, bytes) else packed)
-        if w.transport.get_write_buffer_size(): await asyncio.wait_for(w.drain(), timeout)
+        if not w.transport.get_write_buffer_size(): return
+        d,due = asyncio.ensure_future(w.drain()),asyncio.get_running_loop().time() + timeout
+        while True:
+            try: return await asyncio.wait_for(asyncio.shield(d), max(0, due - asyncio.get_running_loop().time()))
+            except asyncio.CancelledError as e:
+                if d.done() or not defer_cancel(e): raise
     except BaseException as e:
         await c.disconnect(nowait=True)
-        from redis import exceptions as rx
         if isinstance(e, asyncio.TimeoutError): raise rx.TimeoutError('Timeout writing to socket') from None
         if isinstance(e, OSError): raise rx.ConnectionError(f'Error while writing to socket: {e}') from e
         raise
+
+def _expire(st, f):
+    "The deadline: wake the wait on `st`, taking its future off the reader first, which would set it again if data came"
+    if st._waiter is f: st._waiter = None
+    if not f.done(): f.set_result(None)
+
+async def _arrived(st, due:float):
+    """Wait until stream reader `st` holds data (or its end), at most until loop time `due`. Cancelled, it waits on
+    (`defer_cancel`) when the primitive runs inline: the command was sent, so its answer is read to its end"""
+    loop = asyncio.get_running_loop()
+    while not (st._buffer or st._eof or st._exception):
+        if loop.time() >= due: raise asyncio.TimeoutError()
+        f = st._waiter = loop.create_future() # the reader wakes it when data comes
+        t = loop.call_at(due, _expire, st, f)
+        try: await f
+        except asyncio.CancelledError as e:
+            if not defer_cancel(e): raise
+        finally:
+            t.cancel()
+            if st._waiter is f: st._waiter = None
+
+try: from redis._parsers.hiredis import NOT_ENOUGH_DATA as _MORE
+except ImportError: _MORE = False
+
+async def _reply(c, timeout:float):
+    """Read the answer to the command just sent on redis.asyncio connection `c`, whole, within `timeout` seconds. With
+    hiredis, chatstate feeds the driver's reader itself and only ever waits in `_arrived`, so a cancelled task still
+    reads the answer to its end and the connection is never left mid-reply. Without hiredis, the driver reads it once
+    data has come, dropping the connection if cancelled while more is due; on any error the connection is dropped"""
+    from redis import exceptions as rx
+    p = c._parser
+    hr,st = getattr(p, '_reader', None),getattr(p, '_stream', None)
+    due = asyncio.get_running_loop().time() + timeout
+    try:
+        if not hasattr(hr, 'gets'): # the pure-Python parser
+            await _arrived(c._reader, due)
+            try: return await c.read_response()
+            except asyncio.CancelledError as e: # the answer cut off: the driver dropped the connection
+                if defer_cancel(e): raise rx.ConnectionError('the answer was cut off by a cancellation') from None
+                raise
+        while (res := hr.gets()) is _MORE:
+            await _arrived(st, due)
+            data = await st.read(len(st._buffer) or 1) # all there is, never waiting: data, or the end, is there
+            if not data: raise rx.ConnectionError('Connection closed by server.')
+            hr.feed(data)
+    except rx.ResponseError: raise # the whole answer, an error: the connection is fine
+    except BaseException as e:
+        if c.is_connected: await c.disconnect(nowait=True)
+        if isinstance(e, asyncio.TimeoutError): raise rx.TimeoutError('Timeout reading from socket') from None
+        if isinstance(e, OSError): raise rx.ConnectionError(f'Error while reading from socket: {e}') from e
+        raise
+    if isinstance(res, (rx.ResponseError, rx.ConnectionError)): raise res
+    if isinstance(res, list) and res and isinstance(res[0], rx.ConnectionError): raise res[0]
+    return res
 
 @patch
 async def _ascript(self:_Redis, name, keys, args):

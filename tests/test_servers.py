@@ -260,6 +260,30 @@ def test_postgres_frozen_backend_and_held_lock_time_out(tmp_path, api):
         assert s.add_message('user', 'after it').content == 'after it' and len(s) == 2
     finally: st.close()
 
+@pytest.mark.parametrize('api', APIS)
+def test_redis_held_write_times_out_then_the_next_call_gets_its_own_answer(tmp_path, api):
+    import redis
+    st = Store('redis', tmp_path, api)
+    try:
+        url = st.url + '&timeout=0.5'
+        m = connect(url) if api == 'sync' else Sync(run_async(aconnect(url)._open()))
+        st.mgrs.append(m)
+        s = m.create_session('s')
+        s.add_message('user', 'first')
+        other = redis.Redis.from_url(server_url('redis'))
+        other.client_pause(1500, all=False) # the server holds every write for 1.5 s
+        try:
+            t0 = time.monotonic()
+            with pytest.raises(StoreTimeoutError, match='did not answer within 0.5 s; the write may or may not have been applied'):
+                s.add_message('user', 'held', id='held')
+            assert time.monotonic() - t0 < 1.4
+        finally: other.client_unpause(); other.close()
+        # the late answer to the held write never reaches the next call: its connection was dropped
+        assert s.add_message('user', 'after', id='after').content == 'after'
+        ids = [x.id for x in s.messages]
+        assert ids[-1] == 'after' and ids[:-1] in ([s.messages[0].id], [s.messages[0].id, 'held']) and len(s) == len(ids)
+    finally: st.close()
+
 # --- PostgreSQL: tables changed underneath are a StoreError that says so
 
 def test_postgres_schema_changed_underneath(tmp_path):
