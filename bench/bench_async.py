@@ -33,8 +33,8 @@ async def bench_redis(rounds, n=1000, n_load=10_000):
     async def raw():
         for _ in range(n): await r.rpush(key, json.dumps({'id': str(uuid.uuid4()), 'role': 'User', 'content': 'hello there', 'created': time.time()}))
     line(f'redis.asyncio: append x{n}, ms', *await paired(ours, raw, rounds), 1.3)
-    from chatstate.redis import _APPEND, _fields, _f
-    sha,keys = await r.script_load(_APPEND),m.store._keys('same')
+    from chatstate.redis import _fields, _f
+    sha,keys = await r.script_load(m.store._scripts['append'].script),m.store._keys('same')
     await m.create_session('same')
     async def same(): # the raw driver doing exactly chatstate's work: the same script, keys and arguments
         for _ in range(n): await r.evalsha(sha, len(keys), *keys, 'same', _f(time.time()), 1, '', *_fields(Message('User', 'hello there')), 30000)

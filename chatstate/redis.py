@@ -309,6 +309,27 @@ local function place(at, n, seq, d, p, now, exp) -- the n messages of ARGV from 
 end
 """
 
+# %% ../nbs/04_redis.ipynb #f2d45a09
+def _defs(lib:str)->list:
+    "The top-level definitions of Lua text `lib`, each as (the names it defines, its text); a comment goes with what follows it"
+    res,cur = [],''
+    for line in lib.splitlines(keepends=True):
+        if line.startswith('local ') and any(l.strip() and not l.startswith('--') for l in cur.splitlines()): res.append(cur); cur = ''
+        cur += line
+    res.append(cur)
+    return [(re.search(r'^local (?:function (\w+)|([\w, ]+?) =)', d, re.M).group(1, 2), d) for d in res]
+
+def _lean(script:str, lib:str=_LIB)->str:
+    "`script`, made of `lib` and its own lines, with only the definitions of `lib` its lines use"
+    if not script.startswith(lib): return script
+    defs = [([n.strip() for n in (f or v).split(',')], d) for (f,v),d in _defs(lib)]
+    keep,used,grew = [False] * len(defs),script[len(lib):],True
+    while grew:
+        grew = False
+        for i,(names,d) in enumerate(defs):
+            if not keep[i] and any(re.search(rf'\b{n}\b', used) for n in names): keep[i],used,grew = True,used + d,True
+    return ''.join(d for k,(_,d) in zip(keep, defs) if k) + script[len(lib):]
+
 # %% ../nbs/04_redis.ipynb #30e5a41e
 # KEYS: S Z M D, then the created, updated and expiry indexes, the creation counter, the set of expired sessions already unlisted
 # ARGV: id, metadata, created, updated, expiry, n, replace?, n message fields (3 each), then the owner and its key ('' for none), the lease (ms),
@@ -1013,7 +1034,7 @@ class _Redis(SessionManager):
         self._driver_info = _driver_info(redis)
         self._lost = (redis.ConnectionError, redis.TimeoutError)
         self._idx = [f'{prefix}{k}' for k in ('by_created', 'by_updated', 'by_expiry', 'counter', 'unlisted', 'leases')]
-        self._scripts = {k: self.r.register_script(v) for k,v in dict(create=_CREATE, append=_APPEND, branch=_BRANCH, insert=_INSERT, tree=_TREE, summarize=_SUMMARIZE, summaries=_SUMMARIES, records=_RECORDS, put_records=_PUT_RECORDS, update=_UPDATE, remove=_REMOVE,
+        self._scripts = {k: self.r.register_script(_lean(v)) for k,v in dict(create=_CREATE, append=_APPEND, branch=_BRANCH, insert=_INSERT, tree=_TREE, summarize=_SUMMARIZE, summaries=_SUMMARIES, records=_RECORDS, put_records=_PUT_RECORDS, update=_UPDATE, remove=_REMOVE,
             set_info=_SET_INFO, drop=_DROP, range=_RANGE, get=_GET, one=_ONE, list=_LIST, count=_COUNT, purge=_PURGE, erase=_ERASE, stale=_STALE, index_old=_INDEX_OLD, search=_SEARCH, fold=_FOLD).items()}
 
     def __repr__(self): return f'RedisSessionManager({self._where!r}, prefix={self.prefix!r})'
