@@ -232,14 +232,19 @@ def test_a_silent_server_times_out(kind):
         with pytest.raises(StoreTimeoutError) as e: connect(url).create_session('x')
         assert isinstance(e.value, TimeoutError) and time.monotonic() - t0 < 8
 
+def opened(st, api, options:str):
+    "A manager of store `st` for `api`, its URL with `options` added, closed with the store"
+    url = st.url + options
+    m = connect(url) if api == 'sync' else Sync(run_async(aconnect(url)._open()))
+    st.mgrs.append(m)
+    return m
+
 @pytest.mark.parametrize('api', APIS)
 def test_postgres_frozen_backend_and_held_lock_time_out(tmp_path, api):
     import signal, psycopg
     st = Store('postgres', tmp_path, api)
     try:
-        url = st.url + '&timeout=1'
-        m = connect(url) if api == 'sync' else Sync(run_async(aconnect(url)._open()))
-        st.mgrs.append(m)
+        m = opened(st, api, '&timeout=1')
         s = m.create_session('s')
         with psycopg.connect(server_url('postgres')) as other: # holds the session's row lock in an open transaction
             other.execute(f'SELECT 1 FROM "{st.schema}".chatstate_sessions WHERE id = %s FOR UPDATE', ('s',))
@@ -265,9 +270,7 @@ def test_redis_held_write_times_out_then_the_next_call_gets_its_own_answer(tmp_p
     import redis
     st = Store('redis', tmp_path, api)
     try:
-        url = st.url + '&timeout=0.5'
-        m = connect(url) if api == 'sync' else Sync(run_async(aconnect(url)._open()))
-        st.mgrs.append(m)
+        m = opened(st, api, '&timeout=0.5')
         s = m.create_session('s')
         s.add_message('user', 'first')
         other = redis.Redis.from_url(server_url('redis'))
