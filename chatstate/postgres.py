@@ -47,7 +47,7 @@ class PostgresDialect(Dialect):
     def among(self, col, name, vals, p): p[name] = vals; return f'{col} = ANY(:{name})'
     def preview_text(self, v): return None if v is None else dec(v)[:PREVIEW_LEN]
 
-    def messages(self, rows, _m=unchecked_message, _l=json.loads, _E=_E, _rl=reply_life):
+    def messages(self, rows, _m=unchecked_message, _l=stored_json, _E=_E, _rl=reply_life):
         "`Message`s from rows: the hot loop of every read, which decodes only text that holds the escape character"
         return [_m(dec(r) if _E in r else r, dec(c) if _E in c else c, dec(i) if _E in i else i, p,
                    _l(dec(md)) if md else {},

@@ -49,7 +49,7 @@ def _parts(v:bytes)->tuple:
     e = a + int(rl)
     return v[0] - 64, int(ca) if ca else None, int(en) if en else None, int(ex) if ex else None, v[k+1:a], v[a:e], e
 
-def _msgs(r, _m=unchecked_message, _loads=json.loads, _rl=reply_life, _p=_parts):
+def _msgs(r, _m=unchecked_message, _loads=stored_json, _rl=reply_life, _p=_parts):
     "`Message`s from a script's [ids, values, metadata of those that have some, the server's time in ms]"
     ids,vals,mds,now = r
     mdi,res = iter(mds),[]
@@ -81,7 +81,7 @@ def _summary(f, pre=PREVIEW_LEN):
         v = f[7]; fl,_,_,ex,_,role,e = _parts(v)
         p = fl & 1 == 1
         role,content,reply = role.decode(),v[e:].decode('utf-8', 'ignore')[:pre],reply_state(p, fl >> 2, p and (ex or 0) <= int(f[8]))
-    return SessionInfo(sid.decode(), json.loads(md), float(created), float(updated), float(exp) if exp else None,
+    return SessionInfo(sid.decode(), stored_json(md), float(created), float(updated), float(exp) if exp else None,
                        int(n), content, role, None if owner is None else owner.decode(), reply)
 
 def _patch_args(patch)->list:

@@ -230,7 +230,7 @@ class SQLStore(SessionManager):
             res.append((pk, base+i, e(m.id), e(m.role), e(m.content), m.pending, self._md(m.metadata), at, ended, st,
                         w if m.pending else None, exp if m.pending else None, err and e(err), par, dep, tc))
         return res
-    def _loads(self, s:str): return json.loads(self.dialect.dec(s))
+    def _loads(self, s:str): return stored_json(self.dialect.dec(s))
 
 # %% ../nbs/01_sql.ipynb #971dea02
 @patch

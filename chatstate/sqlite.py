@@ -86,8 +86,6 @@ _MIGRATIONS = {1: [ # each version: the statements that bring a file from the ve
 }
 
 # %% ../nbs/02_sqlite.ipynb #48045c9b
-_loads = json.JSONDecoder().raw_decode
-
 class SQLiteDialect(Dialect):
     "How the SQL engine speaks to SQLite"
     preview = f'substr(CAST(m.content AS BLOB), 1, {4*PREVIEW_LEN})' # bytes: SQLite's text functions stop at a NUL
@@ -105,10 +103,10 @@ class SQLiteDialect(Dialect):
         p.update((f'{name}{i}', v) for i,v in enumerate(vals))
         return f"{col} IN ({', '.join(f':{name}{i}' for i in range(len(vals)))})"
 
-    def messages(self, rows, _m=unchecked_message, _l=_loads, _rl=reply_life):
+    def messages(self, rows, _m=unchecked_message, _l=stored_json, _rl=reply_life):
         """`Message`s from rows: the hot loop of every read (most messages are no reply, or a finished one: their times
         are one float)"""
-        return [_m(r, c, i, p == 1, _l(md)[0] if md else {},
+        return [_m(r, c, i, p == 1, _l(md) if md else {},
                    at if not (p or st) and (en == at or en is None) else _rl(at, en, p == 1, st, la == 1, er))
                 for r,c,i,p,md,at,en,st,er,la in rows]
 
