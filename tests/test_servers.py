@@ -122,6 +122,33 @@ def test_redis_restart_keeps_acknowledged_messages(tmp_path):
         assert s.messages == [a, b]
     finally: p.terminate(); p.wait()
 
+def test_redis_a_cancelled_big_write_is_sent_whole_and_lands(tmp_path):
+    "A write too big for the socket's buffers, cancelled while the server reads nothing, is still sent whole and lands; then the task ends cancelled"
+    import asyncio, signal
+    server_url('redis')
+    exe = need_binary('/usr/bin/redis-server', 'redis-server')
+    port = free_port()
+    p = subprocess.Popen([exe, '--port', str(port), '--bind', '127.0.0.1', '--dir', str(tmp_path), '--save', '', '--appendonly', 'no'],
+                         stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try: socket.create_connection(('127.0.0.1', port), 0.1).close(); break
+            except OSError: time.sleep(0.05)
+        async def go():
+            async with aconnect(f'redis://127.0.0.1:{port}/0') as m:
+                s = await m.create_session('big')
+                p.send_signal(signal.SIGSTOP) # the server reads nothing: the command waits in the client's buffer
+                t = asyncio.ensure_future(s.add_message('user', 'x' * 32_000_000, id='big'))
+                await asyncio.sleep(0.3); t.cancel()
+                await asyncio.sleep(0.2)
+                waited = not t.done() # the cancellation waits for the command to be sent and answered
+                p.send_signal(signal.SIGCONT)
+                with pytest.raises(asyncio.CancelledError): await t
+                return waited, len((await s['big']).content), await s.count()
+        assert run_async(go()) == (True, 32_000_000, 1)
+    finally:
+        p.send_signal(signal.SIGCONT); p.terminate(); p.wait()
+
 def test_postgres_restart_keeps_acknowledged_messages(tmp_path):
     server_url('postgres')
     bindir = os.path.dirname(need_binary('/usr/lib/postgresql/*/bin/pg_ctl', 'PostgreSQL'))
