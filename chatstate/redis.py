@@ -8,7 +8,7 @@ Docs: https://chatstate.github.io/chatstate/redis.html.md"""
 __all__ = ['RedisSessionManager']
 
 # %% ../nbs/04_redis.ipynb #a3aa3a92
-import asyncio, hashlib, json, math, re, time
+import asyncio, functools, hashlib, json, math, re, time
 from typing import Optional
 from urllib.parse import quote, urlsplit, parse_qsl, urlencode
 from fastcore.basics import patch
@@ -310,25 +310,31 @@ end
 """
 
 # %% ../nbs/04_redis.ipynb #f2d45a09
-def _defs(lib:str)->list:
-    "The top-level definitions of Lua text `lib`, each as (the names it defines, its text); a comment goes with what follows it"
+def _words(s:str)->set: return set(re.findall(r'\w+', s))
+
+@functools.lru_cache(maxsize=None)
+def _defs(lib:str)->tuple:
+    """The top-level definitions of Lua text `lib`, each as (the names it defines, the words it uses, its text); a comment
+    goes with what follows it"""
     res,cur = [],''
     for line in lib.splitlines(keepends=True):
         if line.startswith('local ') and any(l.strip() and not l.startswith('--') for l in cur.splitlines()): res.append(cur); cur = ''
         cur += line
     res.append(cur)
-    return [(re.search(r'^local (?:function (\w+)|([\w, ]+?) =)', d, re.M).group(1, 2), d) for d in res]
+    names = [re.search(r'^local (?:function (\w+)|([\w, ]+?) =)', d, re.M).group(1, 2) for d in res]
+    return tuple(({n.strip() for n in (f or v).split(',')}, _words(d), d) for (f,v),d in zip(names, res))
 
+@functools.lru_cache(maxsize=None) # once per script in a process, not for each store opened
 def _lean(script:str, lib:str=_LIB)->str:
     "`script`, made of `lib` and its own lines, with only the definitions of `lib` its lines use"
     if not script.startswith(lib): return script
-    defs = [([n.strip() for n in (f or v).split(',')], d) for (f,v),d in _defs(lib)]
-    keep,used,grew = [False] * len(defs),script[len(lib):],True
+    body,defs = script[len(lib):],_defs(lib)
+    keep,used,grew = [False] * len(defs),_words(body),True
     while grew:
         grew = False
-        for i,(names,d) in enumerate(defs):
-            if not keep[i] and any(re.search(rf'\b{n}\b', used) for n in names): keep[i],used,grew = True,used + d,True
-    return ''.join(d for k,(_,d) in zip(keep, defs) if k) + script[len(lib):]
+        for i,(names,uses,_) in enumerate(defs):
+            if not keep[i] and not names.isdisjoint(used): keep[i],grew = True,True; used |= uses
+    return ''.join(d for k,(_,_,d) in zip(keep, defs) if k) + body
 
 # %% ../nbs/04_redis.ipynb #30e5a41e
 # KEYS: S Z M D, then the created, updated and expiry indexes, the creation counter, the set of expired sessions already unlisted
