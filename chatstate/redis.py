@@ -1149,7 +1149,6 @@ async def _send(c, packed, timeout:float):
     buffer never waits, so only a write that fills the buffer is waited for, shielded: a command once written whole is
     always sent, so a cancelled wait cannot leave half a command or apply a retried one twice. Any error drops the
     connection, as the driver does"""
-    from redis import exceptions as rx
     if not c.is_connected:
         try: await c.connect() # nothing is sent yet: a cancellation here leaves nothing to finish
         except BaseException: # not even half a handshake left on it
@@ -1167,6 +1166,7 @@ async def _send(c, packed, timeout:float):
                 if d.done() or not defer_cancel(e): raise
     except BaseException as e:
         await c.disconnect(nowait=True)
+        rx = _rx()
         if isinstance(e, asyncio.TimeoutError): raise rx.TimeoutError('Timeout writing to socket') from None
         if isinstance(e, OSError): raise rx.ConnectionError(f'Error while writing to socket: {e}') from e
         raise
@@ -1194,12 +1194,16 @@ async def _arrived(st, due:float):
 try: from redis._parsers.hiredis import NOT_ENOUGH_DATA as _MORE
 except ImportError: _MORE = False
 
+def _rx():
+    "The driver's exceptions, looked up only when something went wrong, off the path of every answer"
+    from redis import exceptions
+    return exceptions
+
 async def _reply(c, timeout:float):
     """Read the answer to the command just sent on redis.asyncio connection `c`, whole, within `timeout` seconds. With
     hiredis, chatstate feeds the driver's reader itself and only ever waits in `_arrived`, so a cancelled task still
     reads the answer to its end and the connection is never left mid-reply. Without hiredis, the driver reads it once
     data has come, dropping the connection if cancelled while more is due; on any error the connection is dropped"""
-    from redis import exceptions as rx
     p = c._parser
     hr,st = getattr(p, '_reader', None),getattr(p, '_stream', None)
     due = asyncio.get_running_loop().time() + timeout
@@ -1208,21 +1212,24 @@ async def _reply(c, timeout:float):
             await _arrived(c._reader, due)
             try: return await c.read_response()
             except asyncio.CancelledError as e: # the answer cut off: the driver dropped the connection
-                if defer_cancel(e): raise rx.ConnectionError('the answer was cut off by a cancellation') from None
+                if defer_cancel(e): raise _rx().ConnectionError('the answer was cut off by a cancellation') from None
                 raise
         while (res := hr.gets()) is _MORE:
             await _arrived(st, due)
             data = await st.read(len(st._buffer) or 1) # all there is, never waiting: data, or the end, is there
-            if not data: raise rx.ConnectionError('Connection closed by server.')
+            if not data: raise _rx().ConnectionError('Connection closed by server.')
             hr.feed(data)
-    except rx.ResponseError: raise # the whole answer, an error: the connection is fine
     except BaseException as e:
+        rx = _rx()
+        if isinstance(e, rx.ResponseError): raise # the whole answer, an error: the connection is fine
         if c.is_connected: await c.disconnect(nowait=True)
         if isinstance(e, asyncio.TimeoutError): raise rx.TimeoutError('Timeout reading from socket') from None
         if isinstance(e, OSError): raise rx.ConnectionError(f'Error while reading from socket: {e}') from e
         raise
-    if isinstance(res, (rx.ResponseError, rx.ConnectionError)): raise res
-    if isinstance(res, list) and res and isinstance(res[0], rx.ConnectionError): raise res[0]
+    if isinstance(res, Exception) or isinstance(res, list) and res and isinstance(res[0], Exception): # an error answer
+        rx = _rx()
+        if isinstance(res, (rx.ResponseError, rx.ConnectionError)): raise res
+        if isinstance(res, list) and isinstance(res[0], rx.ConnectionError): raise res[0]
     return res
 
 @patch
