@@ -13,9 +13,10 @@ __all__ = ['MAX_DEPTH', 'MAX_INT_BITS', 'MAX_ID_LEN', 'STOPPED', 'FAILED', 'PREV
            'MissingDriverError', 'new_id', 'compact_json', 'stored_json', 'check_json', 'Message', 'reply_life',
            'stored_life', 'SessionInfo', 'reply_state', 'SessionManager', 'merge_metadata', 'judge_reply', 'reply_step',
            'not_pending', 'session_not_found', 'message_not_found', 'ends_elsewhere', 'InMemorySessionManager',
-           'ChatSession', 'AsyncChatSession', 'primitive', 'defer_cancel', 'AsyncSessionManager', 'unchecked_message',
-           'take_place', 'Wakeups', 'Siblings', 'Tree', 'Summary', 'record_key', 'search_words', 'word_hits', 'snippet',
-           'scan_hits', 'SearchHit', 'connect', 'aconnect', 'check_seconds', 'mask_url', 'implemented']
+           'ChatSession', 'AsyncChatSession', 'primitive', 'defer_cancel', 'see_through', 'AsyncSessionManager',
+           'unchecked_message', 'take_place', 'Wakeups', 'Siblings', 'Tree', 'Summary', 'record_key', 'search_words',
+           'word_hits', 'snippet', 'scan_hits', 'SearchHit', 'connect', 'aconnect', 'check_seconds', 'mask_url',
+           'implemented']
 
 # %% ../nbs/00_core.ipynb #2af54ddb
 import asyncio, bisect, contextvars, functools, json, math, os, re, reprlib, sys, threading, time, uuid, weakref
@@ -1101,6 +1102,17 @@ def defer_cancel(e:BaseException)->bool:
     if box is None: return False
     if not box: box.append(e)
     return True
+
+async def see_through(aw, timeout:Optional[float]=None):
+    """Await `aw` in a task of its own, shielded, to its end (or for `timeout` seconds: then `TimeoutError`), for a wait
+    of a store whose waits finish what they began that goes through someone else's waits (a driver's): a cancellation
+    is noted (`defer_cancel`) and the wait goes on, so what `aw` began is never cut off halfway"""
+    t,loop = asyncio.ensure_future(aw),asyncio.get_running_loop()
+    due = None if timeout is None else loop.time() + timeout
+    while True:
+        try: return await (asyncio.shield(t) if due is None else asyncio.wait_for(asyncio.shield(t), max(0, due - loop.time())))
+        except asyncio.CancelledError as e:
+            if t.done() or not defer_cancel(e): raise
 
 async def _aops_inline(store, gen):
     """`_aops` in the awaiting task, for a store whose waits finish what they began (`defer_cancel`): no task of its

@@ -447,12 +447,7 @@ async def _copy(c, op):
 async def _arun_op(c, op):
     "`_run_op`, awaited: a statement through `_aquery`, rows through psycopg's `COPY`"
     kind = op[0]
-    if kind == 'rows': # psycopg's own waits: in a task of its own, so a cancellation cannot stop it halfway
-        t = asyncio.ensure_future(_copy(c, op))
-        while True:
-            try: return await asyncio.shield(t)
-            except asyncio.CancelledError as e:
-                if t.done() or not defer_cancel(e): raise
+    if kind == 'rows': return await see_through(_copy(c, op)) # psycopg's own waits: a cancellation cannot stop it halfway
     if kind == 'lock': op = _lock(op[1])
     res = await _aquery(c, op[1], op[2])
     if kind == 'n': return res.command_tuples

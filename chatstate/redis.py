@@ -1158,12 +1158,7 @@ async def _send(c, packed, timeout:float):
     if w is None: return await c.send_packed_command(packed, check_health=False) # a driver without it
     try:
         w.writelines([packed] if isinstance(packed, bytes) else packed)
-        if not w.transport.get_write_buffer_size(): return
-        d,due = asyncio.ensure_future(w.drain()),asyncio.get_running_loop().time() + timeout
-        while True:
-            try: return await asyncio.wait_for(asyncio.shield(d), max(0, due - asyncio.get_running_loop().time()))
-            except asyncio.CancelledError as e:
-                if d.done() or not defer_cancel(e): raise
+        if w.transport.get_write_buffer_size(): await see_through(w.drain(), timeout)
     except BaseException as e:
         await c.disconnect(nowait=True)
         rx = _rx()
