@@ -99,17 +99,20 @@ def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
-def test_redis_restart_keeps_acknowledged_messages(tmp_path):
+def start_redis(tmp_path, port, *options):
+    "A redis-server of its own on `port`, keeping its files in `tmp_path`, once it takes connections"
     server_url('redis')
     exe = need_binary('/usr/bin/redis-server', 'redis-server')
+    p = subprocess.Popen([exe, '--port', str(port), '--bind', '127.0.0.1', '--dir', str(tmp_path), '--save', '', *options],
+                         stdout=subprocess.DEVNULL)
+    for _ in range(100):
+        try: socket.create_connection(('127.0.0.1', port), 0.1).close(); return p
+        except OSError: time.sleep(0.05)
+    raise RuntimeError('redis did not start')
+
+def test_redis_restart_keeps_acknowledged_messages(tmp_path):
     port = free_port()
-    args = [exe, '--port', str(port), '--bind', '127.0.0.1', '--dir', str(tmp_path), '--appendonly', 'yes', '--appendfsync', 'always', '--save', '']
-    def start():
-        p = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-        for _ in range(100):
-            try: socket.create_connection(('127.0.0.1', port), 0.1).close(); return p
-            except OSError: time.sleep(0.05)
-        raise RuntimeError('redis did not start')
+    start = lambda: start_redis(tmp_path, port, '--appendonly', 'yes', '--appendfsync', 'always')
     p = start()
     try:
         m = connect(f'redis://127.0.0.1:{port}/0')
@@ -125,15 +128,9 @@ def test_redis_restart_keeps_acknowledged_messages(tmp_path):
 def test_redis_a_cancelled_big_write_is_sent_whole_and_lands(tmp_path):
     "A write too big for the socket's buffers, cancelled while the server reads nothing, is still sent whole and lands; then the task ends cancelled"
     import asyncio, signal
-    server_url('redis')
-    exe = need_binary('/usr/bin/redis-server', 'redis-server')
     port = free_port()
-    p = subprocess.Popen([exe, '--port', str(port), '--bind', '127.0.0.1', '--dir', str(tmp_path), '--save', '', '--appendonly', 'no'],
-                         stdout=subprocess.DEVNULL)
+    p = start_redis(tmp_path, port, '--appendonly', 'no')
     try:
-        for _ in range(100):
-            try: socket.create_connection(('127.0.0.1', port), 0.1).close(); break
-            except OSError: time.sleep(0.05)
         async def go():
             async with aconnect(f'redis://127.0.0.1:{port}/0') as m:
                 s = await m.create_session('big')
