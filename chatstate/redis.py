@@ -103,6 +103,8 @@ local function unown(s, L)
 end
 """ # session `s` out of its owner's indexes and the lease index (before its keys go)
 
+
+# %% ../nbs/04_redis.ipynb #c3d4e002
 _LIB = _CLOCK + _UNOWN + r"""
 local S, Z, M, D, W, R = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[11], KEYS[12]
 local function check(spec)
@@ -119,6 +121,11 @@ local function expire(exp)
     for _, i in ipairs({1, 2, 3, 4, 11, 12}) do redis.call('PEXPIREAT', KEYS[i], ms) end
   else for _, i in ipairs({1, 2, 3, 4, 11, 12}) do redis.call('PERSIST', KEYS[i]) end end
 end
+"""
+
+
+# %% ../nbs/04_redis.ipynb #c3d4e005
+_LIB += r"""
 local function each(cmd, key, ids)
   local res = {}
   for i = 1, #ids, 1000 do
@@ -133,6 +140,11 @@ local function msgs(ids)
   for i, v in ipairs(vals) do if v and hasmd(v) then withmd[#withmd + 1] = ids[i] end end
   return {ids, vals, each('HMGET', D, withmd), clock()}
 end
+"""
+
+
+# %% ../nbs/04_redis.ipynb #c3d4e007
+_LIB += r"""
 local function stamp(v, now, exp) -- a value as `_val` made it, its times filled in: `*` now, `+` now plus the lease
   local k = string.find(v, ':', 2, true)
   return string.sub(v, 1, 1) .. string.gsub(string.gsub(string.sub(v, 2, k - 1), '%*', now), '%+', exp) .. string.sub(v, k)
@@ -150,6 +162,11 @@ local function parse(v) -- a stored value's parts (see `_parts`)
   return {f = f - 64, c = h[1], e = h[2], exp = h[3], x = string.sub(v, k + 1, a), role = string.sub(v, a + 1, e), body = string.sub(v, e + 1)}
 end
 local function build(m) return string.char(64 + m.f) .. m.c .. ',' .. m.e .. ',' .. m.exp .. ',' .. #m.x .. ',' .. #m.role .. ':' .. m.x .. m.role .. m.body end
+"""
+
+
+# %% ../nbs/04_redis.ipynb #c3d4e010
+_LIB += r"""
 local function leased(id) return #S .. ':' .. S .. id end -- a reply's member of the store's lease index (KEYS[10])
 local function lease(id, exp) redis.call('ZADD', KEYS[10], exp, leased(id)); redis.call('HSET', S, 'l:' .. id, 1) end
 local function unlease(id) redis.call('ZREM', KEYS[10], leased(id)); redis.call('HDEL', S, 'l:' .. id) end
@@ -193,6 +210,11 @@ local function jpairs(s)
   end
   return res
 end
+"""
+
+
+# %% ../nbs/04_redis.ipynb #c3d4e013
+_LIB += r"""
 local function merge(s, first)
   local patch, order, out = {}, {}, {}
   for i = first, #ARGV - 1, 2 do patch[ARGV[i]] = ARGV[i + 1]; order[#order + 1] = ARGV[i] end
@@ -233,6 +255,11 @@ local function tnode(id) -- depth, touched, parent id (false at the top) of mess
 end
 local function tset(id, d, t, p) redis.call('HSET', S, 't:' .. id, d .. ',' .. t .. ',' .. (p or '')) end
 local function headid() local h = redis.call('HGET', S, 'head'); return h and h ~= '' and h or false end
+"""
+
+
+# %% ../nbs/04_redis.ipynb #c3d4e016
+_LIB += r"""
 local function path(x, limit) -- message `x` and those above it, top first (the last `limit` of them; all when nil), in a session that branched
   local up = {}
   while x and (not limit or #up < limit) do
@@ -250,6 +277,11 @@ local function path(x, limit) -- message `x` and those above it, top first (the 
   for i = #up, 1, -1 do res[#res + 1] = up[i] end
   return res
 end
+"""
+
+
+# %% ../nbs/04_redis.ipynb #c3d4e019
+_LIB += r"""
 local function load() -- a session that branched, whole: its ids in the order they were added, and each one's {depth, touched, parent or false}
   local z, h, rec, ids, nodes = redis.call('ZRANGE', Z, 0, -1, 'WITHSCORES'), redis.call('HGETALL', S), {}, {}, {}
   for i = 1, #h, 2 do if string.sub(h[i], 1, 2) == 't:' then rec[string.sub(h[i], 3)] = h[i + 1] end end
@@ -275,6 +307,11 @@ local function below(ids, nodes, top) -- the set of messages below `top`
   end
   return res
 end
+"""
+
+
+# %% ../nbs/04_redis.ipynb #c3d4e021
+_LIB += r"""
 local function reshape(ids, nodes, gone, h) -- take the messages `gone` out (each one's children join its parent), end the active branch at `h`; return them
   local out, left = {}, 0
   for _, id in ipairs(ids) do
@@ -291,6 +328,11 @@ local function reshape(ids, nodes, gone, h) -- take the messages `gone` out (eac
   else redis.call('HSET', S, 'base', 0, 'head', h or '', 'n', h and nodes[h][1] + 1 or 0) end
   return out
 end
+"""
+
+
+# %% ../nbs/04_redis.ipynb #c3d4e025
+_LIB += r"""
 local function keep(from) -- write the records of ARGV from `from` (each key and value) into R, each replacing one of its key, with the session's expiry
   for i = from, #ARGV, 2 do
     redis.call('ZREMRANGEBYLEX', R, '[' .. ARGV[i] .. '\0', '(' .. ARGV[i] .. '\1') -- the value it had
@@ -1127,6 +1169,8 @@ async def _aexec(self:_Redis, op:tuple, ctx:dict):
             except self._redis.RedisError as e: raise self._error(e) from e
     finally: places.release()
 
+
+# %% ../nbs/04_redis.ipynb #b7c2a002
 @patch
 async def _acall(self:_Redis, *args):
     """Send command `args` on one of the async API's connections and read its raw answer: one `send` and one read, no
@@ -1143,6 +1187,8 @@ async def _acall(self:_Redis, *args):
         if idle is self._aidle: idle.append(c) # a dropped connection connects again when next used
         else: await c.disconnect(nowait=True) # the store was closed meanwhile
 
+
+# %% ../nbs/04_redis.ipynb #b7c2a004
 async def _send(c, packed, timeout:float):
     """Write `packed` on redis.asyncio connection `c`, connecting it first if need be. The driver's `send_packed_command`
     runs every write in a task of `asyncio.wait_for` (Python 3.11 and before) to time it; a command written into an empty
@@ -1166,6 +1212,8 @@ async def _send(c, packed, timeout:float):
         if isinstance(e, OSError): raise rx.ConnectionError(f'Error while writing to socket: {e}') from e
         raise
 
+
+# %% ../nbs/04_redis.ipynb #b7c2a006
 def _expire(st, f):
     "The deadline: wake the wait on `st`, taking its future off the reader first, which would set it again if data came"
     if st._waiter is f: st._waiter = None
@@ -1186,6 +1234,8 @@ async def _arrived(st, due:float):
             t.cancel()
             if st._waiter is f: st._waiter = None
 
+
+# %% ../nbs/04_redis.ipynb #b7c2a012
 try: from redis._parsers.hiredis import NOT_ENOUGH_DATA as _MORE
 except ImportError: _MORE = False
 
@@ -1227,6 +1277,8 @@ async def _reply(c, timeout:float):
         if isinstance(res, list) and isinstance(res[0], rx.ConnectionError): raise res[0]
     return res
 
+
+# %% ../nbs/04_redis.ipynb #b7c2a016
 @patch
 async def _ascript(self:_Redis, name, keys, args):
     "Run script `name` on `keys` and `args` by its sha, loading it first if the server does not know it"
@@ -1236,6 +1288,8 @@ async def _ascript(self:_Redis, name, keys, args):
         await self._acall('SCRIPT', 'LOAD', s.script)
         return await self._acall('EVALSHA', s.sha, len(keys), *keys, *args)
 
+
+# %% ../nbs/04_redis.ipynb #b7c2a017
 @patch
 def _open_async(self:_Redis):
     """The async API's connections, made on first use (in the event loop that uses them), at most `pool_size`; commands
@@ -1257,6 +1311,7 @@ async def _aclose(self:_Redis):
         for c in idle: await c.disconnect()
         await self._ar.aclose()
     self._ar = None
+
 
 # %% ../nbs/04_redis.ipynb #bfb670a7
 @patch
