@@ -901,6 +901,8 @@ end
 return n
 """
 
+
+# %% ../nbs/04_redis.ipynb #c3d4e029
 # KEYS: a session's, as `_keys` gives them. Its replies a release before leases left pending go into the lease index, lapsed (score 0)
 _INDEX_OLD = _LIB + """
 local vals = redis.call('HGETALL', M)
@@ -911,6 +913,8 @@ end
 return 1
 """
 
+
+# %% ../nbs/04_redis.ipynb #c3d4e031
 # KEYS: the lease index; ARGV: how many. Members of replies that ended, were deleted, or whose session is gone are dropped as they are met
 _STALE = _CLOCK + """
 local now, lim, res, off = clock(), tonumber(ARGV[1]), {{}, {}, {}, {}}, 0
@@ -937,6 +941,8 @@ res[5] = now
 return res
 """
 
+
+# %% ../nbs/04_redis.ipynb #c3d4e033
 # KEYS: created, updated, expiry indexes, the unlisted set, then the owner's created, updated and expiry indexes, the lease index; ARGV: the owner's key
 _ERASE = _UNOWN + """
 local n = 0
@@ -953,6 +959,7 @@ end
 redis.call('DEL', KEYS[5], KEYS[6], KEYS[7])
 return n
 """
+
 
 # %% ../nbs/04_redis.ipynb #b4bfa417
 # KEYS: an owner's created index; ARGV: now, limit, offset, 'newest' or 'relevance', the owner's key, how many messages without a copy to hand back at most, the words
@@ -1561,6 +1568,8 @@ def _update(self:_Redis, sid, mid, content=None, chunk=None, pending=None, metad
         return _msgs([[_b(mid)], [r[5]], [r[6]], r[7]])[0]
     return _msgs([[_b(mid)], [r[1]], [r[2]], r[3]])[0]
 
+
+# %% ../nbs/04_redis.ipynb #c3d4e036
 @patch
 def _index_old(self:_Redis):
     """Once per store: put the replies an earlier release left pending (it kept no leases) into the lease index, a page
@@ -1585,6 +1594,8 @@ def _stale(self:_Redis, limit):
     sids,ids,vals,mds,now = (yield ('stale', [self._idx[5]], [min(limit, _MAXPOS)], True))
     return [(s.decode(), _msgs([[i], [v], [md], now])[0]) for s,i,v,md in zip(sids, ids, vals, mds)]
 
+
+# %% ../nbs/04_redis.ipynb #c3d4e038
 @patch
 def _remove(self:_Redis, sid, how, ids):
     r = (yield ('remove', self._keys(sid), [sid, _f(time.time()), how, *ids], True))
@@ -1603,6 +1614,7 @@ def _pop(self:_Redis, sid): return next(iter((yield from self._remove(sid, 'last
 @patch
 @primitive
 def _truncate(self:_Redis, sid, after): return (yield from self._remove(sid, 'after', [after or '']))
+
 
 # %% ../nbs/04_redis.ipynb #b1315e98
 @patch
