@@ -381,6 +381,8 @@ def _numbered(q:str)->tuple:
         return f'${names.index(m.group(1)) + 1}'
     return re.sub(r'%(?:\((\w+)\)s|%)', num, q).encode(),tuple(names)
 
+
+# %% ../nbs/03_postgres.ipynb #d4e5f003
 def _wake(f):
     if not f.done(): f.set_result(None)
 
@@ -404,6 +406,8 @@ async def _ready(c, write:bool=False):
             (loop.remove_writer if write else loop.remove_reader)(fd)
     if loop.time() >= c.due: raise c.pg.errors._WaitTimeout('timeout expired')
 
+
+# %% ../nbs/03_postgres.ipynb #d4e5f005
 async def _result(c):
     "The one result of the statement just sent on `c`; the server's error as psycopg raises it"
     pg,res = c.pgconn,None
@@ -420,6 +424,8 @@ async def _result(c):
         raise c.pg.errors.error_from_result(res, encoding=c.info.encoding)
     return res
 
+
+# %% ../nbs/03_postgres.ipynb #d4e5f007
 PREPARED = 256 # the most statements `_aquery` prepares on one connection; any more are sent whole each time
 
 async def _aquery(c, q:str, params:dict):
@@ -440,6 +446,8 @@ async def _aquery(c, q:str, params:dict):
     else: c.pgconn.send_query_prepared(name, vals, param_formats=formats)
     return await _result(c)
 
+
+# %% ../nbs/03_postgres.ipynb #d4e5f008
 async def _copy(c, op):
     async with c.cursor() as cur, cur.copy(_copy_sql(op[1], op[2])) as cp:
         for row in op[3]: await cp.write_row(row)
@@ -456,6 +464,8 @@ async def _arun_op(c, op):
     tx.set_pgresult(res)
     return tx.load_rows(0, res.ntuples, tuple)
 
+
+# %% ../nbs/03_postgres.ipynb #d4e5f012
 @patch
 async def _aexec(self:PostgresSessionManager, op:tuple, ctx:dict):
     "`_exec`, awaited"
@@ -484,6 +494,7 @@ async def _aend(self:PostgresSessionManager, c, commit:bool):
 @patch
 async def _afinish(self:PostgresSessionManager, ctx:dict, error):
     if 'c' in ctx: await self._aend(ctx.pop('c'), error is None)
+
 
 # %% ../nbs/03_postgres.ipynb #d2c79539
 class _APool:
