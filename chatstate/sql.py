@@ -63,6 +63,9 @@ def cols(t=''):
 # OUT: the same, read back from a CTE
 COLS,OUT = cols(),'role, content, id, pending, metadata, at, ended, st, error, lapsed'
 PK = 'SELECT pk FROM {S} s WHERE s.id = :sid AND ' + LIVE
+
+
+# %% ../nbs/01_sql.ipynb #e5f6a002
 # the counters move here on the way up: `k` more sequences and messages, the active branch's end moved to the last of them (`prev` keeps where it was)
 BUMP = '''UPDATE {S} AS s SET prev = head, head = next_seq + :k, next_seq = next_seq + :k, n = n + :k, total = total + :k, updated = :now
       WHERE s.id = :sid AND ''' + LIVE + ' RETURNING pk, next_seq - :k AS base, prev AS up, n - :k AS d0'
@@ -76,6 +79,9 @@ APPEND = ''') INSERT INTO {M}(session, seq, id, role, content, pending, metadata
         CASE WHEN v.i = 1 THEN up ELSE base + v.i - 1 END, d0 + v.i - 1, base + v.i
       FROM s, (VALUES {ROWS}) AS v(i, id, role, content, pending, md)
       RETURNING seq, at'''
+
+
+# %% ../nbs/01_sql.ipynb #e5f6a004
 # a session that is one branch: its active branch is all its messages, in sequence order
 FLAT = PK + ' AND s.n = s.total'
 PATH = '''WITH RECURSIVE p(pk, seq) AS (SELECT pk, head FROM {S} s WHERE s.id = :sid AND ''' + LIVE + ''' AND head IS NOT NULL
@@ -83,6 +89,9 @@ PATH = '''WITH RECURSIVE p(pk, seq) AS (SELECT pk, head FROM {S} s WHERE s.id = 
 BELOW = '''WITH RECURSIVE d(seq) AS (SELECT seq FROM {M} WHERE session = :pk AND parent = :seq
       UNION ALL SELECT m.seq FROM d JOIN {M} m ON m.session = :pk AND m.parent = d.seq) ''' # every message below message :seq
 ON_P = ' FROM p JOIN {M} m ON m.session = p.pk AND m.seq = p.seq'
+
+
+# %% ../nbs/01_sql.ipynb #e5f6a006
 SET = '''content = CASE WHEN CAST(:chunk AS TEXT) IS NOT NULL THEN content || :chunk ELSE COALESCE(:content, content) END,
     metadata = CASE WHEN :setmd THEN :md ELSE metadata END'''
 HOLDS = "(COALESCE(writer, '') = :w OR " + LAPSED + ')' # the writer holds the reply, or nobody does any more
@@ -100,9 +109,13 @@ REPLY = { # each act of `_update` (see `reply_step`): when it may go ahead, and 
            ' THEN st ELSE 0 END, writer = CASE WHEN ' + SAME + ' THEN writer END, error = CASE WHEN ' + SAME + ' THEN error END, expires = CASE WHEN ' + SAME +
            ' THEN expires ELSE {CLOCK} + :lease END')} # a plain edit: a pending flag changed starts or ends the reply afresh
 
+
+# %% ../nbs/01_sql.ipynb #e5f6a007
 INFO = 'SELECT s.id, s.metadata, s.created, s.updated, s.expires_at, s.n, {PREVIEW}, m.role, s.owner, m.pending, m.st, m.pending AND ' + LAPSED.replace('expires', 'm.expires') + ' FROM {S} s {LAST}'
 MINE = ' AND s.owner = :owner' # a session of this owner: the owner's index finds them
 
+
+# %% ../nbs/01_sql.ipynb #e5f6a009
 STATEMENTS = dict(
     exists = 'SELECT 1 FROM {S} s WHERE s.id = :sid AND ' + LIVE,
     count = 'SELECT n FROM {S} s WHERE s.id = :sid AND ' + LIVE,
@@ -124,6 +137,11 @@ STATEMENTS = dict(
     new = '''INSERT INTO {S}(id, metadata, created, updated, expires_at, next_seq, n, total, head, owner) VALUES (:sid, :md, :created, :updated, :exp, :k, :n, :k, :head, :owner)
       ON CONFLICT (id) DO NOTHING RETURNING pk, {CLOCK}''',
     purge = 'DELETE FROM {S} WHERE expires_at <= :now OR updated < :before',
+)
+
+
+# %% ../nbs/01_sql.ipynb #e5f6a013
+STATEMENTS.update(
     bump = BUMP + ', {CLOCK}',
     bump_after = BUMP_AFTER + ', {CLOCK}',
     append = 'WITH s AS (' + BUMP + APPEND,
@@ -137,6 +155,14 @@ STATEMENTS = dict(
         ELSE (SELECT parent FROM {M} b WHERE b.session = s.pk AND b.id = :before) END, 1 FROM {S} s WHERE s.id = :sid AND ''' + LIVE + '''
       UNION ALL SELECT p.pk, m.parent, p.k + 1 FROM p JOIN {M} m ON m.session = p.pk AND m.seq = p.seq WHERE p.k < :n AND m.parent IS NOT NULL)
       SELECT ''' + cols('m.') + ', m.seq' + ON_P + ' ORDER BY m.seq DESC',
+    get = 'SELECT ' + COLS + ' FROM {M} WHERE session = (' + PK + ') AND id = :mid',
+    last = 'SELECT m.id FROM {S} s JOIN {M} m ON m.session = s.pk AND m.seq = s.head WHERE s.id = :sid AND ' + LIVE,
+    truncate = 'DELETE FROM {M} WHERE session = :pk AND seq > :seq RETURNING seq, ' + COLS,
+)
+
+
+# %% ../nbs/01_sql.ipynb #e5f6a015
+STATEMENTS.update(
     tree = 'SELECT ' + cols('m.') + ', m.seq, m.parent, s.head, m.touched FROM {S} s JOIN {M} m ON m.session = s.pk '
                                     'WHERE s.id = :sid AND ' + LIVE + ' ORDER BY m.seq',
     node_of = 'SELECT s.pk, m.seq, m.parent, m.depth, s.head, s.n = s.total FROM {S} s JOIN {M} m ON m.session = s.pk '
@@ -162,12 +188,6 @@ STATEMENTS = dict(
     reparent = 'UPDATE {M} SET parent = :up WHERE session = :pk AND parent = :seq',
     delete1 = 'DELETE FROM {M} WHERE session = :pk AND seq = :seq RETURNING seq, ' + COLS,
     cut = BELOW + 'DELETE FROM {M} WHERE session = :pk AND seq IN (SELECT seq FROM d) RETURNING seq, ' + COLS,
-    search = '{SEARCH}',
-    summarize = 'INSERT INTO {U}(session, upto, id, content, metadata, at) SELECT s.pk, m.seq, :id, :content, :md, '
-                '{CLOCK} FROM {S} s JOIN {M} m ON m.session = s.pk AND m.id = :mid WHERE '
-                's.id = :sid AND ' + LIVE + ' RETURNING at',
-    summaries = 'SELECT u.id, m.id, u.content, u.metadata, u.at FROM {U} u JOIN {M} m ON m.session = u.session AND '
-                'm.seq = u.upto WHERE u.session = (' + PK + ') ORDER BY u.k',
     counters = 'SELECT head, n, next_seq FROM {S} WHERE pk = :pk',
     moved = BELOW.replace('parent = :seq', 'seq = :seq') + 'SELECT ' + ', '.join('m.' + c for c in MCOLS) + ' FROM d JOIN {M} m ON m.session = :pk AND m.seq = d.seq ORDER BY m.seq',
     moved_sums = BELOW.replace('parent = :seq', 'seq = :seq') + 'SELECT u.k, ' + ', '.join('u.' + c for c in UCOLS) + ' FROM d JOIN {U} u ON u.session = :pk AND u.upto = d.seq ORDER BY u.k',
@@ -175,12 +195,14 @@ STATEMENTS = dict(
                                                             'seq FROM d)',
     inserted = 'UPDATE {S} SET next_seq = :next, total = total + :k, n = n + :k, head = :head, updated = :now WHERE '
                'pk = :pk RETURNING {CLOCK}',
-    records = 'SELECT key, value FROM {R} WHERE session = (' + PK + ') AND key >= :lo AND key < :hi ORDER BY key '
-                                                                    'LIMIT :lim',
-    records_desc = 'SELECT key, value FROM {R} WHERE session = (' + PK + ') AND key >= :lo AND key < :hi ORDER BY key '
-                                                                         'DESC LIMIT :lim',
-    unrecord = 'DELETE FROM {R} WHERE session = :pk AND key >= :lo AND key < :hi',
-    get = 'SELECT ' + COLS + ' FROM {M} WHERE session = (' + PK + ') AND id = :mid',
+    nodes = 'SELECT seq, parent, id FROM {M} WHERE session = :pk AND ',
+    up_of = 'SELECT seq, parent FROM {M} WHERE session = :pk AND seq = :seq',
+    shape_to = SHAPE,
+)
+
+
+# %% ../nbs/01_sql.ipynb #e5f6a017
+STATEMENTS.update(
     md = 'SELECT s.pk, m.metadata FROM {S} s JOIN {M} m ON m.session = s.pk AND m.id = :mid WHERE s.id = :sid AND ' + LIVE + '{LOCK2}',
     md0 = 'SELECT s.pk, m.metadata FROM {S} s JOIN {M} m ON m.session = s.pk AND m.id = :mid WHERE s.id = :sid AND ' + LIVE, # `md`, unlocked
     **{f'update:{a}': 'UPDATE {M} SET ' + SET + ', ' + s + ' WHERE session = :pk AND id = :mid AND ' + w + ' RETURNING ' + COLS for a,(w,s) in REPLY.items()},
@@ -193,12 +215,24 @@ STATEMENTS = dict(
     why = 'SELECT m.pending, m.st, m.writer, ' + LAPSED.replace('expires', 'm.expires') + ' FROM {S} s LEFT JOIN {M} m ON m.session = s.pk AND m.id = :mid WHERE s.id = :sid AND ' + LIVE,
     stale = 'SELECT s.id, ' + cols('m.') + ' FROM {M} m JOIN {S} s ON s.pk = m.session WHERE m.pending AND m.expires '
                                            '<= {CLOCK} AND ' + LIVE + ' ORDER BY m.expires LIMIT :lim',
-    nodes = 'SELECT seq, parent, id FROM {M} WHERE session = :pk AND ',
-    up_of = 'SELECT seq, parent FROM {M} WHERE session = :pk AND seq = :seq',
-    last = 'SELECT m.id FROM {S} s JOIN {M} m ON m.session = s.pk AND m.seq = s.head WHERE s.id = :sid AND ' + LIVE,
-    truncate = 'DELETE FROM {M} WHERE session = :pk AND seq > :seq RETURNING seq, ' + COLS,
-    shape_to = SHAPE,
 )
+
+
+# %% ../nbs/01_sql.ipynb #e5f6a019
+STATEMENTS.update(
+    search = '{SEARCH}',
+    summarize = 'INSERT INTO {U}(session, upto, id, content, metadata, at) SELECT s.pk, m.seq, :id, :content, :md, '
+                '{CLOCK} FROM {S} s JOIN {M} m ON m.session = s.pk AND m.id = :mid WHERE '
+                's.id = :sid AND ' + LIVE + ' RETURNING at',
+    summaries = 'SELECT u.id, m.id, u.content, u.metadata, u.at FROM {U} u JOIN {M} m ON m.session = u.session AND '
+                'm.seq = u.upto WHERE u.session = (' + PK + ') ORDER BY u.k',
+    records = 'SELECT key, value FROM {R} WHERE session = (' + PK + ') AND key >= :lo AND key < :hi ORDER BY key '
+                                                                    'LIMIT :lim',
+    records_desc = 'SELECT key, value FROM {R} WHERE session = (' + PK + ') AND key >= :lo AND key < :hi ORDER BY key '
+                                                                         'DESC LIMIT :lim',
+    unrecord = 'DELETE FROM {R} WHERE session = :pk AND key >= :lo AND key < :hi',
+)
+
 
 # %% ../nbs/01_sql.ipynb #3ea612ea
 class SQLStore(SessionManager):
@@ -353,6 +387,8 @@ def _appender(self:SQLStore, k:int, after:bool=False)->str:
         if k <= 16: self._appends[k, after] = q # the common sizes are kept
     return q
 
+
+# %% ../nbs/01_sql.ipynb #e5f6a022
 @patch
 @primitive
 def _append(self:SQLStore, sid, msgs, after=None, writer=None):
@@ -393,6 +429,8 @@ def _taken(self:SQLStore, sid, msgs):
     return DuplicateMessageError(f"session {sid!r} already has a message "
                                  f"{next((i for i in ids if i in taken), ids[0])!r}")
 
+
+# %% ../nbs/01_sql.ipynb #e5f6a024
 @patch
 def _grow(self:SQLStore, msgs, after, writer, p, began):
     """Append `msgs` below message `after` if it ends a branch other than the active one (it has nothing below it), in
@@ -408,6 +446,8 @@ def _grow(self:SQLStore, msgs, after, writer, p, began):
     yield ('rows', self._M, MCOLS, self._rows(pk, g[0][0], msgs, g[0][1], writer, up=seq, d0=depth+1))
     return g
 
+
+# %% ../nbs/01_sql.ipynb #e5f6a026
 @patch
 @primitive
 def _branch(self:SQLStore, sid, msgs, at, writer=None, beside=False, recs=None):
@@ -426,6 +466,7 @@ def _branch(self:SQLStore, sid, msgs, at, writer=None, beside=False, recs=None):
         raise (yield from self._taken(sid, msgs)) from None
     if recs: yield from self._upsert(pk, recs)
     return g[0][1]
+
 
 # %% ../nbs/01_sql.ipynb #b8ca3256
 @patch
