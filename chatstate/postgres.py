@@ -234,39 +234,48 @@ class _Pool:
         "In a forked child: a new lock, and the parent's connections kept aside, neither used nor closed"
         self.cv,self.inherited,self.idle,self.n,self.pid = threading.Condition(),self.inherited+self.idle,[],0,os.getpid()
 
-    def _get(self):
-        with self.cv:
-            if self.closed: raise StoreClosedError('the PostgreSQL store is closed: open it again to use it')
-            if self.pid != os.getpid(): self.after_fork()
-            while True:
-                while self.idle:
-                    c = self.idle.pop()
-                    if _alive(c): return c
-                    self.n -= 1; c.close()
-                if self.n < self.size: self.n += 1; break
-                if not self.cv.wait(self.timeout): raise StoreTimeoutError(f'all {self.size} PostgreSQL connections '
-                                                                           f'stayed busy for {self.timeout:g} s')
-        try: return self.connect()
-        except BaseException:
-            with self.cv: self.n -= 1; self.cv.notify()
-            raise
 
-    def _put(self, c):
-        with self.cv:
-            if self.pid == os.getpid() and not c.closed and c.info.transaction_status == 0: self.idle.append(c)
-            else: self.n -= 1; c.close()
-            self.cv.notify()
+# %% ../nbs/03_postgres.ipynb #f6a7b002
+@patch
+def _get(self:_Pool):
+    with self.cv:
+        if self.closed: raise StoreClosedError('the PostgreSQL store is closed: open it again to use it')
+        if self.pid != os.getpid(): self.after_fork()
+        while True:
+            while self.idle:
+                c = self.idle.pop()
+                if _alive(c): return c
+                self.n -= 1; c.close()
+            if self.n < self.size: self.n += 1; break
+            if not self.cv.wait(self.timeout): raise StoreTimeoutError(f'all {self.size} PostgreSQL connections '
+                                                                       f'stayed busy for {self.timeout:g} s')
+    try: return self.connect()
+    except BaseException:
+        with self.cv: self.n -= 1; self.cv.notify()
+        raise
 
-    @contextmanager
-    def connection(self):
-        c = self._get()
-        try: yield c
-        finally: self._put(c)
+@patch
+def _put(self:_Pool, c):
+    with self.cv:
+        if self.pid == os.getpid() and not c.closed and c.info.transaction_status == 0: self.idle.append(c)
+        else: self.n -= 1; c.close()
+        self.cv.notify()
 
-    def close(self):
-        with self.cv:
-            for c in self.idle: c.close()
-            self.idle,self.n,self.closed = [],0,True
+
+# %% ../nbs/03_postgres.ipynb #f6a7b003
+@patch
+@contextmanager
+def connection(self:_Pool):
+    c = self._get()
+    try: yield c
+    finally: self._put(c)
+
+@patch
+def close(self:_Pool):
+    with self.cv:
+        for c in self.idle: c.close()
+        self.idle,self.n,self.closed = [],0,True
+
 
 # %% ../nbs/03_postgres.ipynb #67a19c98
 @patch
