@@ -19,12 +19,6 @@ from .sql import *
 # %% ../nbs/02_sqlite.ipynb #03831865
 SCHEMA_VERSION = 9
 
-# a message's key in the search index: its session's and its sequence
-def _key(t): return f'{t}.session * 4294967296 + {t}.seq'
-# what the search index has yet to take in, taken in by one statement: FTS5 pays per transaction (a segment each), not per message
-FOLD = ('''INSERT INTO chatstate_search(rowid, text) SELECT u.k, substr(m.content, 1, 100000) FROM chatstate_unsearched u
-           JOIN chatstate_messages m ON m.session = u.k / 4294967296 AND m.seq = u.k % 4294967296''', 'DELETE FROM chatstate_unsearched')
-
 _MIGRATIONS = {1: [ # each version: the statements that bring a file from the version before to it
     '''CREATE TABLE chatstate_sessions(pk INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, metadata TEXT NOT NULL,
         created REAL NOT NULL, updated REAL NOT NULL, expires_at REAL,
@@ -44,46 +38,65 @@ _MIGRATIONS = {1: [ # each version: the statements that bring a file from the ve
   5: [*(f'ALTER TABLE chatstate_messages ADD COLUMN {c}' for c in ('ended REAL', 'st INTEGER NOT NULL DEFAULT 0', 'writer TEXT', 'expires REAL', 'error TEXT')),
       # replies: how each ended, and a lease for each pending one; one left pending by an earlier release has none: it is stale
       'UPDATE chatstate_messages SET expires = COALESCE(at, 0) WHERE pending',
-      'CREATE INDEX chatstate_messages_lease ON chatstate_messages(expires) WHERE pending'],
-  6: [*(f'ALTER TABLE chatstate_messages ADD COLUMN {c}' for c in ('parent INTEGER', 'depth INTEGER NOT NULL DEFAULT 0', 'touched INTEGER NOT NULL DEFAULT 0')),
-      *(f'ALTER TABLE chatstate_sessions ADD COLUMN {c}' for c in ('head INTEGER', 'total INTEGER NOT NULL DEFAULT 0', 'prev INTEGER')),
-      # branches: each message below its parent, at its depth; the session's active branch ends at `head`. A session stored before is one branch
-      '''UPDATE chatstate_messages AS m SET parent = w.up, depth = w.d, touched = m.seq FROM (SELECT session, seq, lag(seq) OVER (PARTITION BY session ORDER BY seq) AS up,
-           row_number() OVER (PARTITION BY session ORDER BY seq) - 1 AS d FROM chatstate_messages) AS w WHERE m.session = w.session AND m.seq = w.seq''',
-      '''UPDATE chatstate_sessions SET head = (SELECT max(seq) FROM chatstate_messages m WHERE m.session = chatstate_sessions.pk),
-           n = (SELECT count(*) FROM chatstate_messages m WHERE m.session = chatstate_sessions.pk), total = (SELECT count(*) FROM chatstate_messages m WHERE m.session = chatstate_sessions.pk)''',
-      'CREATE INDEX chatstate_messages_parent ON chatstate_messages(session, parent)',
-      # summaries: each stands in, for the model, for the messages up to one of them, and goes with it
-      '''CREATE TABLE chatstate_summaries(k INTEGER PRIMARY KEY, session INTEGER NOT NULL, upto INTEGER NOT NULL, id TEXT NOT NULL, content TEXT NOT NULL,
-           metadata TEXT, at REAL NOT NULL, FOREIGN KEY(session, upto) REFERENCES chatstate_messages(session, seq) ON DELETE CASCADE)''',
-      'CREATE INDEX chatstate_summaries_upto ON chatstate_summaries(session, upto)'],
-  7: [# search: an FTS5 index of each done message's text (its first 100,000 characters), keyed by its session and sequence, kept by the writes themselves
-      "CREATE VIRTUAL TABLE chatstate_search USING fts5(text, tokenize = 'unicode61 remove_diacritics 0')",
-      'INSERT INTO chatstate_search(rowid, text) SELECT session * 4294967296 + seq, substr(content, 1, 100000) FROM '
-      'chatstate_messages WHERE NOT pending',
-      '''CREATE TRIGGER chatstate_found AFTER INSERT ON chatstate_messages WHEN NOT NEW.pending BEGIN
-           INSERT INTO chatstate_search(rowid, text) VALUES (NEW.session * 4294967296 + NEW.seq, substr(NEW.content, 1, 100000)); END''',
-      '''CREATE TRIGGER chatstate_refound AFTER UPDATE OF content, pending ON chatstate_messages WHEN NOT OLD.pending OR NOT NEW.pending BEGIN
-           DELETE FROM chatstate_search WHERE rowid = OLD.session * 4294967296 + OLD.seq;
-           INSERT INTO chatstate_search(rowid, text) SELECT NEW.session * 4294967296 + NEW.seq, substr(NEW.content, 1, 100000) WHERE NOT NEW.pending; END''',
-      '''CREATE TRIGGER chatstate_unfound AFTER DELETE ON chatstate_messages WHEN NOT OLD.pending BEGIN
-           DELETE FROM chatstate_search WHERE rowid = OLD.session * 4294967296 + OLD.seq; END'''],
-  8: [# search, in batches: a write queues the messages it indexes, and the 32nd queued (or a search) has the index take them all in at once
-      'CREATE TABLE chatstate_unsearched(k INTEGER PRIMARY KEY)',
-      *(f'DROP TRIGGER chatstate_{t}' for t in ('found', 'refound', 'unfound')),
-      f'''CREATE TRIGGER chatstate_found AFTER INSERT ON chatstate_messages WHEN NOT NEW.pending BEGIN
-           INSERT INTO chatstate_unsearched VALUES ({_key('NEW')}); END''',
-      f'''CREATE TRIGGER chatstate_refound AFTER UPDATE OF content, pending ON chatstate_messages WHEN NOT OLD.pending OR NOT NEW.pending BEGIN
-           DELETE FROM chatstate_search WHERE rowid = {_key('OLD')}; DELETE FROM chatstate_unsearched WHERE k = {_key('OLD')};
-           INSERT INTO chatstate_unsearched SELECT {_key('NEW')} WHERE NOT NEW.pending; END''',
-      f'''CREATE TRIGGER chatstate_unfound AFTER DELETE ON chatstate_messages WHEN NOT OLD.pending BEGIN
-           DELETE FROM chatstate_search WHERE rowid = {_key('OLD')}; DELETE FROM chatstate_unsearched WHERE k = {_key('OLD')}; END''',
-      f'''CREATE TRIGGER chatstate_queued AFTER INSERT ON chatstate_unsearched WHEN (SELECT count(*) FROM chatstate_unsearched) >= 32
-           BEGIN {'; '.join(FOLD)}; END'''],
-  9: [# records: JSON values under text keys beside a session's messages (`ChatSession.records`), deleted with it
-      '''CREATE TABLE chatstate_records(session INTEGER NOT NULL REFERENCES chatstate_sessions(pk) ON DELETE CASCADE, key TEXT NOT NULL,
-           value TEXT NOT NULL, PRIMARY KEY(session, key)) WITHOUT ROWID''']
+      'CREATE INDEX chatstate_messages_lease ON chatstate_messages(expires) WHERE pending']
 }
+
+
+# %% ../nbs/02_sqlite.ipynb #a7b8c002
+_MIGRATIONS[6] = [*(f'ALTER TABLE chatstate_messages ADD COLUMN {c}' for c in ('parent INTEGER', 'depth INTEGER NOT NULL DEFAULT 0', 'touched INTEGER NOT NULL DEFAULT 0')),
+    *(f'ALTER TABLE chatstate_sessions ADD COLUMN {c}' for c in ('head INTEGER', 'total INTEGER NOT NULL DEFAULT 0', 'prev INTEGER')),
+    # branches: each message below its parent, at its depth; the session's active branch ends at `head`. A session stored before is one branch
+    '''UPDATE chatstate_messages AS m SET parent = w.up, depth = w.d, touched = m.seq FROM (SELECT session, seq, lag(seq) OVER (PARTITION BY session ORDER BY seq) AS up,
+         row_number() OVER (PARTITION BY session ORDER BY seq) - 1 AS d FROM chatstate_messages) AS w WHERE m.session = w.session AND m.seq = w.seq''',
+    '''UPDATE chatstate_sessions SET head = (SELECT max(seq) FROM chatstate_messages m WHERE m.session = chatstate_sessions.pk),
+         n = (SELECT count(*) FROM chatstate_messages m WHERE m.session = chatstate_sessions.pk), total = (SELECT count(*) FROM chatstate_messages m WHERE m.session = chatstate_sessions.pk)''',
+    'CREATE INDEX chatstate_messages_parent ON chatstate_messages(session, parent)',
+    # summaries: each stands in, for the model, for the messages up to one of them, and goes with it
+    '''CREATE TABLE chatstate_summaries(k INTEGER PRIMARY KEY, session INTEGER NOT NULL, upto INTEGER NOT NULL, id TEXT NOT NULL, content TEXT NOT NULL,
+         metadata TEXT, at REAL NOT NULL, FOREIGN KEY(session, upto) REFERENCES chatstate_messages(session, seq) ON DELETE CASCADE)''',
+    'CREATE INDEX chatstate_summaries_upto ON chatstate_summaries(session, upto)']
+
+
+# %% ../nbs/02_sqlite.ipynb #a7b8c004
+_MIGRATIONS[7] = [# search: an FTS5 index of each done message's text (its first 100,000 characters), keyed by its session and sequence, kept by the writes themselves
+    "CREATE VIRTUAL TABLE chatstate_search USING fts5(text, tokenize = 'unicode61 remove_diacritics 0')",
+    'INSERT INTO chatstate_search(rowid, text) SELECT session * 4294967296 + seq, substr(content, 1, 100000) FROM '
+    'chatstate_messages WHERE NOT pending',
+    '''CREATE TRIGGER chatstate_found AFTER INSERT ON chatstate_messages WHEN NOT NEW.pending BEGIN
+         INSERT INTO chatstate_search(rowid, text) VALUES (NEW.session * 4294967296 + NEW.seq, substr(NEW.content, 1, 100000)); END''',
+    '''CREATE TRIGGER chatstate_refound AFTER UPDATE OF content, pending ON chatstate_messages WHEN NOT OLD.pending OR NOT NEW.pending BEGIN
+         DELETE FROM chatstate_search WHERE rowid = OLD.session * 4294967296 + OLD.seq;
+         INSERT INTO chatstate_search(rowid, text) SELECT NEW.session * 4294967296 + NEW.seq, substr(NEW.content, 1, 100000) WHERE NOT NEW.pending; END''',
+    '''CREATE TRIGGER chatstate_unfound AFTER DELETE ON chatstate_messages WHEN NOT OLD.pending BEGIN
+         DELETE FROM chatstate_search WHERE rowid = OLD.session * 4294967296 + OLD.seq; END''']
+
+
+# %% ../nbs/02_sqlite.ipynb #a7b8c005
+# a message's key in the search index: its session's and its sequence
+def _key(t): return f'{t}.session * 4294967296 + {t}.seq'
+# what the search index has yet to take in, taken in by one statement: FTS5 pays per transaction (a segment each), not per message
+FOLD = ('''INSERT INTO chatstate_search(rowid, text) SELECT u.k, substr(m.content, 1, 100000) FROM chatstate_unsearched u
+           JOIN chatstate_messages m ON m.session = u.k / 4294967296 AND m.seq = u.k % 4294967296''', 'DELETE FROM chatstate_unsearched')
+
+_MIGRATIONS[8] = [# search, in batches: a write queues the messages it indexes, and the 32nd queued (or a search) has the index take them all in at once
+    'CREATE TABLE chatstate_unsearched(k INTEGER PRIMARY KEY)',
+    *(f'DROP TRIGGER chatstate_{t}' for t in ('found', 'refound', 'unfound')),
+    f'''CREATE TRIGGER chatstate_found AFTER INSERT ON chatstate_messages WHEN NOT NEW.pending BEGIN
+         INSERT INTO chatstate_unsearched VALUES ({_key('NEW')}); END''',
+    f'''CREATE TRIGGER chatstate_refound AFTER UPDATE OF content, pending ON chatstate_messages WHEN NOT OLD.pending OR NOT NEW.pending BEGIN
+         DELETE FROM chatstate_search WHERE rowid = {_key('OLD')}; DELETE FROM chatstate_unsearched WHERE k = {_key('OLD')};
+         INSERT INTO chatstate_unsearched SELECT {_key('NEW')} WHERE NOT NEW.pending; END''',
+    f'''CREATE TRIGGER chatstate_unfound AFTER DELETE ON chatstate_messages WHEN NOT OLD.pending BEGIN
+         DELETE FROM chatstate_search WHERE rowid = {_key('OLD')}; DELETE FROM chatstate_unsearched WHERE k = {_key('OLD')}; END''',
+    f'''CREATE TRIGGER chatstate_queued AFTER INSERT ON chatstate_unsearched WHEN (SELECT count(*) FROM chatstate_unsearched) >= 32
+         BEGIN {'; '.join(FOLD)}; END''']
+
+
+# %% ../nbs/02_sqlite.ipynb #a7b8c007
+_MIGRATIONS[9] = [# records: JSON values under text keys beside a session's messages (`ChatSession.records`), deleted with it
+    '''CREATE TABLE chatstate_records(session INTEGER NOT NULL REFERENCES chatstate_sessions(pk) ON DELETE CASCADE, key TEXT NOT NULL,
+         value TEXT NOT NULL, PRIMARY KEY(session, key)) WITHOUT ROWID''']
+
 
 # %% ../nbs/02_sqlite.ipynb #48045c9b
 class SQLiteDialect(Dialect):
@@ -360,31 +373,34 @@ class _Group:
                 self.t = threading.Thread(target=self._work, args=(self.q,), daemon=True, name='chatstate-sqlite')
                 self.t.start()
 
-    def _work(self, q):
-        "Take the calls queued up (at most `most`; closing runs alone), run them as one group, answer each; until `None`"
-        held,close = None,self.store.close
-        while True:
-            first = q.get() if held is None else held
-            if first is None: return
-            batch,held = [first],None
-            while first[0] != close and len(batch) < self.most:
-                try: o = q.get_nowait()
-                except queue.Empty: break
-                if o is None or o[0] == close:
-                    held = o; break
-                batch.append(o)
-            res = self.store._group([(f, args) for f,args,_,_ in batch])
-            loops = {}
-            for (_,_,fut,loop),r in zip(batch, res): loops.setdefault(loop, []).append((fut, r))
-            for loop,items in loops.items():
-                try: loop.call_soon_threadsafe(_settle, items)
-                except RuntimeError: pass # that loop is closed: nobody waits for these any more
-
     def after_fork(self): self.q,self.t,self.lock = queue.SimpleQueue(),None,threading.Lock()
     def close(self):
         "No call is taken after this; those queued before it still run, then the thread ends"
         self.closed = True
         self.q.put(None)
+
+
+# %% ../nbs/02_sqlite.ipynb #b8c9d002
+@patch
+def _work(self:_Group, q):
+    "Take the calls queued up (at most `most`; closing runs alone), run them as one group, answer each; until `None`"
+    held,close = None,self.store.close
+    while True:
+        first = q.get() if held is None else held
+        if first is None: return
+        batch,held = [first],None
+        while first[0] != close and len(batch) < self.most:
+            try: o = q.get_nowait()
+            except queue.Empty: break
+            if o is None or o[0] == close:
+                held = o; break
+            batch.append(o)
+        res = self.store._group([(f, args) for f,args,_,_ in batch])
+        loops = {}
+        for (_,_,fut,loop),r in zip(batch, res): loops.setdefault(loop, []).append((fut, r))
+        for loop,items in loops.items():
+            try: loop.call_soon_threadsafe(_settle, items)
+            except RuntimeError: pass # that loop is closed: nobody waits for these any more
 
 @patch
 def _runner(self:SQLiteSessionManager): return _Group(self)
