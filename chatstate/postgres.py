@@ -512,28 +512,35 @@ class _APool:
     def __init__(self, connect, size:int, timeout:float):
         self.connect,self.size,self.timeout,self.idle,self.sem,self.closed = connect,size,timeout,[],asyncio.Semaphore(size),False
 
-    async def get(self):
-        if self.closed: raise StoreClosedError('the PostgreSQL store is closed: open it again to use it')
-        await take_place(self.sem, self.timeout,
-                         lambda: f'all {self.size} PostgreSQL connections stayed busy for {self.timeout:g} s')
-        while self.idle:
-            c = self.idle.pop()
-            if _alive(c): return c
-            await c.close()
-        try: return await self.connect()
-        except BaseException: self.sem.release(); raise
 
-    async def put(self, c):
-        try:
-            if not self.closed and not c.closed and c.info.transaction_status == 0: self.idle.append(c)
-            else: c.pgconn.finish() # a connection left mid-answer is never reused
-        finally: self.sem.release()
+# %% ../nbs/03_postgres.ipynb #f6a7b007
+@patch
+async def get(self:_APool):
+    if self.closed: raise StoreClosedError('the PostgreSQL store is closed: open it again to use it')
+    await take_place(self.sem, self.timeout,
+                     lambda: f'all {self.size} PostgreSQL connections stayed busy for {self.timeout:g} s')
+    while self.idle:
+        c = self.idle.pop()
+        if _alive(c): return c
+        await c.close()
+    try: return await self.connect()
+    except BaseException: self.sem.release(); raise
 
-    async def close(self):
-        self.closed = True
-        for c in self.idle: await c.close()
-        self.idle = []
+@patch
+async def put(self:_APool, c):
+    try:
+        if not self.closed and not c.closed and c.info.transaction_status == 0: self.idle.append(c)
+        else: c.pgconn.finish() # a connection left mid-answer is never reused
+    finally: self.sem.release()
 
+@patch
+async def close(self:_APool):
+    self.closed = True
+    for c in self.idle: await c.close()
+    self.idle = []
+
+
+# %% ../nbs/03_postgres.ipynb #f6a7b009
 @patch
 def _apool(self:PostgresSessionManager)->_APool:
     if self._ap is None:
