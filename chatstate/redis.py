@@ -494,6 +494,8 @@ if f[2] ~= '' then expire(f[2]) end
 return {1, now}
 """
 
+
+# %% ../nbs/04_redis.ipynb #c3d4e044
 # ARGV: 'tree', 'siblings' or 'switch', the message id ('' for a tree), now
 _TREE = _LIB + """
 if redis.call('EXISTS', S) == 0 then return {0} end
@@ -1011,6 +1013,8 @@ end
 return {1, sids, smds, ids, vals, mds, clock()}
 """
 
+
+# %% ../nbs/04_redis.ipynb #c3d4e046
 # ARGV: for each message, its session's key, its id, the SHA-1 of the value its copy was made from, the copy
 _FOLD = """
 for i = 1, #ARGV, 4 do -- nothing is written unless every key to write is a hash (or none)
