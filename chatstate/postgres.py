@@ -511,6 +511,7 @@ class _APool:
     out"""
     def __init__(self, connect, size:int, timeout:float):
         self.connect,self.size,self.timeout,self.idle,self.sem,self.closed = connect,size,timeout,[],asyncio.Semaphore(size),False
+        self.making = None # set while a caller connects: an `asyncio.Event`, set when it is done
 
 
 # %% ../nbs/03_postgres.ipynb #f6a7b007
@@ -519,11 +520,23 @@ async def get(self:_APool):
     if self.closed: raise StoreClosedError('the PostgreSQL store is closed: open it again to use it')
     await take_place(self.sem, self.timeout,
                      lambda: f'all {self.size} PostgreSQL connections stayed busy for {self.timeout:g} s')
-    while self.idle:
-        c = self.idle.pop()
-        if _alive(c): return c
-        await c.close()
-    try: return await self.connect()
+    try:
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self.timeout
+        while True:
+            while self.idle:
+                c = self.idle.pop()
+                if _alive(c): return c
+                await c.close()
+            made = self.making
+            if made is None: break
+            try: await asyncio.wait_for(made.wait(), max(0, due - loop.time())) # another caller connects: wait for it
+            except asyncio.TimeoutError: break # for long enough: connect too
+        self.making = made = asyncio.Event()
+        try: return await self.connect()
+        finally:
+            if self.making is made: self.making = None
+            made.set()
     except BaseException: self.sem.release(); raise
 
 @patch
