@@ -507,8 +507,8 @@ async def _afinish(self:PostgresSessionManager, ctx:dict, error):
 
 # %% ../nbs/03_postgres.ipynb #d2c79539
 class _APool:
-    """The async API's pool: at most `size` `AsyncConnection`s, made on demand, checked without a round trip when handed
-    out"""
+    """The async API's pool: at most `size` `AsyncConnection`s, made on demand one at a time, checked without a round
+    trip when handed out"""
     def __init__(self, connect, size:int, timeout:float):
         self.connect,self.size,self.timeout,self.idle,self.sem,self.closed = connect,size,timeout,[],asyncio.Semaphore(size),False
         self.making = None # set while a caller connects: an `asyncio.Event`, set when it is done
