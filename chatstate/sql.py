@@ -274,6 +274,7 @@ def _exists(self:SQLStore, sid, owner=None):
     return bool((yield Q(self._sql['exists' if owner is None else 'exists_of'],
                          dict(sid=e(sid), now=time.time(), owner=owner and e(owner)))))
 
+# %% ../nbs/01_sql.ipynb #d62a8e24
 @patch
 @primitive
 def _count(self:SQLStore, sid):
@@ -281,6 +282,7 @@ def _count(self:SQLStore, sid):
     if not r: raise session_not_found(sid)
     return r[0][0]
 
+# %% ../nbs/01_sql.ipynb #da4dcfd4
 @patch
 @primitive
 def _session_count(self:SQLStore, owner=None):
@@ -333,6 +335,7 @@ def _info(self:SQLStore, sid):
     r = yield Q(self._sql['info1'], dict(sid=self.dialect.enc(sid), now=time.time()))
     return self._summary(r[0]) if r else None
 
+# %% ../nbs/01_sql.ipynb #c10b639c
 @patch
 @primitive
 def _list(self:SQLStore, order, limit, offset, summaries, owner=None):
@@ -356,6 +359,7 @@ def _set_info(self:SQLStore, sid, merge=None, expires_at=False):
                                         exp=None if expires_at is False else expires_at, pk=r[0][0]))
     return md
 
+# %% ../nbs/01_sql.ipynb #3a6ec9cc
 @patch
 @primitive
 def _drop(self:SQLStore, sid, owner=None):
@@ -363,10 +367,12 @@ def _drop(self:SQLStore, sid, owner=None):
     r = yield Q(self._sql['drop' if owner is None else 'drop_of'], dict(sid=e(sid), owner=owner and e(owner)))
     return bool(r) and (r[0][0] is None or r[0][0] > time.time())
 
+# %% ../nbs/01_sql.ipynb #a822c080
 @patch
 @primitive
 def _purge(self:SQLStore, now, before=None): return (yield N(self._sql['purge'], dict(now=now, before=before)))
 
+# %% ../nbs/01_sql.ipynb #edf24deb
 @patch
 @primitive
 def _erase(self:SQLStore, owner):
@@ -484,6 +490,7 @@ def _slice(self:SQLStore, sid, start, stop):
         if not rows: yield from self._found(sid)
     return self.dialect.messages(rows)
 
+# %% ../nbs/01_sql.ipynb #3996a38f
 @patch
 @primitive
 def _tail(self:SQLStore, sid, n, before=None):
@@ -496,6 +503,7 @@ def _tail(self:SQLStore, sid, n, before=None):
             raise message_not_found(sid, before)
     return self.dialect.messages(r[:-1] for r in reversed(rows))
 
+# %% ../nbs/01_sql.ipynb #409381ac
 @patch
 @primitive
 def _get(self:SQLStore, sid, mid):
@@ -551,12 +559,14 @@ def _update(self:SQLStore, sid, mid, content=None, chunk=None, pending=None, met
             return (yield from self._get.body(self, sid, mid))
     raise ConflictError(f"reply {mid!r} in session {sid!r} kept changing while it was written: try again")
 
+# %% ../nbs/01_sql.ipynb #a3f8d502
 @patch
 def _merged(self:SQLStore, sid, mid, old:list, metadata, merge):
     "The metadata text a merge writes, from the row `md` (or `md0`) read; an empty read raises for what is missing"
     if not old: raise message_not_found(sid, mid) if (yield from self._exists.body(self, sid)) else session_not_found(sid)
     return self._md(merge_metadata(metadata if metadata is not None else self._loads(old[0][1]) if old[0][1] else {}, merge))
 
+# %% ../nbs/01_sql.ipynb #973e846e
 @patch
 @primitive
 def _stale(self:SQLStore, limit):
@@ -576,6 +586,7 @@ def _delete(self:SQLStore, sid, mids):
     if missing is not None: raise message_not_found(sid, missing)
     return (yield from self._remove(p, sorted(found.values(), reverse=True)))
 
+# %% ../nbs/01_sql.ipynb #7e3fff02
 @patch
 def _remove(self:SQLStore, p:dict, nodes:list):
     """Delete messages `nodes` ((sequence, parent's sequence), the last added first) of session `p['pk']`, in its transaction: the messages below each
@@ -622,6 +633,7 @@ def _truncate(self:SQLStore, sid, after):
     if rows or head != p['seq']: yield from self._head_at(p, p['seq'], depth, len(rows))
     return d.messages(r[1:] for r in sorted(rows))
 
+# %% ../nbs/01_sql.ipynb #29ee0403
 @patch
 def _head_at(self:SQLStore, p:dict, seq:int, depth:int, k:int=0):
     """End session `p['pk']`'s active branch at message `seq` (at `depth`), `k` messages fewer, and mark it the last
@@ -685,6 +697,16 @@ def _summarize(self:SQLStore, sid, summary_id, upto, content, metadata):
     yield from self._found(sid)
     raise message_not_found(sid, upto)
 
+# %% ../nbs/01_sql.ipynb #ee37daec
+@patch
+@primitive
+def _summaries(self:SQLStore, sid):
+    d = self.dialect
+    rows = yield Q(self._sql['summaries'], dict(sid=d.enc(sid), now=time.time()))
+    if not rows: yield from self._found(sid)
+    return [(d.dec(i), d.dec(u), d.dec(c), self._loads(md) if md else {}, at) for i,u,c,md,at in rows]
+
+# %% ../nbs/01_sql.ipynb #6c465d3e
 @patch
 @primitive
 def _search(self:SQLStore, words, owner, limit, offset, order):
@@ -697,14 +719,6 @@ def _search(self:SQLStore, words, owner, limit, offset, order):
                                   off=offset))
     return [(d.dec(r[0]), self._loads(r[1]), m) for r,m in zip(rows, d.messages(r[2:] for r in rows))]
 
-@patch
-@primitive
-def _summaries(self:SQLStore, sid):
-    d = self.dialect
-    rows = yield Q(self._sql['summaries'], dict(sid=d.enc(sid), now=time.time()))
-    if not rows: yield from self._found(sid)
-    return [(d.dec(i), d.dec(u), d.dec(c), self._loads(md) if md else {}, at) for i,u,c,md,at in rows]
-
 # %% ../nbs/01_sql.ipynb #daf73e7a
 @patch
 @primitive
@@ -714,6 +728,7 @@ def _records(self:SQLStore, sid, lo, hi, limit, desc):
     if not rows: yield from self._found(sid)
     return [(d.dec(k), d.dec(v)) for k,v in rows]
 
+# %% ../nbs/01_sql.ipynb #672613ec
 @patch
 @primitive
 def _put_records(self:SQLStore, sid, recs, drop, keep):
@@ -725,6 +740,7 @@ def _put_records(self:SQLStore, sid, recs, drop, keep):
         yield N(d.sql(self._text['unrecord'] + (' AND NOT ' + d.among('key', 'keep', [d.enc(k) for k in keep], p) if keep else '')), p)
     if recs: yield from self._upsert(pk, recs)
 
+# %% ../nbs/01_sql.ipynb #1285a32f
 @patch
 def _upsert(self:SQLStore, pk, recs):
     """Write records `recs` of session row `pk`, each replacing one of its key, in one statement of the transaction
