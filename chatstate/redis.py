@@ -1342,18 +1342,21 @@ def _create(self:_Redis, sid, metadata, created, updated, expires_at, msgs, repl
                  *(f'{depth[m.id]},{tc[i]+1},{p or ""}' for i,(m,p) in enumerate(zip(msgs, parents)))]
     return bool((yield ('create', self._keys(sid), args, True)))
 
+# %% ../nbs/04_redis.ipynb #5129d563
 @patch
 @primitive
 def _exists(self:_Redis, sid, owner=None):
     if owner is None: return bool((yield ('exists', [_key(self.prefix, sid)])))
     return (yield ('hget', [_key(self.prefix, sid), 'owner'])) == owner.encode()
 
+# %% ../nbs/04_redis.ipynb #2a9a0474
 @patch
 @primitive
 def _info(self:_Redis, sid):
     f = (yield ('one', [_key(self.prefix, sid)], [4*PREVIEW_LEN], False))
     return _summary(f) if f else None
 
+# %% ../nbs/04_redis.ipynb #7338f7dc
 @patch
 @primitive
 def _set_info(self:_Redis, sid, merge=None, expires_at=False):
@@ -1363,6 +1366,7 @@ def _set_info(self:_Redis, sid, merge=None, expires_at=False):
     if md is None: raise session_not_found(sid)
     return json.loads(md)
 
+# %% ../nbs/04_redis.ipynb #0a84b40d
 @patch
 @primitive
 def _drop(self:_Redis, sid, owner=None): return bool((yield ('drop', self._keys(sid), [sid, owner or ''], True)))
@@ -1384,18 +1388,21 @@ def _list(self:_Redis, order, limit, offset, summaries, owner=None):
     r = (yield ('list', [*self._owned(owner), self._idx[4]], args, False))
     return [_summary(f) for f in r] if summaries else [o.decode() for o in r]
 
+# %% ../nbs/04_redis.ipynb #1e9e0567
 @patch
 @primitive
 def _session_count(self:_Redis, owner=None):
     c,_,x = self._owned(owner)
     return (yield ('count', [c, x], [], False))
 
+# %% ../nbs/04_redis.ipynb #4093fa65
 @patch
 @primitive
 def _erase(self:_Redis, owner):
     return (yield ('erase', [*(self._idx[i] for i in (0, 1, 2, 4)), *self._owned(owner), self._idx[5]],
                    [_owner_key(self.prefix, owner)], True))
 
+# %% ../nbs/04_redis.ipynb #7e72aae7
 @patch
 @primitive
 def _purge(self:_Redis, now, before=None):
@@ -1430,6 +1437,7 @@ def _branch(self:_Redis, sid, msgs, at, writer=None, beside=False, recs=None):
     if r[0] == 2: raise DuplicateMessageError(f"session {sid!r} already has a message {r[1].decode()!r}")
     return r[1] / 1000
 
+# %% ../nbs/04_redis.ipynb #c42ce5e0
 @patch
 def _treeop(self:_Redis, sid, op, mid=''):
     r = (yield ('tree', self._keys(sid), [op, mid, _f(time.time())], op == 'switch'))
@@ -1443,12 +1451,19 @@ def _tree(self:_Redis, sid):
     r = yield from self._treeop(sid, 'tree')
     return list(zip(_msgs(r[1]), [p.decode() or None for p in r[2]], r[4])),r[3].decode() or None
 
+# %% ../nbs/04_redis.ipynb #84fe03d7
 @patch
 @primitive
 def _siblings(self:_Redis, sid, mid):
     r = yield from self._treeop(sid, 'siblings', mid)
     return _msgs(r[1]),None if r[2] < 0 else r[2]
 
+# %% ../nbs/04_redis.ipynb #34f3505e
+@patch
+@primitive
+def _switch(self:_Redis, sid, mid): return _msgs((yield from self._treeop(sid, 'switch', mid))[1])[0]
+
+# %% ../nbs/04_redis.ipynb #2ac5fdf7
 @patch
 @primitive
 def _summarize(self:_Redis, sid, summary_id, upto, content, metadata):
@@ -1457,6 +1472,14 @@ def _summarize(self:_Redis, sid, summary_id, upto, content, metadata):
     if r[0] == 0: raise session_not_found(sid)
     if r[0] == 3: raise message_not_found(sid, upto)
     return r[1] / 1000
+
+# %% ../nbs/04_redis.ipynb #e346c8ed
+@patch
+@primitive
+def _summaries(self:_Redis, sid):
+    r = (yield ('summaries', self._keys(sid), [], False))
+    if r[0] == 0: raise session_not_found(sid)
+    return [(i, u, c, json.loads(md) if md else {}, t / 1000) for i,u,c,md,t in json.loads(r[1])]
 
 # %% ../nbs/04_redis.ipynb #4b3a5018
 @patch
@@ -1476,17 +1499,6 @@ def _search(self:_Redis, words, owner, limit, offset, order):
     sids,smds,ids,vals,mds,now = r[1:]
     return [(s.decode(), json.loads(md), m) for s,md,m in zip(sids, smds, _msgs([ids, vals, [d for d in mds if d], now]))]
 
-@patch
-@primitive
-def _summaries(self:_Redis, sid):
-    r = (yield ('summaries', self._keys(sid), [], False))
-    if r[0] == 0: raise session_not_found(sid)
-    return [(i, u, c, json.loads(md) if md else {}, t / 1000) for i,u,c,md,t in json.loads(r[1])]
-
-@patch
-@primitive
-def _switch(self:_Redis, sid, mid): return _msgs((yield from self._treeop(sid, 'switch', mid))[1])[0]
-
 # %% ../nbs/04_redis.ipynb #28ad4f68
 @patch
 @primitive
@@ -1495,6 +1507,7 @@ def _count(self:_Redis, sid):
     if n is None: raise session_not_found(sid)
     return int(n)
 
+# %% ../nbs/04_redis.ipynb #5f09ebfa
 @patch
 def _range(self:_Redis, sid, a, b, before=''):
     r = (yield ('range', self._keys(sid), [max(-_MAXPOS, min(a, _MAXPOS)), max(-_MAXPOS, min(b, _MAXPOS)), before],
@@ -1509,12 +1522,14 @@ def _slice(self:_Redis, sid, start, stop):
     if stop is not None and stop <= start: return (yield from self._range(sid, 1, 0))
     return (yield from self._range(sid, start, -1 if stop is None else stop-1))
 
+# %% ../nbs/04_redis.ipynb #ca1a3018
 @patch
 @primitive
 def _tail(self:_Redis, sid, n, before=None):
     if before is None: return (yield from self._range(sid, -n, -1))
     return (yield from self._range(sid, n, 0, before))
 
+# %% ../nbs/04_redis.ipynb #31af5706
 @patch
 @primitive
 def _get(self:_Redis, sid, mid):
@@ -1545,6 +1560,7 @@ def _records(self:_Redis, sid, lo, hi, limit, desc):
     if not r[0]: raise session_not_found(sid)
     return [tuple(x.decode() for x in e.split(b'\x00', 1)) for e in r[1]]
 
+# %% ../nbs/04_redis.ipynb #0202b583
 @patch
 @primitive
 def _put_records(self:_Redis, sid, recs, drop, keep):
@@ -1572,7 +1588,6 @@ def _update(self:_Redis, sid, mid, content=None, chunk=None, pending=None, metad
         return _msgs([[_b(mid)], [r[5]], [r[6]], r[7]])[0]
     return _msgs([[_b(mid)], [r[1]], [r[2]], r[3]])[0]
 
-
 # %% ../nbs/04_redis.ipynb #c3d4e036
 @patch
 def _index_old(self:_Redis):
@@ -1590,6 +1605,7 @@ def _index_old(self:_Redis):
         yield ('set', [done, 1])
     self._leased = True
 
+# %% ../nbs/04_redis.ipynb #377803f2
 @patch
 @primitive
 def _stale(self:_Redis, limit):
@@ -1597,7 +1613,6 @@ def _stale(self:_Redis, limit):
     if limit == 0: return []
     sids,ids,vals,mds,now = (yield ('stale', [self._idx[5]], [min(limit, _MAXPOS)], True))
     return [(s.decode(), _msgs([[i], [v], [md], now])[0]) for s,i,v,md in zip(sids, ids, vals, mds)]
-
 
 # %% ../nbs/04_redis.ipynb #c3d4e038
 @patch
@@ -1607,18 +1622,20 @@ def _remove(self:_Redis, sid, how, ids):
     if r[0] == 3: raise message_not_found(sid, r[1].decode())
     return _msgs(r[1])
 
+# %% ../nbs/04_redis.ipynb #22f15178
 @patch
 @primitive
 def _delete(self:_Redis, sid, mids): return (yield from self._remove(sid, 'ids', mids))
 
+# %% ../nbs/04_redis.ipynb #086a1876
 @patch
 @primitive
 def _pop(self:_Redis, sid): return next(iter((yield from self._remove(sid, 'last', []))), None)
 
+# %% ../nbs/04_redis.ipynb #c105da8e
 @patch
 @primitive
 def _truncate(self:_Redis, sid, after): return (yield from self._remove(sid, 'after', [after or '']))
-
 
 # %% ../nbs/04_redis.ipynb #b1315e98
 @patch
