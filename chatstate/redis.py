@@ -432,6 +432,10 @@ if ARGV[4] ~= '' then
     under, move = at, false
   end
 end
+"""
+
+# %% ../nbs/04_redis.ipynb #b8eb74cd
+_APPEND += """\
 local n, seq, now = tonumber(ARGV[3]), tonumber(f[1]), clock()
 local exp = now + tonumber(ARGV[5 + n * 3])
 if n == 1 then
@@ -450,6 +454,10 @@ else
     redis.call('ZADD', Z, seq + i, ARGV[j]); put(j, now, exp)
   end
 end
+"""
+
+# %% ../nbs/04_redis.ipynb #634e77b9
+_APPEND += """\
 if tree then
   local d, p = under ~= '' and tnode(under) or -1, under ~= '' and under or false
   for i = 1, n do
@@ -646,6 +654,10 @@ if redis.call('EXISTS', S) == 0 then return {0} end
 local mid = ARGV[3]
 local v = redis.call('HGET', M, mid)
 if not v then return {3} end
+"""
+
+# %% ../nbs/04_redis.ipynb #a81d3b43
+_UPDATE += """\
 local now, m, act, L = clock(), parse(v), ARGV[12], KEYS[10]
 local p, st = m.f % 2 == 1, math.floor(m.f / 4)
 local lapsed = p and (tonumber(m.exp) or 0) <= now
@@ -656,6 +668,10 @@ elseif act == 'done' then go = (p and holds) or (not p and st == 0)
 elseif act == 'stop' then go = p
 elseif act == 'settle' then go = p and lapsed end
 if not go then return {5, p and 1 or 0, st, m.x, lapsed and 1 or 0, v, redis.call('HGET', D, mid), now} end
+"""
+
+# %% ../nbs/04_redis.ipynb #5ae83208
+_UPDATE += """\
 if ARGV[4] == '1' then m.body = m.body .. ARGV[5] elseif ARGV[6] == '1' then m.body = ARGV[7] end
 local function flags(pend, code) m.f = m.f % 4 - m.f % 2 + (pend and 1 or 0) + 4 * code end
 local function finish(code, x) flags(false, code); m.e, m.exp, m.x = tostring(now), '', x; unlease(mid) end
@@ -670,6 +686,10 @@ elseif act == 'settle' then finish(2, ARGV[14])
 elseif ARGV[8] ~= '' and (ARGV[8] == '1') ~= p then
   if ARGV[8] == '1' then flags(true, 0); m.e, m.x = '', ''; renew() else finish(0, '') end
 end
+"""
+
+# %% ../nbs/04_redis.ipynb #962e5f11
+_UPDATE += """\
 local md = nil
 if ARGV[9] == '1' then md = ARGV[10] end
 if ARGV[11] == '1' then
@@ -681,6 +701,10 @@ if md then
   if md == '' then redis.call('HDEL', D, mid); m.f = m.f - had
   else redis.call('HSET', D, mid, md); m.f = m.f - had + 2 end
 end
+"""
+
+# %% ../nbs/04_redis.ipynb #c7f2829a
+_UPDATE += """\
 v = build(m)
 redis.call('HSET', M, mid, v)
 if ARGV[4] == '1' or ARGV[6] == '1' or m.f % 2 ~= (p and 1 or 0) then redis.call('HDEL', W, mid) end -- its text changed, or the reply ended: a search copies it anew
@@ -716,6 +740,10 @@ if tree then -- the whole tree is read and written back
   end
   while h and gone[h] do h = nodes[h][3] end
   ids = reshape(all, nodes, gone, h)
+"""
+
+# %% ../nbs/04_redis.ipynb #7077e207
+_REMOVE += """\
 elseif ARGV[3] == 'after' then
   local seq = -1
   if ARGV[4] ~= '' then
@@ -734,6 +762,10 @@ else
   table.sort(scored, function(a, b) return a[1] < b[1] end)
   for i, p in ipairs(scored) do ids[i] = p[2] end
 end
+"""
+
+# %% ../nbs/04_redis.ipynb #fb6a050a
+_REMOVE += """\
 local res = msgs(ids)
 for i, v in ipairs(res[2]) do if string.byte(v, 1) % 2 == 1 then unlease(ids[i]) end end
 if #ids > 0 then
