@@ -391,6 +391,10 @@ if redis.call('EXISTS', S) == 1 and ARGV[7] ~= '1' then return 0 end
 unown(S, KEYS[10])
 redis.call('DEL', S, Z, M, D, W, R)
 redis.call('SREM', KEYS[9], S)
+"""
+
+# %% ../nbs/04_redis.ipynb #3428654c
+_CREATE += """\
 local n = tonumber(ARGV[6])
 local owner, ok = ARGV[8 + n * 3], ARGV[9 + n * 3]
 redis.call('HSET', S, 'id', ARGV[1], 'md', ARGV[2], 'created', ARGV[3], 'updated', ARGV[4], 'exp', ARGV[5], 'next', n, 'n', n)
@@ -405,6 +409,10 @@ if #ARGV > 11 + n * 3 then
   redis.call('HSET', S, 'base', 0, 'head', ARGV[12 + n * 3], 'n', ARGV[13 + n * 3])
   for i = 1, n do redis.call('HSET', S, 't:' .. ARGV[8 + (i - 1) * 3], ARGV[13 + n * 3 + i]) end
 end
+"""
+
+# %% ../nbs/04_redis.ipynb #50c36349
+_CREATE += """\
 local at = redis.call('INCR', KEYS[8])
 redis.call('ZADD', KEYS[5], at, S)
 redis.call('ZADD', KEYS[6], ARGV[4], S)
@@ -519,6 +527,10 @@ if not branched() then -- one branch: each message below the one before it
   if op == 'siblings' then return {1, msgs({mid}), 0} end
   return {1, msgs({ids[#ids]})}
 end
+"""
+
+# %% ../nbs/04_redis.ipynb #2713ec4c
+_TREE += """\
 local ids, nodes = load()
 local h = headid()
 if op == 'tree' then
@@ -538,6 +550,10 @@ if op == 'siblings' then
   end
   return {1, msgs(sib), at}
 end
+"""
+
+# %% ../nbs/04_redis.ipynb #fba59023
+_TREE += """\
 local best = mid -- switch: the message below it that was active last
 for id in pairs(below(ids, nodes, mid)) do
   if nodes[id][2] > nodes[best][2] then best = id end
@@ -566,6 +582,10 @@ if f[4] then h = headid() end
 local len = f[4] and tonumber(f[5]) or redis.call('ZCARD', Z)
 local p = pos >= 0 and pos or math.max(0, len + pos)
 if not f[4] then redis.call('HSET', S, 'base', redis.call('ZCARD', Z)) end -- a tree from now: what it holds so far is its first branch
+"""
+
+# %% ../nbs/04_redis.ipynb #25ab66c0
+_INSERT += """\
 local ids, nodes = load()
 local top, under, d = false, h, len - 1
 if p < len then top = path(h, nil)[p + 1]; under, d = nodes[top][3], nodes[top][1] - 1 end
@@ -586,6 +606,10 @@ if top then
   end
   if rank < tonumber(redis.call('HGET', S, 'base')) then redis.call('HSET', S, 'base', rank) end -- the first branch ends above it now
 end
+"""
+
+# %% ../nbs/04_redis.ipynb #6f4eec67
+_INSERT += """\
 redis.call('HSET', S, 'next', seq + n + moved, 'n', len + n, 'head', top and h or x, 'updated', ARGV[2])
 redis.call('ZADD', KEYS[6], ARGV[2], S)
 if f[3] then redis.call('ZADD', f[3] .. ':u', ARGV[2], S) end
@@ -1010,6 +1034,10 @@ local function score(f) -- how many of copy `f`'s words start with a word asked 
   end
   return n
 end
+"""
+
+# %% ../nbs/04_redis.ipynb #8d410227
+_SEARCH += """\
 for k, s in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if #todo >= most * 3 then break end
   local h = redis.call('HMGET', s, 'ok', 'exp')
@@ -1031,6 +1059,10 @@ for k, s in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   end
 end
 if #todo > 0 then return {0, todo} end
+"""
+
+# %% ../nbs/04_redis.ipynb #84d23d42
+_SEARCH += """\
 table.sort(hits, function(a, b)
   for j = 1, 3 do if a[j] ~= b[j] then return a[j] > b[j] end end
   return false
@@ -1044,7 +1076,6 @@ for j = off + 1, math.min(#hits, off + lim) do
 end
 return {1, sids, smds, ids, vals, mds, clock()}
 """
-
 
 # %% ../nbs/04_redis.ipynb #c3d4e046
 # ARGV: for each message, its session's key, its id, the SHA-1 of the value its copy was made from, the copy
