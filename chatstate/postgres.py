@@ -62,33 +62,49 @@ def _driver():
     return psycopg
 
 _NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,40}')
+
+# %% ../nbs/03_postgres.ipynb #24321643
 SCHEMA_VERSION = 8
 _COLUMNS = {'sessions': {'pk', 'id', 'metadata', 'created', 'updated', 'expires_at', 'next_seq', 'n'},
             'messages': {'session', 'seq', 'id', 'role', 'content', 'pending', 'metadata'}} # what version 1 has
+_STEPS = {} # version: the statements that bring the tables from the version before to it
 
 def _migrations(S, M, p, U=None, R=None):
     """Each version: the statements that bring the tables from the version before to it (`U`, the summaries, and `R`,
     the records, are named after `S` unless given)"""
     U = U or S[:S.rindex('sessions')] + 'summaries"'
     R = R or S[:S.rindex('sessions')] + 'records"'
-    return {1: [f'''CREATE TABLE {S}(pk BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, metadata TEXT NOT NULL,
+    return {v: f(S, M, U, R, p) for v,f in _STEPS.items()}
+
+# %% ../nbs/03_postgres.ipynb #13193d2c
+_STEPS[1] = lambda S, M, U, R, p: [f'''CREATE TABLE {S}(pk BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, metadata TEXT NOT NULL,
                   created DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION,
                   next_seq BIGINT NOT NULL DEFAULT 0, n BIGINT NOT NULL DEFAULT 0)''',
                 f'CREATE INDEX "{p}sessions_updated" ON {S}(updated)',
                 f'CREATE INDEX "{p}sessions_expiry" ON {S}(expires_at) WHERE expires_at IS NOT NULL',
                 f'''CREATE TABLE {M}(session BIGINT NOT NULL REFERENCES {S}(pk) ON DELETE CASCADE, seq BIGINT NOT NULL,
                   id TEXT NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, pending BOOLEAN NOT NULL, metadata TEXT,
-                  PRIMARY KEY(session, seq), UNIQUE(session, id))'''],
-            2: [f'ALTER TABLE {M} ADD COLUMN IF NOT EXISTS at DOUBLE PRECISION'],
-            3: [f'ALTER TABLE {S} ADD COLUMN IF NOT EXISTS owner TEXT',
-                f'CREATE INDEX IF NOT EXISTS "{p}sessions_owner" ON {S}(owner, updated) WHERE owner IS NOT NULL'],
-            4: [f'UPDATE {S} AS s SET next_seq = COALESCE((SELECT max(seq) FROM {M} m WHERE m.session = s.pk), 0)'], # next_seq names the last message
-            5: [*(f'ALTER TABLE {M} ADD COLUMN IF NOT EXISTS {c}' for c in ('ended DOUBLE PRECISION', 'st SMALLINT NOT NULL DEFAULT 0', 'writer TEXT',
+                  PRIMARY KEY(session, seq), UNIQUE(session, id))''']
+
+# %% ../nbs/03_postgres.ipynb #f157c1af
+_STEPS[2] = lambda S, M, U, R, p: [f'ALTER TABLE {M} ADD COLUMN IF NOT EXISTS at DOUBLE PRECISION']
+
+# %% ../nbs/03_postgres.ipynb #41e6e1dc
+_STEPS[3] = lambda S, M, U, R, p: [f'ALTER TABLE {S} ADD COLUMN IF NOT EXISTS owner TEXT',
+                f'CREATE INDEX IF NOT EXISTS "{p}sessions_owner" ON {S}(owner, updated) WHERE owner IS NOT NULL']
+
+# %% ../nbs/03_postgres.ipynb #a1569f59
+_STEPS[4] = lambda S, M, U, R, p: [f'UPDATE {S} AS s SET next_seq = COALESCE((SELECT max(seq) FROM {M} m WHERE m.session = s.pk), 0)']
+
+# %% ../nbs/03_postgres.ipynb #e3b7103d
+_STEPS[5] = lambda S, M, U, R, p: [*(f'ALTER TABLE {M} ADD COLUMN IF NOT EXISTS {c}' for c in ('ended DOUBLE PRECISION', 'st SMALLINT NOT NULL DEFAULT 0', 'writer TEXT',
                                                                           'expires DOUBLE PRECISION', 'error TEXT')),
                 # a reply left pending by an earlier release: stale
                 f'UPDATE {M} SET expires = COALESCE(at, 0) WHERE pending AND expires IS NULL',
-                f'CREATE INDEX IF NOT EXISTS "{p}messages_lease" ON {M}(expires) WHERE pending'],
-            6: [*(f'ALTER TABLE {M} ADD COLUMN IF NOT EXISTS {c}' for c in ('parent BIGINT', 'depth BIGINT NOT NULL DEFAULT 0', 'touched BIGINT NOT NULL DEFAULT 0')),
+                f'CREATE INDEX IF NOT EXISTS "{p}messages_lease" ON {M}(expires) WHERE pending']
+
+# %% ../nbs/03_postgres.ipynb #f5e98923
+_STEPS[6] = lambda S, M, U, R, p: [*(f'ALTER TABLE {M} ADD COLUMN IF NOT EXISTS {c}' for c in ('parent BIGINT', 'depth BIGINT NOT NULL DEFAULT 0', 'touched BIGINT NOT NULL DEFAULT 0')),
                 *(f'ALTER TABLE {S} ADD COLUMN IF NOT EXISTS {c}' for c in ('head BIGINT', 'total BIGINT NOT NULL DEFAULT 0', 'prev BIGINT')),
                 # branches: each message below its parent, at its depth; the session's active branch ends at `head`. A session stored before is one branch
                 f'''UPDATE {M} AS m SET parent = w.up, depth = w.d, touched = m.seq FROM (SELECT session, seq, lag(seq) OVER (PARTITION BY session ORDER BY seq) AS up,
@@ -99,14 +115,18 @@ def _migrations(S, M, p, U=None, R=None):
                 # summaries: each stands in, for the model, for the messages up to one of them, and goes with it
                 f'''CREATE TABLE IF NOT EXISTS {U}(k BIGSERIAL PRIMARY KEY, session BIGINT NOT NULL, upto BIGINT NOT NULL, id TEXT NOT NULL, content TEXT NOT NULL,
                       metadata TEXT, at DOUBLE PRECISION NOT NULL, FOREIGN KEY(session, upto) REFERENCES {M}(session, seq) ON DELETE CASCADE)''',
-                f'CREATE INDEX IF NOT EXISTS "{p}summaries_upto" ON {U}(session, upto)'],
-            7: [# search: each done message's words (of its first 100,000 characters), computed by the write that changes it, in a GIN index
+                f'CREATE INDEX IF NOT EXISTS "{p}summaries_upto" ON {U}(session, upto)']
+
+# %% ../nbs/03_postgres.ipynb #02f7e48a
+_STEPS[7] = lambda S, M, U, R, p: [# search: each done message's words (of its first 100,000 characters), computed by the write that changes it, in a GIN index
                 f"ALTER TABLE {M} ADD COLUMN IF NOT EXISTS words tsvector GENERATED ALWAYS AS (CASE WHEN pending THEN "
                 "NULL ELSE to_tsvector('simple', left(content, 100000)) END) STORED",
-                f'CREATE INDEX IF NOT EXISTS "{p}messages_words" ON {M} USING GIN (words)'],
-            8: [# records: JSON values under text keys beside a session's messages (`ChatSession.records`), deleted with it; keys compare byte by byte
+                f'CREATE INDEX IF NOT EXISTS "{p}messages_words" ON {M} USING GIN (words)']
+
+# %% ../nbs/03_postgres.ipynb #34447d99
+_STEPS[8] = lambda S, M, U, R, p: [# records: JSON values under text keys beside a session's messages (`ChatSession.records`), deleted with it; keys compare byte by byte
                 f'''CREATE TABLE IF NOT EXISTS {R}(session BIGINT NOT NULL REFERENCES {S}(pk) ON DELETE CASCADE, key TEXT COLLATE "C" NOT NULL,
-                      value TEXT NOT NULL, PRIMARY KEY(session, key))''']}
+                      value TEXT NOT NULL, PRIMARY KEY(session, key))''']
 
 # %% ../nbs/03_postgres.ipynb #41de3d5a
 class PostgresSessionManager(SQLStore):
@@ -352,6 +372,7 @@ def _run_op(c, op):
     # `pgresult.nfields`, not `description`: that builds a `Column` for every column, each time
     return cur.rowcount if kind == 'n' else cur.fetchall() if cur.pgresult.nfields else []
 
+# %% ../nbs/03_postgres.ipynb #f8bcda5e
 @patch
 def _exec(self:PostgresSessionManager, op:tuple, ctx:dict):
     "Run one op of a SQL engine primitive, on the transaction's connection if it began one"
@@ -367,6 +388,7 @@ def _exec(self:PostgresSessionManager, op:tuple, ctx:dict):
     except self._psycopg.IntegrityError: raise
     except self._psycopg.Error as e: raise self._error(e) from e
 
+# %% ../nbs/03_postgres.ipynb #ee2d02af
 @patch
 def _end(self:PostgresSessionManager, c, commit:bool):
     "Commit or roll back the transaction on `c`, then give `c` back to the pool (which closes it, if it broke)"
@@ -539,6 +561,7 @@ async def get(self:_APool):
             made.set()
     except BaseException: self.sem.release(); raise
 
+# %% ../nbs/03_postgres.ipynb #979d092d
 @patch
 async def put(self:_APool, c):
     try:
@@ -551,7 +574,6 @@ async def close(self:_APool):
     self.closed = True
     for c in self.idle: await c.close()
     self.idle = []
-
 
 # %% ../nbs/03_postgres.ipynb #f6a7b009
 @patch
