@@ -249,6 +249,7 @@ def _open(self:SQLiteSessionManager)->sqlite3.Connection:
     except sqlite3.Error as e: raise _error(p, e) from e
     return con
 
+# %% ../nbs/02_sqlite.ipynb #e87930e6
 @patch
 def _retry(self:SQLiteSessionManager, f):
     "Call `f`, retrying while the file is locked by another opener (switching to WAL can be refused at once)"
@@ -259,6 +260,7 @@ def _retry(self:SQLiteSessionManager, f):
             if not _busy(e) or time.monotonic() > deadline: raise
             time.sleep(0.01)
 
+# %% ../nbs/02_sqlite.ipynb #d4ec8947
 def _migrate(con):
     "Bring the file to `SCHEMA_VERSION`, one version at a time, in one transaction"
     con.execute('BEGIN IMMEDIATE')
@@ -322,6 +324,7 @@ def _one(f, args):
     try: return True, f(*args)
     except Exception as e: return False, e
 
+# %% ../nbs/02_sqlite.ipynb #6ce1b074
 @patch
 def _group(self:SQLiteSessionManager, calls:list)->list:
     """Run `calls` [(f, args)] in order, several as one transaction of a savepoint each: `(True, result)` or `(False,
@@ -351,6 +354,7 @@ def _settle(items):
     for fut,(ok,v) in items:
         if not fut.cancelled(): fut.set_result(v) if ok else fut.set_exception(v)
 
+# %% ../nbs/02_sqlite.ipynb #9c0d6ba5
 class _Group:
     """The async API's runner for SQLite: one thread runs the calls in order, those that queued up together as one group.
     The calls wait in a `queue.SimpleQueue`, whose hand-over is the cheapest Python has: it wakes the thread in about
@@ -380,7 +384,6 @@ class _Group:
         "No call is taken after this; those queued before it still run, then the thread ends"
         self.closed = True
         self.q.put(None)
-
 
 # %% ../nbs/02_sqlite.ipynb #b8c9d002
 @patch
