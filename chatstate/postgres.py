@@ -164,33 +164,40 @@ class PostgresSessionManager(SQLStore):
 
 # %% ../nbs/03_postgres.ipynb #838c1a3a
 @patch
+def _version_found(self:PostgresSessionManager, c)->int:
+    """The schema version of the tables there (0: none), read on connection `c`, after checking they are chatstate's
+    and no newer than this chatstate"""
+    where,T = self._where,f'{self.schema}.{self.prefix}'
+    cols = {}
+    for t,col in c.execute('SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = '
+                           '%s AND table_name = ANY(%s)',
+                           (self.schema, [self.prefix + t for t in _COLUMNS])): cols.setdefault(t[len(self.prefix):], set()).add(col)
+    if not cols: return 0
+    for t,want in _COLUMNS.items():
+        if t not in cols: raise StoreError(f"PostgreSQL at {where}: table {T}{t} is missing, though "
+                                           f"{T}{next(iter(cols))} is there: the chatstate tables were "
+                                           "changed outside chatstate")
+        missing = sorted(want - cols[t])
+        if missing: raise StoreError(f"PostgreSQL at {where}: table {T}{t} has no column {missing[0]!r}: the "
+                                     "chatstate tables were changed outside chatstate")
+    note = c.execute("SELECT obj_description(%s::regclass, 'pg_class')", (self._S,)).fetchone()[0]
+    found = re.fullmatch(r'chatstate schema (\d+)', note or '')
+    if note and not found: raise StoreError(f"PostgreSQL at {where}: table {T}sessions is not a chatstate "
+                                            f"table (its comment is {note!r})")
+    v = int(found[1]) if found else 1
+    if v > SCHEMA_VERSION:
+        raise StoreError(f"PostgreSQL at {where}: the tables have schema version {v}, newer than this "
+                         f"chatstate knows ({SCHEMA_VERSION}): upgrade chatstate")
+    return v
+
+# %% ../nbs/03_postgres.ipynb #e1748d95
+@patch
 def _setup(self:PostgresSessionManager):
     "Create the tables, or check the ones there (their schema version and columns) and upgrade them"
-    where,T = self._where,f'{self.schema}.{self.prefix}'
     with self._tx() as c:
-        c.execute('SELECT pg_advisory_xact_lock(hashtext(%s))', (f'chatstate {T}',))
-        cols = {}
-        for t,col in c.execute('SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = '
-                               '%s AND table_name = ANY(%s)',
-                               (self.schema, [self.prefix + t for t in _COLUMNS])): cols.setdefault(t[len(self.prefix):], set()).add(col)
-        v,note = 0,None
-        if not cols: c.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-        else:
-            for t,want in _COLUMNS.items():
-                if t not in cols: raise StoreError(f"PostgreSQL at {where}: table {T}{t} is missing, though "
-                                                   f"{T}{next(iter(cols))} is there: the chatstate tables were "
-                                                   "changed outside chatstate")
-                missing = sorted(want - cols[t])
-                if missing: raise StoreError(f"PostgreSQL at {where}: table {T}{t} has no column {missing[0]!r}: the "
-                                             "chatstate tables were changed outside chatstate")
-            note = c.execute("SELECT obj_description(%s::regclass, 'pg_class')", (self._S,)).fetchone()[0]
-            found = re.fullmatch(r'chatstate schema (\d+)', note or '')
-            if note and not found: raise StoreError(f"PostgreSQL at {where}: table {T}sessions is not a chatstate "
-                                                    f"table (its comment is {note!r})")
-            v = int(found[1]) if found else 1
-            if v > SCHEMA_VERSION:
-                raise StoreError(f"PostgreSQL at {where}: the tables have schema version {v}, newer than this "
-                                 f"chatstate knows ({SCHEMA_VERSION}): upgrade chatstate")
+        c.execute('SELECT pg_advisory_xact_lock(hashtext(%s))', (f'chatstate {self.schema}.{self.prefix}',))
+        v = self._version_found(c)
+        if not v: c.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         steps = _migrations(self._S, self._M, self.prefix, self._U, self._R)
         for to in range(v+1, SCHEMA_VERSION+1):
             for q in steps[to]: c.execute(q)
