@@ -378,730 +378,6 @@ def _lean(script:str, lib:str=_LIB)->str:
             if not keep[i] and not names.isdisjoint(used): keep[i],grew = True,True; used |= uses
     return ''.join(d for k,(_,_,d) in zip(keep, defs) if k) + body
 
-# %% ../nbs/04_redis.ipynb #30e5a41e
-# KEYS: S Z M D, then the created, updated and expiry indexes, the creation counter, the set of expired sessions already unlisted
-# ARGV: id, metadata, created, updated, expiry, n, replace?, n message fields (3 each), then the owner and its key ('' for none), the lease (ms),
-#       its summaries (as `sums` keeps them; '' for none), and for a session that branched: the active branch's end, its length, and each message's `t:` field
-_CREATE = _LIB + """
-local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 5, 'zset', 6, 'zset', 7, 'zset', 8, 'string', 9, 'set', 10, 'zset'})
-if bad then return bad end
-local c = redis.call('GET', KEYS[8])
-if c and not tonumber(c) then return redis.error_reply('chatstate: key ' .. KEYS[8] .. ' does not hold the counter chatstate keeps there') end
-if redis.call('EXISTS', S) == 1 and ARGV[7] ~= '1' then return 0 end
-unown(S, KEYS[10])
-redis.call('DEL', S, Z, M, D, W, R)
-redis.call('SREM', KEYS[9], S)
-"""
-
-# %% ../nbs/04_redis.ipynb #3428654c
-_CREATE += """\
-local n = tonumber(ARGV[6])
-local owner, ok = ARGV[8 + n * 3], ARGV[9 + n * 3]
-redis.call('HSET', S, 'id', ARGV[1], 'md', ARGV[2], 'created', ARGV[3], 'updated', ARGV[4], 'exp', ARGV[5], 'next', n, 'n', n)
-if owner ~= '' then redis.call('HSET', S, 'owner', owner, 'ok', ok) end
-local now = clock()
-for i = 1, n do
-  local j = 8 + (i - 1) * 3
-  redis.call('ZADD', Z, i, ARGV[j]); put(j, now, now + tonumber(ARGV[10 + n * 3]))
-end
-if ARGV[11 + n * 3] ~= '' then redis.call('HSET', S, 'sums', ARGV[11 + n * 3]) end
-if #ARGV > 11 + n * 3 then
-  redis.call('HSET', S, 'base', 0, 'head', ARGV[12 + n * 3], 'n', ARGV[13 + n * 3])
-  for i = 1, n do redis.call('HSET', S, 't:' .. ARGV[8 + (i - 1) * 3], ARGV[13 + n * 3 + i]) end
-end
-"""
-
-# %% ../nbs/04_redis.ipynb #50c36349
-_CREATE += """\
-local at = redis.call('INCR', KEYS[8])
-redis.call('ZADD', KEYS[5], at, S)
-redis.call('ZADD', KEYS[6], ARGV[4], S)
-if ARGV[5] ~= '' then redis.call('ZADD', KEYS[7], ARGV[5], S); expire(ARGV[5]) else redis.call('ZREM', KEYS[7], S) end
-if owner ~= '' then
-  redis.call('ZADD', ok .. ':c', at, S)
-  redis.call('ZADD', ok .. ':u', ARGV[4], S)
-  if ARGV[5] ~= '' then redis.call('ZADD', ok .. ':x', ARGV[5], S) end
-end
-return 1
-"""
-
-# %% ../nbs/04_redis.ipynb #c29161e1
-_APPEND = _LIB + """
-local bad = check({2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset', 10, 'zset'})
-if bad then return bad end
-local f = redis.call('HMGET', S, 'next', 'n', 'exp', 'ok', 'base', 'head')
-if not f[1] then return {0} end
-local tree, under, move = f[5], f[6], true -- a session that branched: the new messages go below `under`, and `move` the active branch's end
-if ARGV[4] ~= '' then
-  local last = tree and f[6] or redis.call('ZRANGE', Z, -1, -1)[1] or ''
-  if '=' .. last ~= ARGV[4] then
-    local at = string.sub(ARGV[4], 2) -- per branch: `after` may end a branch other than the active one
-    if at == '' or not tree or not ends(at) then return {3, last} end
-    under, move = at, false
-  end
-end
-"""
-
-# %% ../nbs/04_redis.ipynb #b8eb74cd
-_APPEND += """\
-local n, seq, now = tonumber(ARGV[3]), tonumber(f[1]), clock()
-local exp = now + tonumber(ARGV[5 + n * 3])
-if n == 1 then
-  local v = stamp(ARGV[6], now, exp)
-  if redis.call('HSETNX', M, ARGV[5], v) == 0 then return {2, ARGV[5]} end
-  if ARGV[7] ~= '' then redis.call('HSET', D, ARGV[5], ARGV[7]) end
-  if string.byte(v, 1) % 2 == 1 then lease(ARGV[5], exp) end
-  redis.call('ZADD', Z, seq + 1, ARGV[5])
-else
-  for i = 1, n do
-    local id = ARGV[5 + (i - 1) * 3]
-    if redis.call('HEXISTS', M, id) == 1 then return {2, id} end
-  end
-  for i = 1, n do
-    local j = 5 + (i - 1) * 3
-    redis.call('ZADD', Z, seq + i, ARGV[j]); put(j, now, exp)
-  end
-end
-"""
-
-# %% ../nbs/04_redis.ipynb #634e77b9
-_APPEND += """\
-if tree then
-  local d, p = under ~= '' and tnode(under) or -1, under ~= '' and under or false
-  for i = 1, n do
-    local id = ARGV[5 + (i - 1) * 3]
-    tset(id, d + i, seq + i, p); p = id
-  end
-  if move then redis.call('HSET', S, 'head', p, 'n', d + 1 + n) end
-  redis.call('HSET', S, 'next', seq + n, 'updated', ARGV[2])
-else redis.call('HSET', S, 'next', seq + n, 'n', tonumber(f[2]) + n, 'updated', ARGV[2]) end
-redis.call('ZADD', KEYS[6], ARGV[2], S)
-if f[4] then redis.call('ZADD', f[4] .. ':u', ARGV[2], S) end
-if f[3] ~= '' then expire(f[3]) end
-return {1, now}
-"""
-
-# %% ../nbs/04_redis.ipynb #324ba8cc
-# KEYS: as `_APPEND`'s. ARGV: id, now, n, the message it goes below ('': at the top), below its parent instead?, n message fields (3 each), the lease (ms),
-#       then records to write in the same step: each key and value
-_BRANCH = _LIB + """
-local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset', 10, 'zset', 12, 'zset'})
-if bad then return bad end
-local f = redis.call('HMGET', S, 'next', 'exp', 'ok', 'base')
-if not f[1] then return {0} end
-local n, seq, under, d = tonumber(ARGV[3]), tonumber(f[1]), false, -1
-if ARGV[4] ~= '' then
-  local nd, _, np = tnode(ARGV[4])
-  if not nd then return {3} end
-  if ARGV[5] == '1' then under, d = np, nd - 1 else under, d = ARGV[4], nd end
-end
-for i = 1, n do
-  local id = ARGV[6 + (i - 1) * 3]
-  if redis.call('HEXISTS', M, id) == 1 then return {2, id} end
-end
-if not f[4] then redis.call('HSET', S, 'base', redis.call('ZCARD', Z)) end -- its first branch: what it holds so far is one branch
-local now = clock()
-local p = place(6, n, seq, d, under, now, now + tonumber(ARGV[6 + n * 3]))
-redis.call('HSET', S, 'next', seq + n, 'n', d + 1 + n, 'head', p, 'updated', ARGV[2])
-if #ARGV > 6 + n * 3 then keep(7 + n * 3) end
-redis.call('ZADD', KEYS[6], ARGV[2], S)
-if f[3] then redis.call('ZADD', f[3] .. ':u', ARGV[2], S) end
-if f[2] ~= '' then expire(f[2]) end
-return {1, now}
-"""
-
-
-# %% ../nbs/04_redis.ipynb #c3d4e044
-# ARGV: 'tree', 'siblings' or 'switch', the message id ('' for a tree), now
-_TREE = _LIB + """
-if redis.call('EXISTS', S) == 0 then return {0} end
-local op, mid = ARGV[1], ARGV[2]
-if not branched() then -- one branch: each message below the one before it
-  local ids = redis.call('ZRANGE', Z, 0, -1)
-  if op == 'tree' then
-    local ps, ts = {}, {}
-    for i = 1, #ids do ps[i], ts[i] = i > 1 and ids[i - 1] or '', i end
-    return {1, msgs(ids), ps, ids[#ids] or '', ts}
-  end
-  if redis.call('HEXISTS', M, mid) == 0 then return {3} end
-  if op == 'siblings' then return {1, msgs({mid}), 0} end
-  return {1, msgs({ids[#ids]})}
-end
-"""
-
-# %% ../nbs/04_redis.ipynb #2713ec4c
-_TREE += """\
-local ids, nodes = load()
-local h = headid()
-if op == 'tree' then
-  local ps, ts = {}, {}
-  for i, id in ipairs(ids) do ps[i], ts[i] = nodes[id][3] or '', nodes[id][2] end
-  return {1, msgs(ids), ps, h or '', ts}
-end
-if not nodes[mid] then return {3} end
-if op == 'siblings' then
-  local on, sib, at = {}, {}, -1
-  for _, id in ipairs(path(h, nil)) do on[id] = true end
-  for _, id in ipairs(ids) do
-    if nodes[id][3] == nodes[mid][3] then
-      if on[id] then at = #sib end
-      sib[#sib + 1] = id
-    end
-  end
-  return {1, msgs(sib), at}
-end
-"""
-
-# %% ../nbs/04_redis.ipynb #fba59023
-_TREE += """\
-local best = mid -- switch: the message below it that was active last
-for id in pairs(below(ids, nodes, mid)) do
-  if nodes[id][2] > nodes[best][2] then best = id end
-end
-local nd = nodes[best]
-tset(best, nd[1], redis.call('HINCRBY', S, 'next', 1), nd[3])
-redis.call('HSET', S, 'head', best, 'n', nd[1] + 1)
-touch(ARGV[3])
-return {1, msgs({best})}
-"""
-
-# %% ../nbs/04_redis.ipynb #b97bed1c
-# KEYS: as `_APPEND`'s. ARGV: id, now, n, the position, n message fields (3 each), the lease (ms)
-_INSERT = _LIB + """
-local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset', 10, 'zset'})
-if bad then return bad end
-local f = redis.call('HMGET', S, 'next', 'exp', 'ok', 'base', 'n')
-if not f[1] then return {0} end
-local n, seq, pos = tonumber(ARGV[3]), tonumber(f[1]), tonumber(ARGV[4])
-for i = 1, n do
-  local id = ARGV[5 + (i - 1) * 3]
-  if redis.call('HEXISTS', M, id) == 1 then return {2, id} end
-end
-local h = redis.call('ZRANGE', Z, -1, -1)[1] or false -- the active branch's end
-if f[4] then h = headid() end
-local len = f[4] and tonumber(f[5]) or redis.call('ZCARD', Z)
-local p = pos >= 0 and pos or math.max(0, len + pos)
-if not f[4] then redis.call('HSET', S, 'base', redis.call('ZCARD', Z)) end -- a tree from now: what it holds so far is its first branch
-"""
-
-# %% ../nbs/04_redis.ipynb #25ab66c0
-_INSERT += """\
-local ids, nodes = load()
-local top, under, d = false, h, len - 1
-if p < len then top = path(h, nil)[p + 1]; under, d = nodes[top][3], nodes[top][1] - 1 end
-local rank = top and redis.call('ZRANK', Z, top)
-local now = clock()
-local x = place(5, n, seq, d, under, now, now + tonumber(ARGV[5 + n * 3]))
-local moved = 0
-if top then
-  local sub = below(ids, nodes, top)
-  sub[top] = true
-  for _, id in ipairs(ids) do
-    if sub[id] then
-      local nd = nodes[id]
-      moved = moved + 1
-      redis.call('ZADD', Z, seq + n + moved, id)
-      tset(id, nd[1] + n, nd[2], id == top and x or nd[3])
-    end
-  end
-  if rank < tonumber(redis.call('HGET', S, 'base')) then redis.call('HSET', S, 'base', rank) end -- the first branch ends above it now
-end
-"""
-
-# %% ../nbs/04_redis.ipynb #6f4eec67
-_INSERT += """\
-redis.call('HSET', S, 'next', seq + n + moved, 'n', len + n, 'head', top and h or x, 'updated', ARGV[2])
-redis.call('ZADD', KEYS[6], ARGV[2], S)
-if f[3] then redis.call('ZADD', f[3] .. ':u', ARGV[2], S) end
-if f[2] ~= '' then expire(f[2]) end
-return {1, now}
-"""
-
-# %% ../nbs/04_redis.ipynb #080dd6af
-# summaries, in the session's hash: `sums`, a JSON list of [id, the last message it stands in for, content, metadata JSON ('' for none), when, ms]
-# ARGV: the summary's id, that message's id, content, metadata
-_SUMMARIZE = _LIB + """
-if redis.call('EXISTS', S) == 0 then return {0} end
-if redis.call('HEXISTS', M, ARGV[2]) == 0 then return {3} end
-local now = clock()
-local list = cjson.decode(redis.call('HGET', S, 'sums') or '[]')
-list[#list + 1] = {ARGV[1], ARGV[2], ARGV[3], ARGV[4], now}
-redis.call('HSET', S, 'sums', cjson.encode(list))
-return {1, now}
-"""
-_SUMMARIES = _LIB + """
-if redis.call('EXISTS', S) == 0 then return {0} end
-local keep = {}
-for _, e in ipairs(cjson.decode(redis.call('HGET', S, 'sums') or '[]')) do -- one whose message went is gone with it
-  if redis.call('HEXISTS', M, e[2]) == 1 then keep[#keep + 1] = e end
-end
-return {1, #keep > 0 and cjson.encode(keep) or '[]'}
-"""
-
-# %% ../nbs/04_redis.ipynb #316f5d08
-# KEYS: the session's. ARGV: the range's two ends as ZRANGEBYLEX takes them, '1' for the last key first, the limit (-1: none)
-_RECORDS = _LIB + """
-local bad = check({12, 'zset'})
-if bad then return bad end
-if redis.call('EXISTS', S) == 0 then return {0} end
-if ARGV[3] == '1' then return {1, redis.call('ZREVRANGEBYLEX', R, ARGV[2], ARGV[1], 'LIMIT', 0, ARGV[4])} end
-return {1, redis.call('ZRANGEBYLEX', R, ARGV[1], ARGV[2], 'LIMIT', 0, ARGV[4])}
-"""
-# ARGV: how many ranges to drop and keys to keep, each range's two ends, the keys kept, then each key and value to write
-_PUT_RECORDS = _LIB + """
-local bad = check({1, 'hash', 12, 'zset'})
-if bad then return bad end
-if redis.call('EXISTS', S) == 0 then return 0 end
-local nd, nk = tonumber(ARGV[1]), tonumber(ARGV[2])
-local kept = {}
-for i = 1, nk do kept[ARGV[2 + 2 * nd + i]] = true end
-for i = 1, nd do
-  local lo, hi = ARGV[1 + 2 * i], ARGV[2 + 2 * i]
-  if nk == 0 then redis.call('ZREMRANGEBYLEX', R, lo, hi)
-  else
-    for _, e in ipairs(redis.call('ZRANGEBYLEX', R, lo, hi)) do
-      if not kept[string.sub(e, 1, string.find(e, '\\0', 1, true) - 1)] then redis.call('ZREM', R, e) end
-    end
-  end
-end
-keep(3 + 2 * nd + nk)
-return 1
-"""
-
-# %% ../nbs/04_redis.ipynb #615e0a3d
-# ARGV: id, now, message id, chunk?, chunk, content?, content, pending ('', '0', '1'), metadata?, metadata, merge?, act, writer, error, lease (ms),
-#       the followers' channel and what to tell them, merge pairs
-_UPDATE = _LIB + """
-local bad = check({1, 'hash', 3, 'hash', 4, 'hash', 6, 'zset', 10, 'zset', 11, 'hash'})
-if bad then return bad end
-if redis.call('EXISTS', S) == 0 then return {0} end
-local mid = ARGV[3]
-local v = redis.call('HGET', M, mid)
-if not v then return {3} end
-"""
-
-# %% ../nbs/04_redis.ipynb #a81d3b43
-_UPDATE += """\
-local now, m, act, L = clock(), parse(v), ARGV[12], KEYS[10]
-local p, st = m.f % 2 == 1, math.floor(m.f / 4)
-local lapsed = p and (tonumber(m.exp) or 0) <= now
-local holds = m.x == ARGV[13] or lapsed
-local go = true -- the rules of `reply_step`; when an act may not go ahead, `judge_reply` says why
-if act == 'chunk' or act == 'fail' then go = p and holds
-elseif act == 'done' then go = (p and holds) or (not p and st == 0)
-elseif act == 'stop' then go = p
-elseif act == 'settle' then go = p and lapsed end
-if not go then return {5, p and 1 or 0, st, m.x, lapsed and 1 or 0, v, redis.call('HGET', D, mid), now} end
-"""
-
-# %% ../nbs/04_redis.ipynb #5ae83208
-_UPDATE += """\
-if ARGV[4] == '1' then m.body = m.body .. ARGV[5] elseif ARGV[6] == '1' then m.body = ARGV[7] end
-local function flags(pend, code) m.f = m.f % 4 - m.f % 2 + (pend and 1 or 0) + 4 * code end
-local function finish(code, x) flags(false, code); m.e, m.exp, m.x = tostring(now), '', x; unlease(mid) end
-local function renew() m.exp = tostring(now + tonumber(ARGV[15])); lease(mid, m.exp) end
-if act == 'chunk' then
-  m.x = ARGV[13]
-  if st == 1 then finish(1, '') else renew() end
-elseif act == 'done' then if p then finish(st, '') end
-elseif act == 'fail' then if st == 1 then finish(1, '') else finish(2, ARGV[14]) end
-elseif act == 'stop' then if lapsed then finish(1, '') else flags(true, 1) end
-elseif act == 'settle' then finish(2, ARGV[14])
-elseif ARGV[8] ~= '' and (ARGV[8] == '1') ~= p then
-  if ARGV[8] == '1' then flags(true, 0); m.e, m.x = '', ''; renew() else finish(0, '') end
-end
-"""
-
-# %% ../nbs/04_redis.ipynb #962e5f11
-_UPDATE += """\
-local md = nil
-if ARGV[9] == '1' then md = ARGV[10] end
-if ARGV[11] == '1' then
-  md = merge(md or redis.call('HGET', D, mid), 18)
-  if md == '{}' then md = '' end
-end
-if md then
-  local had = math.floor(m.f / 2) % 2 * 2
-  if md == '' then redis.call('HDEL', D, mid); m.f = m.f - had
-  else redis.call('HSET', D, mid, md); m.f = m.f - had + 2 end
-end
-"""
-
-# %% ../nbs/04_redis.ipynb #c7f2829a
-_UPDATE += """\
-v = build(m)
-redis.call('HSET', M, mid, v)
-if ARGV[4] == '1' or ARGV[6] == '1' or m.f % 2 ~= (p and 1 or 0) then redis.call('HDEL', W, mid) end -- its text changed, or the reply ended: a search copies it anew
-touch(ARGV[2])
-local exp = redis.call('HGET', S, 'exp')
-if exp ~= '' then expire(exp) end
-if p or m.f % 2 == 1 then redis.call('PUBLISH', ARGV[16], ARGV[17]) end -- a reply changed: wake its followers
-return {1, v, redis.call('HGET', D, mid), now}
-"""
-
-# %% ../nbs/04_redis.ipynb #bce5cdd2
-_REMOVE = _LIB + """
-local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset', 11, 'hash'})
-if bad then return bad end
-if redis.call('EXISTS', S) == 0 then return {0} end
-local ids, tree = {}, branched()
-if tree then -- the whole tree is read and written back
-  local all, nodes = load()
-  local h, gone = headid(), {}
-  if ARGV[3] == 'after' then
-    if ARGV[4] == '' then for _, id in ipairs(all) do gone[id] = true end
-    else
-      if not nodes[ARGV[4]] then return {3, ARGV[4]} end
-      gone, h = below(all, nodes, ARGV[4]), ARGV[4]
-      nodes[h][2] = redis.call('HINCRBY', S, 'next', 1) -- active now: a switch above it comes back here
-    end
-  elseif ARGV[3] == 'last' then if h then gone[h] = true end
-  else
-    for i = 4, #ARGV do
-      if not nodes[ARGV[i]] then return {3, ARGV[i]} end
-      gone[ARGV[i]] = true
-    end
-  end
-  while h and gone[h] do h = nodes[h][3] end
-  ids = reshape(all, nodes, gone, h)
-"""
-
-# %% ../nbs/04_redis.ipynb #7077e207
-_REMOVE += """\
-elseif ARGV[3] == 'after' then
-  local seq = -1
-  if ARGV[4] ~= '' then
-    seq = redis.call('ZSCORE', Z, ARGV[4])
-    if not seq then return {3, ARGV[4]} end
-  end
-  ids = redis.call('ZRANGEBYSCORE', Z, '(' .. seq, '+inf')
-elseif ARGV[3] == 'last' then ids = redis.call('ZRANGE', Z, -1, -1)
-else
-  local scored = {}
-  for i = 4, #ARGV do
-    local sc = redis.call('ZSCORE', Z, ARGV[i])
-    if not sc then return {3, ARGV[i]} end
-    scored[#scored + 1] = {tonumber(sc), ARGV[i]}
-  end
-  table.sort(scored, function(a, b) return a[1] < b[1] end)
-  for i, p in ipairs(scored) do ids[i] = p[2] end
-end
-"""
-
-# %% ../nbs/04_redis.ipynb #fb6a050a
-_REMOVE += """\
-local res = msgs(ids)
-for i, v in ipairs(res[2]) do if string.byte(v, 1) % 2 == 1 then unlease(ids[i]) end end
-if #ids > 0 then
-  each('ZREM', Z, ids); each('HDEL', M, ids); each('HDEL', D, ids); each('HDEL', W, ids)
-  if not tree then redis.call('HINCRBY', S, 'n', -#ids) end
-  touch(ARGV[2])
-end
-return {1, res}
-"""
-
-# %% ../nbs/04_redis.ipynb #b8203f64
-_SET_INFO = _LIB + """
-local bad = check({1, 'hash', 6, 'zset', 7, 'zset'})
-if bad then return bad end
-if redis.call('EXISTS', S) == 0 then return false end
-local md = redis.call('HGET', S, 'md')
-if ARGV[3] == '1' then md = merge(md, 6); redis.call('HSET', S, 'md', md) end
-local ok = touch(ARGV[2])
-if ARGV[4] == '1' then
-  redis.call('HSET', S, 'exp', ARGV[5])
-  if ARGV[5] == '' then
-    redis.call('ZREM', KEYS[7], S)
-    if ok then redis.call('ZREM', ok .. ':x', S) end
-  else
-    redis.call('ZADD', KEYS[7], ARGV[5], S)
-    if ok then redis.call('ZADD', ok .. ':x', ARGV[5], S) end
-  end
-  expire(ARGV[5])
-end
-return md
-"""
-
-# %% ../nbs/04_redis.ipynb #33c4bc5b
-_DROP = _LIB + """
-local bad = check({5, 'zset', 6, 'zset', 7, 'zset', 9, 'set'})
-if bad then return bad end
-if ARGV[2] ~= '' and redis.call('HGET', S, 'owner') ~= ARGV[2] then return 0 end
-local live = redis.call('EXISTS', S)
-unown(S, KEYS[10])
-redis.call('DEL', S, Z, M, D, W, R)
-for i = 5, 7 do redis.call('ZREM', KEYS[i], S) end
-redis.call('SREM', KEYS[9], S)
-return live
-"""
-
-# %% ../nbs/04_redis.ipynb #5ba52c27
-_RANGE = _LIB + """
-if redis.call('EXISTS', S) == 0 then return {0} end
-local a, b = tonumber(ARGV[1]), tonumber(ARGV[2])
-if branched() then -- the active branch, up from its end
-  local ids = {}
-  if ARGV[3] ~= '' then
-    local d, _, p = tnode(ARGV[3])
-    if not d then return {3} end
-    if p then ids = path(p, a) end
-  elseif a < 0 then ids = path(headid(), -a)
-  else
-    local all = path(headid(), nil)
-    for i = a + 1, math.min(b < 0 and #all or b + 1, #all) do ids[#ids + 1] = all[i] end
-  end
-  return {1, msgs(ids)}
-end
-if ARGV[3] ~= '' then
-  local r = redis.call('ZRANK', Z, ARGV[3])
-  if not r then return {3} end
-  if r == 0 then return {1, msgs({})} end
-  a, b = math.max(0, r - a), r - 1
-end
-return {1, msgs(redis.call('ZRANGE', Z, a, b))}
-"""
-_GET = _LIB + """
-if redis.call('EXISTS', S) == 0 then return {0} end
-local v = redis.call('HGET', M, ARGV[1])
-if not v then return {1} end
-return {1, v, redis.call('HGET', D, ARGV[1]), clock()}
-"""
-
-# %% ../nbs/04_redis.ipynb #f4003135
-_SUMMARY = _CLOCK + """
-local function summary(s, pre)
-  local f = redis.call('HMGET', s, 'id', 'md', 'created', 'updated', 'exp', 'n', 'owner')
-  local h = redis.call('HGET', s, 'head') -- a session that branched: its active branch's end
-  local last = h and (h ~= '' and {h} or {}) or redis.call('ZRANGE', s .. ':z', -1, -1)
-  if #last == 1 then
-    local v = redis.call('HGET', s .. ':m', last[1])
-    local k, e = string.find(v, ':', 2, true), nil
-    if string.byte(v, 1) < 64 then e = k + tonumber(string.sub(v, 2, k - 1))
-    else local _, _, xl, rl = string.find(string.sub(v, 2, k - 1), '(%d+),(%d+)$'); e = k + tonumber(xl) + tonumber(rl) end
-    f[8], f[9] = string.sub(v, 1, e + pre), clock()
-  end
-  return f
-end
-"""
-_ONE = _SUMMARY + """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
-return summary(KEYS[1], tonumber(ARGV[1]))
-"""
-
-# %% ../nbs/04_redis.ipynb #751151ff
-# KEYS: the created, updated and expiry indexes (the store's, or an owner's), the set of expired sessions already unlisted
-# ARGV: 'created' or 'updated', offset, limit (-1: all), summaries?, preview bytes, the owner's key ('' for the store's indexes)
-_LIST = _SUMMARY + """
-local C, U = KEYS[1], KEYS[2]
-local function page(order, off, lim)
-  local stop = lim < 0 and -1 or off + lim - 1
-  if order == 'created' then return redis.call('ZRANGE', C, off, stop) end
-  local top = redis.call('ZREVRANGE', U, off, stop, 'WITHSCORES')
-  if #top == 0 then return {} end
-  local hi, lo = top[2], top[#top]
-  local above = redis.call('ZCOUNT', U, '(' .. hi, '+inf')
-  local band, rows = redis.call('ZREVRANGEBYSCORE', U, hi, lo, 'WITHSCORES'), {}
-  for i = 1, #band, 2 do rows[#rows + 1] = {band[i], tonumber(band[i + 1]), tonumber(redis.call('ZSCORE', C, band[i]) or 0)} end
-  table.sort(rows, function(a, b) if a[2] ~= b[2] then return a[2] > b[2] end return a[3] < b[3] end)
-  local res, first = {}, off - above + 1
-  for i = first, lim < 0 and #rows or math.min(#rows, first + lim - 1) do res[#res + 1] = rows[i][1] end
-  return res
-end
-while true do
-  local keys, gone = page(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])), false
-  for _, s in ipairs(keys) do
-    if redis.call('EXISTS', s) == 0 or (ARGV[6] ~= '' and redis.call('HGET', s, 'ok') ~= ARGV[6]) then
-      gone = true
-      redis.call('ZREM', C, s); redis.call('ZREM', U, s)
-      if redis.call('ZREM', KEYS[3], s) == 1 and ARGV[6] == '' then redis.call('SADD', KEYS[4], s) end
-    end
-  end
-  if not gone then
-    local res = {}
-    for i, s in ipairs(keys) do
-      if ARGV[4] == '1' then res[i] = summary(s, tonumber(ARGV[5])) else res[i] = redis.call('HGET', s, 'id') end
-    end
-    return res
-  end
-end
-"""
-
-# %% ../nbs/04_redis.ipynb #7c09e237
-# KEYS: the created and expiry indexes. Every expired session still listed is in the expiry index with a past time
-_COUNT = """
-local t = redis.call('TIME')
-return redis.call('ZCARD', KEYS[1]) - redis.call('ZCOUNT', KEYS[2], '-inf', tonumber(t[1]) + tonumber(t[2]) / 1e6)
-"""
-
-# %% ../nbs/04_redis.ipynb #58066c0d
-# KEYS: created, updated, expiry indexes, the set of expired sessions already unlisted, the lease index; ARGV: now, updated before (or '')
-_PURGE = _UNOWN + """
-local dead, seen, n = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1]), {}, 0
-for _, s in ipairs(redis.call('SMEMBERS', KEYS[4])) do dead[#dead + 1] = s end
-if ARGV[2] ~= '' then
-  for _, s in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2])) do
-    if redis.call('EXISTS', s) == 1 then dead[#dead + 1] = s end
-  end
-end
-for _, s in ipairs(dead) do
-  if not seen[s] then
-    seen[s] = true; n = n + 1
-    unown(s, KEYS[5])
-    redis.call('DEL', s, s .. ':z', s .. ':m', s .. ':d', s .. ':w', s .. ':r')
-    for i = 1, 3 do redis.call('ZREM', KEYS[i], s) end
-  end
-end
-redis.call('DEL', KEYS[4])
-for _, k in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do -- replies of sessions that expired (their keys went, and the notes of them)
-  local c = string.find(k, ':', 1, true)
-  if redis.call('EXISTS', string.sub(k, c + 1, c + tonumber(string.sub(k, 1, c - 1)))) == 0 then redis.call('ZREM', KEYS[5], k) end
-end
-return n
-"""
-
-
-# %% ../nbs/04_redis.ipynb #c3d4e029
-# KEYS: a session's, as `_keys` gives them. Its replies a release before leases left pending go into the lease index, lapsed (score 0)
-_INDEX_OLD = _LIB + """
-local vals = redis.call('HGETALL', M)
-for i = 1, #vals, 2 do
-  local f = string.byte(vals[i + 1], 1)
-  if f < 64 and (f - 48) % 2 == 1 then lease(vals[i], 0) end
-end
-return 1
-"""
-
-
-# %% ../nbs/04_redis.ipynb #c3d4e031
-# KEYS: the lease index; ARGV: how many. Members of replies that ended, were deleted, or whose session is gone are dropped as they are met
-_STALE = _CLOCK + """
-local now, lim, res, off = clock(), tonumber(ARGV[1]), {{}, {}, {}, {}}, 0
-while #res[1] < lim do
-  local c = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', off, 100)
-  if #c == 0 then break end
-  for _, k in ipairs(c) do
-    local n = string.find(k, ':', 1, true)
-    local len = tonumber(string.sub(k, 1, n - 1))
-    local s, mid = string.sub(k, n + 1, n + len), string.sub(k, n + len + 1)
-    local v = redis.call('HGET', s .. ':m', mid)
-    local f = v and string.byte(v, 1)
-    if not v or (f - (f < 64 and 48 or 64)) % 2 == 0 or redis.call('EXISTS', s) == 0 then redis.call('ZREM', KEYS[1], k)
-    else
-      off = off + 1
-      if #res[1] < lim then
-        local i = #res[1] + 1
-        res[1][i], res[2][i], res[3][i], res[4][i] = redis.call('HGET', s, 'id'), mid, v, redis.call('HGET', s .. ':d', mid)
-      end
-    end
-  end
-end
-res[5] = now
-return res
-"""
-
-
-# %% ../nbs/04_redis.ipynb #c3d4e033
-# KEYS: created, updated, expiry indexes, the unlisted set, then the owner's created, updated and expiry indexes, the lease index; ARGV: the owner's key
-_ERASE = _UNOWN + """
-local n = 0
-for _, s in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
-  local ok = redis.call('HGET', s, 'ok')
-  if not ok or ok == ARGV[1] then -- a member whose id another owner's session took since is left alone
-    n = n + redis.call('EXISTS', s)
-    unown(s, KEYS[8])
-    redis.call('DEL', s, s .. ':z', s .. ':m', s .. ':d', s .. ':w', s .. ':r')
-    for i = 1, 3 do redis.call('ZREM', KEYS[i], s) end
-    redis.call('SREM', KEYS[4], s)
-  end
-end
-redis.call('DEL', KEYS[5], KEYS[6], KEYS[7])
-return n
-"""
-
-
-# %% ../nbs/04_redis.ipynb #b4bfa417
-# KEYS: an owner's created index; ARGV: now, limit, offset, 'newest' or 'relevance', the owner's key, how many messages without a copy to hand back at most, the words
-_SEARCH = _LIB + """
-local now, lim, off, rel, ok, most = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == 'relevance', ARGV[5], tonumber(ARGV[6])
-local words, todo, hits = {}, {}, {}
-for i = 7, #ARGV do words[#words + 1] = ' ' .. ARGV[i] end
-local function score(f) -- how many of copy `f`'s words start with a word asked for, if each starts one; else 0
-  for _, w in ipairs(words) do if not string.find(f, w, 1, true) then return 0 end end
-  if not rel then return 1 end
-  local n = 0
-  for t in string.gmatch(f, ' [^ ]+') do
-    for _, w in ipairs(words) do if string.sub(t, 1, #w) == w then n = n + 1; break end end
-  end
-  return n
-end
-"""
-
-# %% ../nbs/04_redis.ipynb #8d410227
-_SEARCH += """\
-for k, s in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if #todo >= most * 3 then break end
-  local h = redis.call('HMGET', s, 'ok', 'exp')
-  if h[1] == ok and (h[2] == '' or tonumber(h[2]) > now) then -- the owner's, and live
-    local ids = redis.call('ZRANGE', s .. ':z', 0, -1)
-    local cs = each('HMGET', s .. ':w', ids)
-    for i, id in ipairs(ids) do
-      local c = cs[i]
-      if not c then
-        if #todo < most * 3 then todo[#todo + 1] = s; todo[#todo + 1] = id; todo[#todo + 1] = redis.call('HGET', s .. ':m', id) end
-      elseif #todo == 0 then
-        local n = score(c)
-        if n > 0 then
-          local v = redis.call('HGET', s .. ':m', id)
-          hits[#hits + 1] = {rel and n or tonumber(parse(v).c) or 0, k, i, s, id, v}
-        end
-      end
-    end
-  end
-end
-if #todo > 0 then return {0, todo} end
-"""
-
-# %% ../nbs/04_redis.ipynb #84d23d42
-_SEARCH += """\
-table.sort(hits, function(a, b)
-  for j = 1, 3 do if a[j] ~= b[j] then return a[j] > b[j] end end
-  return false
-end)
-local sids, smds, ids, vals, mds = {}, {}, {}, {}, {}
-for j = off + 1, math.min(#hits, off + lim) do
-  local x = hits[j]
-  local i = #ids + 1
-  sids[i], smds[i], ids[i], vals[i] = redis.call('HGET', x[4], 'id'), redis.call('HGET', x[4], 'md'), x[5], x[6]
-  mds[i] = hasmd(x[6]) and redis.call('HGET', x[4] .. ':d', x[5]) or ''
-end
-return {1, sids, smds, ids, vals, mds, clock()}
-"""
-
-# %% ../nbs/04_redis.ipynb #c3d4e046
-# ARGV: for each message, its session's key, its id, the SHA-1 of the value its copy was made from, the copy
-_FOLD = """
-for i = 1, #ARGV, 4 do -- nothing is written unless every key to write is a hash (or none)
-  local t = redis.call('TYPE', ARGV[i] .. ':w').ok
-  if t ~= 'none' and t ~= 'hash' then return redis.error_reply('chatstate: key ' .. ARGV[i] .. ':w holds a ' .. t .. ', not the hash chatstate keeps there') end
-end
-for i = 1, #ARGV, 4 do
-  local s = ARGV[i]
-  local v = redis.call('HGET', s .. ':m', ARGV[i + 1])
-  if v and redis.sha1hex(v) == ARGV[i + 2] then
-    redis.call('HSET', s .. ':w', ARGV[i + 1], ARGV[i + 3])
-    local t = redis.call('PTTL', s)
-    if t > 0 then redis.call('PEXPIRE', s .. ':w', t) end -- it goes with the session
-  end
-end
-return 1
-"""
-
-def _copy(v:bytes)->tuple:
-    """A stored value's SHA-1, and its searchable copy: its words, each after a space (`!`, which matches nothing, while
-    it is a pending reply)"""
-    f,*_,e = _parts(v)
-    return hashlib.sha1(v).hexdigest(),'!' if f & 1 else ''.join(' ' + w for w in search_words(v[e:].decode()))
-
 # %% ../nbs/04_redis.ipynb #f4ef2d6c
 def _client_url(url:str, redis)->tuple:
     """The URL for redis-py, the key prefix and the timeout, from a chatstate Redis URL checked whole before anything
@@ -1387,6 +663,53 @@ async def _aclose(self:_Redis):
     self._ar = None
 
 
+# %% ../nbs/04_redis.ipynb #30e5a41e
+# KEYS: S Z M D, then the created, updated and expiry indexes, the creation counter, the set of expired sessions already unlisted
+# ARGV: id, metadata, created, updated, expiry, n, replace?, n message fields (3 each), then the owner and its key ('' for none), the lease (ms),
+#       its summaries (as `sums` keeps them; '' for none), and for a session that branched: the active branch's end, its length, and each message's `t:` field
+_CREATE = _LIB + """
+local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 5, 'zset', 6, 'zset', 7, 'zset', 8, 'string', 9, 'set', 10, 'zset'})
+if bad then return bad end
+local c = redis.call('GET', KEYS[8])
+if c and not tonumber(c) then return redis.error_reply('chatstate: key ' .. KEYS[8] .. ' does not hold the counter chatstate keeps there') end
+if redis.call('EXISTS', S) == 1 and ARGV[7] ~= '1' then return 0 end
+unown(S, KEYS[10])
+redis.call('DEL', S, Z, M, D, W, R)
+redis.call('SREM', KEYS[9], S)
+"""
+
+# %% ../nbs/04_redis.ipynb #3428654c
+_CREATE += """\
+local n = tonumber(ARGV[6])
+local owner, ok = ARGV[8 + n * 3], ARGV[9 + n * 3]
+redis.call('HSET', S, 'id', ARGV[1], 'md', ARGV[2], 'created', ARGV[3], 'updated', ARGV[4], 'exp', ARGV[5], 'next', n, 'n', n)
+if owner ~= '' then redis.call('HSET', S, 'owner', owner, 'ok', ok) end
+local now = clock()
+for i = 1, n do
+  local j = 8 + (i - 1) * 3
+  redis.call('ZADD', Z, i, ARGV[j]); put(j, now, now + tonumber(ARGV[10 + n * 3]))
+end
+if ARGV[11 + n * 3] ~= '' then redis.call('HSET', S, 'sums', ARGV[11 + n * 3]) end
+if #ARGV > 11 + n * 3 then
+  redis.call('HSET', S, 'base', 0, 'head', ARGV[12 + n * 3], 'n', ARGV[13 + n * 3])
+  for i = 1, n do redis.call('HSET', S, 't:' .. ARGV[8 + (i - 1) * 3], ARGV[13 + n * 3 + i]) end
+end
+"""
+
+# %% ../nbs/04_redis.ipynb #50c36349
+_CREATE += """\
+local at = redis.call('INCR', KEYS[8])
+redis.call('ZADD', KEYS[5], at, S)
+redis.call('ZADD', KEYS[6], ARGV[4], S)
+if ARGV[5] ~= '' then redis.call('ZADD', KEYS[7], ARGV[5], S); expire(ARGV[5]) else redis.call('ZREM', KEYS[7], S) end
+if owner ~= '' then
+  redis.call('ZADD', ok .. ':c', at, S)
+  redis.call('ZADD', ok .. ':u', ARGV[4], S)
+  if ARGV[5] ~= '' then redis.call('ZADD', ok .. ':x', ARGV[5], S) end
+end
+return 1
+"""
+
 # %% ../nbs/04_redis.ipynb #bfb670a7
 @patch
 @primitive
@@ -1412,12 +735,55 @@ def _exists(self:_Redis, sid, owner=None):
     if owner is None: return bool((yield ('exists', [_key(self.prefix, sid)])))
     return (yield ('hget', [_key(self.prefix, sid), 'owner'])) == owner.encode()
 
+# %% ../nbs/04_redis.ipynb #f4003135
+_SUMMARY = _CLOCK + """
+local function summary(s, pre)
+  local f = redis.call('HMGET', s, 'id', 'md', 'created', 'updated', 'exp', 'n', 'owner')
+  local h = redis.call('HGET', s, 'head') -- a session that branched: its active branch's end
+  local last = h and (h ~= '' and {h} or {}) or redis.call('ZRANGE', s .. ':z', -1, -1)
+  if #last == 1 then
+    local v = redis.call('HGET', s .. ':m', last[1])
+    local k, e = string.find(v, ':', 2, true), nil
+    if string.byte(v, 1) < 64 then e = k + tonumber(string.sub(v, 2, k - 1))
+    else local _, _, xl, rl = string.find(string.sub(v, 2, k - 1), '(%d+),(%d+)$'); e = k + tonumber(xl) + tonumber(rl) end
+    f[8], f[9] = string.sub(v, 1, e + pre), clock()
+  end
+  return f
+end
+"""
+_ONE = _SUMMARY + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+return summary(KEYS[1], tonumber(ARGV[1]))
+"""
+
 # %% ../nbs/04_redis.ipynb #2a9a0474
 @patch
 @primitive
 def _info(self:_Redis, sid):
     f = (yield ('one', [_key(self.prefix, sid)], [4*PREVIEW_LEN], False))
     return _summary(f) if f else None
+
+# %% ../nbs/04_redis.ipynb #b8203f64
+_SET_INFO = _LIB + """
+local bad = check({1, 'hash', 6, 'zset', 7, 'zset'})
+if bad then return bad end
+if redis.call('EXISTS', S) == 0 then return false end
+local md = redis.call('HGET', S, 'md')
+if ARGV[3] == '1' then md = merge(md, 6); redis.call('HSET', S, 'md', md) end
+local ok = touch(ARGV[2])
+if ARGV[4] == '1' then
+  redis.call('HSET', S, 'exp', ARGV[5])
+  if ARGV[5] == '' then
+    redis.call('ZREM', KEYS[7], S)
+    if ok then redis.call('ZREM', ok .. ':x', S) end
+  else
+    redis.call('ZADD', KEYS[7], ARGV[5], S)
+    if ok then redis.call('ZADD', ok .. ':x', ARGV[5], S) end
+  end
+  expire(ARGV[5])
+end
+return md
+"""
 
 # %% ../nbs/04_redis.ipynb #7338f7dc
 @patch
@@ -1429,10 +795,61 @@ def _set_info(self:_Redis, sid, merge=None, expires_at=False):
     if md is None: raise session_not_found(sid)
     return json.loads(md)
 
+# %% ../nbs/04_redis.ipynb #33c4bc5b
+_DROP = _LIB + """
+local bad = check({5, 'zset', 6, 'zset', 7, 'zset', 9, 'set'})
+if bad then return bad end
+if ARGV[2] ~= '' and redis.call('HGET', S, 'owner') ~= ARGV[2] then return 0 end
+local live = redis.call('EXISTS', S)
+unown(S, KEYS[10])
+redis.call('DEL', S, Z, M, D, W, R)
+for i = 5, 7 do redis.call('ZREM', KEYS[i], S) end
+redis.call('SREM', KEYS[9], S)
+return live
+"""
+
 # %% ../nbs/04_redis.ipynb #0a84b40d
 @patch
 @primitive
 def _drop(self:_Redis, sid, owner=None): return bool((yield ('drop', self._keys(sid), [sid, owner or ''], True)))
+
+# %% ../nbs/04_redis.ipynb #751151ff
+# KEYS: the created, updated and expiry indexes (the store's, or an owner's), the set of expired sessions already unlisted
+# ARGV: 'created' or 'updated', offset, limit (-1: all), summaries?, preview bytes, the owner's key ('' for the store's indexes)
+_LIST = _SUMMARY + """
+local C, U = KEYS[1], KEYS[2]
+local function page(order, off, lim)
+  local stop = lim < 0 and -1 or off + lim - 1
+  if order == 'created' then return redis.call('ZRANGE', C, off, stop) end
+  local top = redis.call('ZREVRANGE', U, off, stop, 'WITHSCORES')
+  if #top == 0 then return {} end
+  local hi, lo = top[2], top[#top]
+  local above = redis.call('ZCOUNT', U, '(' .. hi, '+inf')
+  local band, rows = redis.call('ZREVRANGEBYSCORE', U, hi, lo, 'WITHSCORES'), {}
+  for i = 1, #band, 2 do rows[#rows + 1] = {band[i], tonumber(band[i + 1]), tonumber(redis.call('ZSCORE', C, band[i]) or 0)} end
+  table.sort(rows, function(a, b) if a[2] ~= b[2] then return a[2] > b[2] end return a[3] < b[3] end)
+  local res, first = {}, off - above + 1
+  for i = first, lim < 0 and #rows or math.min(#rows, first + lim - 1) do res[#res + 1] = rows[i][1] end
+  return res
+end
+while true do
+  local keys, gone = page(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])), false
+  for _, s in ipairs(keys) do
+    if redis.call('EXISTS', s) == 0 or (ARGV[6] ~= '' and redis.call('HGET', s, 'ok') ~= ARGV[6]) then
+      gone = true
+      redis.call('ZREM', C, s); redis.call('ZREM', U, s)
+      if redis.call('ZREM', KEYS[3], s) == 1 and ARGV[6] == '' then redis.call('SADD', KEYS[4], s) end
+    end
+  end
+  if not gone then
+    local res = {}
+    for i, s in ipairs(keys) do
+      if ARGV[4] == '1' then res[i] = summary(s, tonumber(ARGV[5])) else res[i] = redis.call('HGET', s, 'id') end
+    end
+    return res
+  end
+end
+"""
 
 # %% ../nbs/04_redis.ipynb #f1f43138
 @patch
@@ -1451,12 +868,38 @@ def _list(self:_Redis, order, limit, offset, summaries, owner=None):
     r = (yield ('list', [*self._owned(owner), self._idx[4]], args, False))
     return [_summary(f) for f in r] if summaries else [o.decode() for o in r]
 
+# %% ../nbs/04_redis.ipynb #7c09e237
+# KEYS: the created and expiry indexes. Every expired session still listed is in the expiry index with a past time
+_COUNT = """
+local t = redis.call('TIME')
+return redis.call('ZCARD', KEYS[1]) - redis.call('ZCOUNT', KEYS[2], '-inf', tonumber(t[1]) + tonumber(t[2]) / 1e6)
+"""
+
 # %% ../nbs/04_redis.ipynb #1e9e0567
 @patch
 @primitive
 def _session_count(self:_Redis, owner=None):
     c,_,x = self._owned(owner)
     return (yield ('count', [c, x], [], False))
+
+# %% ../nbs/04_redis.ipynb #c3d4e033
+# KEYS: created, updated, expiry indexes, the unlisted set, then the owner's created, updated and expiry indexes, the lease index; ARGV: the owner's key
+_ERASE = _UNOWN + """
+local n = 0
+for _, s in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
+  local ok = redis.call('HGET', s, 'ok')
+  if not ok or ok == ARGV[1] then -- a member whose id another owner's session took since is left alone
+    n = n + redis.call('EXISTS', s)
+    unown(s, KEYS[8])
+    redis.call('DEL', s, s .. ':z', s .. ':m', s .. ':d', s .. ':w', s .. ':r')
+    for i = 1, 3 do redis.call('ZREM', KEYS[i], s) end
+    redis.call('SREM', KEYS[4], s)
+  end
+end
+redis.call('DEL', KEYS[5], KEYS[6], KEYS[7])
+return n
+"""
+
 
 # %% ../nbs/04_redis.ipynb #4093fa65
 @patch
@@ -1465,11 +908,94 @@ def _erase(self:_Redis, owner):
     return (yield ('erase', [*(self._idx[i] for i in (0, 1, 2, 4)), *self._owned(owner), self._idx[5]],
                    [_owner_key(self.prefix, owner)], True))
 
+# %% ../nbs/04_redis.ipynb #58066c0d
+# KEYS: created, updated, expiry indexes, the set of expired sessions already unlisted, the lease index; ARGV: now, updated before (or '')
+_PURGE = _UNOWN + """
+local dead, seen, n = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1]), {}, 0
+for _, s in ipairs(redis.call('SMEMBERS', KEYS[4])) do dead[#dead + 1] = s end
+if ARGV[2] ~= '' then
+  for _, s in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2])) do
+    if redis.call('EXISTS', s) == 1 then dead[#dead + 1] = s end
+  end
+end
+for _, s in ipairs(dead) do
+  if not seen[s] then
+    seen[s] = true; n = n + 1
+    unown(s, KEYS[5])
+    redis.call('DEL', s, s .. ':z', s .. ':m', s .. ':d', s .. ':w', s .. ':r')
+    for i = 1, 3 do redis.call('ZREM', KEYS[i], s) end
+  end
+end
+redis.call('DEL', KEYS[4])
+for _, k in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do -- replies of sessions that expired (their keys went, and the notes of them)
+  local c = string.find(k, ':', 1, true)
+  if redis.call('EXISTS', string.sub(k, c + 1, c + tonumber(string.sub(k, 1, c - 1)))) == 0 then redis.call('ZREM', KEYS[5], k) end
+end
+return n
+"""
+
+
 # %% ../nbs/04_redis.ipynb #7e72aae7
 @patch
 @primitive
 def _purge(self:_Redis, now, before=None):
     return (yield ('purge', [self._idx[i] for i in (0, 1, 2, 4, 5)], [_f(now), _f(before)], True))
+
+# %% ../nbs/04_redis.ipynb #c29161e1
+_APPEND = _LIB + """
+local bad = check({2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset', 10, 'zset'})
+if bad then return bad end
+local f = redis.call('HMGET', S, 'next', 'n', 'exp', 'ok', 'base', 'head')
+if not f[1] then return {0} end
+local tree, under, move = f[5], f[6], true -- a session that branched: the new messages go below `under`, and `move` the active branch's end
+if ARGV[4] ~= '' then
+  local last = tree and f[6] or redis.call('ZRANGE', Z, -1, -1)[1] or ''
+  if '=' .. last ~= ARGV[4] then
+    local at = string.sub(ARGV[4], 2) -- per branch: `after` may end a branch other than the active one
+    if at == '' or not tree or not ends(at) then return {3, last} end
+    under, move = at, false
+  end
+end
+"""
+
+# %% ../nbs/04_redis.ipynb #b8eb74cd
+_APPEND += """\
+local n, seq, now = tonumber(ARGV[3]), tonumber(f[1]), clock()
+local exp = now + tonumber(ARGV[5 + n * 3])
+if n == 1 then
+  local v = stamp(ARGV[6], now, exp)
+  if redis.call('HSETNX', M, ARGV[5], v) == 0 then return {2, ARGV[5]} end
+  if ARGV[7] ~= '' then redis.call('HSET', D, ARGV[5], ARGV[7]) end
+  if string.byte(v, 1) % 2 == 1 then lease(ARGV[5], exp) end
+  redis.call('ZADD', Z, seq + 1, ARGV[5])
+else
+  for i = 1, n do
+    local id = ARGV[5 + (i - 1) * 3]
+    if redis.call('HEXISTS', M, id) == 1 then return {2, id} end
+  end
+  for i = 1, n do
+    local j = 5 + (i - 1) * 3
+    redis.call('ZADD', Z, seq + i, ARGV[j]); put(j, now, exp)
+  end
+end
+"""
+
+# %% ../nbs/04_redis.ipynb #634e77b9
+_APPEND += """\
+if tree then
+  local d, p = under ~= '' and tnode(under) or -1, under ~= '' and under or false
+  for i = 1, n do
+    local id = ARGV[5 + (i - 1) * 3]
+    tset(id, d + i, seq + i, p); p = id
+  end
+  if move then redis.call('HSET', S, 'head', p, 'n', d + 1 + n) end
+  redis.call('HSET', S, 'next', seq + n, 'updated', ARGV[2])
+else redis.call('HSET', S, 'next', seq + n, 'n', tonumber(f[2]) + n, 'updated', ARGV[2]) end
+redis.call('ZADD', KEYS[6], ARGV[2], S)
+if f[4] then redis.call('ZADD', f[4] .. ':u', ARGV[2], S) end
+if f[3] ~= '' then expire(f[3]) end
+return {1, now}
+"""
 
 # %% ../nbs/04_redis.ipynb #3da63c6f
 _MAXPOS = 10**15 # positions beyond are cut to it: Lua passes larger numbers to Redis in a form it refuses
@@ -1486,6 +1012,36 @@ def _append(self:_Redis, sid, msgs, after=None, writer=None):
     if r[0] == 2: raise DuplicateMessageError(f"session {sid!r} already has a message {r[1].decode()!r}")
     return r[1] / 1000
 
+# %% ../nbs/04_redis.ipynb #324ba8cc
+# KEYS: as `_APPEND`'s. ARGV: id, now, n, the message it goes below ('': at the top), below its parent instead?, n message fields (3 each), the lease (ms),
+#       then records to write in the same step: each key and value
+_BRANCH = _LIB + """
+local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset', 10, 'zset', 12, 'zset'})
+if bad then return bad end
+local f = redis.call('HMGET', S, 'next', 'exp', 'ok', 'base')
+if not f[1] then return {0} end
+local n, seq, under, d = tonumber(ARGV[3]), tonumber(f[1]), false, -1
+if ARGV[4] ~= '' then
+  local nd, _, np = tnode(ARGV[4])
+  if not nd then return {3} end
+  if ARGV[5] == '1' then under, d = np, nd - 1 else under, d = ARGV[4], nd end
+end
+for i = 1, n do
+  local id = ARGV[6 + (i - 1) * 3]
+  if redis.call('HEXISTS', M, id) == 1 then return {2, id} end
+end
+if not f[4] then redis.call('HSET', S, 'base', redis.call('ZCARD', Z)) end -- its first branch: what it holds so far is one branch
+local now = clock()
+local p = place(6, n, seq, d, under, now, now + tonumber(ARGV[6 + n * 3]))
+redis.call('HSET', S, 'next', seq + n, 'n', d + 1 + n, 'head', p, 'updated', ARGV[2])
+if #ARGV > 6 + n * 3 then keep(7 + n * 3) end
+redis.call('ZADD', KEYS[6], ARGV[2], S)
+if f[3] then redis.call('ZADD', f[3] .. ':u', ARGV[2], S) end
+if f[2] ~= '' then expire(f[2]) end
+return {1, now}
+"""
+
+
 # %% ../nbs/04_redis.ipynb #690fe808
 @patch
 @primitive
@@ -1499,6 +1055,60 @@ def _branch(self:_Redis, sid, msgs, at, writer=None, beside=False, recs=None):
     if r[0] == 3: raise message_not_found(sid, at)
     if r[0] == 2: raise DuplicateMessageError(f"session {sid!r} already has a message {r[1].decode()!r}")
     return r[1] / 1000
+
+# %% ../nbs/04_redis.ipynb #c3d4e044
+# ARGV: 'tree', 'siblings' or 'switch', the message id ('' for a tree), now
+_TREE = _LIB + """
+if redis.call('EXISTS', S) == 0 then return {0} end
+local op, mid = ARGV[1], ARGV[2]
+if not branched() then -- one branch: each message below the one before it
+  local ids = redis.call('ZRANGE', Z, 0, -1)
+  if op == 'tree' then
+    local ps, ts = {}, {}
+    for i = 1, #ids do ps[i], ts[i] = i > 1 and ids[i - 1] or '', i end
+    return {1, msgs(ids), ps, ids[#ids] or '', ts}
+  end
+  if redis.call('HEXISTS', M, mid) == 0 then return {3} end
+  if op == 'siblings' then return {1, msgs({mid}), 0} end
+  return {1, msgs({ids[#ids]})}
+end
+"""
+
+# %% ../nbs/04_redis.ipynb #2713ec4c
+_TREE += """\
+local ids, nodes = load()
+local h = headid()
+if op == 'tree' then
+  local ps, ts = {}, {}
+  for i, id in ipairs(ids) do ps[i], ts[i] = nodes[id][3] or '', nodes[id][2] end
+  return {1, msgs(ids), ps, h or '', ts}
+end
+if not nodes[mid] then return {3} end
+if op == 'siblings' then
+  local on, sib, at = {}, {}, -1
+  for _, id in ipairs(path(h, nil)) do on[id] = true end
+  for _, id in ipairs(ids) do
+    if nodes[id][3] == nodes[mid][3] then
+      if on[id] then at = #sib end
+      sib[#sib + 1] = id
+    end
+  end
+  return {1, msgs(sib), at}
+end
+"""
+
+# %% ../nbs/04_redis.ipynb #fba59023
+_TREE += """\
+local best = mid -- switch: the message below it that was active last
+for id in pairs(below(ids, nodes, mid)) do
+  if nodes[id][2] > nodes[best][2] then best = id end
+end
+local nd = nodes[best]
+tset(best, nd[1], redis.call('HINCRBY', S, 'next', 1), nd[3])
+redis.call('HSET', S, 'head', best, 'n', nd[1] + 1)
+touch(ARGV[3])
+return {1, msgs({best})}
+"""
 
 # %% ../nbs/04_redis.ipynb #c42ce5e0
 @patch
@@ -1526,6 +1136,27 @@ def _siblings(self:_Redis, sid, mid):
 @primitive
 def _switch(self:_Redis, sid, mid): return _msgs((yield from self._treeop(sid, 'switch', mid))[1])[0]
 
+# %% ../nbs/04_redis.ipynb #080dd6af
+# summaries, in the session's hash: `sums`, a JSON list of [id, the last message it stands in for, content, metadata JSON ('' for none), when, ms]
+# ARGV: the summary's id, that message's id, content, metadata
+_SUMMARIZE = _LIB + """
+if redis.call('EXISTS', S) == 0 then return {0} end
+if redis.call('HEXISTS', M, ARGV[2]) == 0 then return {3} end
+local now = clock()
+local list = cjson.decode(redis.call('HGET', S, 'sums') or '[]')
+list[#list + 1] = {ARGV[1], ARGV[2], ARGV[3], ARGV[4], now}
+redis.call('HSET', S, 'sums', cjson.encode(list))
+return {1, now}
+"""
+_SUMMARIES = _LIB + """
+if redis.call('EXISTS', S) == 0 then return {0} end
+local keep = {}
+for _, e in ipairs(cjson.decode(redis.call('HGET', S, 'sums') or '[]')) do -- one whose message went is gone with it
+  if redis.call('HEXISTS', M, e[2]) == 1 then keep[#keep + 1] = e end
+end
+return {1, #keep > 0 and cjson.encode(keep) or '[]'}
+"""
+
 # %% ../nbs/04_redis.ipynb #2ac5fdf7
 @patch
 @primitive
@@ -1544,6 +1175,89 @@ def _summaries(self:_Redis, sid):
     if r[0] == 0: raise session_not_found(sid)
     return [(i, u, c, json.loads(md) if md else {}, t / 1000) for i,u,c,md,t in json.loads(r[1])]
 
+# %% ../nbs/04_redis.ipynb #b4bfa417
+# KEYS: an owner's created index; ARGV: now, limit, offset, 'newest' or 'relevance', the owner's key, how many messages without a copy to hand back at most, the words
+_SEARCH = _LIB + """
+local now, lim, off, rel, ok, most = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == 'relevance', ARGV[5], tonumber(ARGV[6])
+local words, todo, hits = {}, {}, {}
+for i = 7, #ARGV do words[#words + 1] = ' ' .. ARGV[i] end
+local function score(f) -- how many of copy `f`'s words start with a word asked for, if each starts one; else 0
+  for _, w in ipairs(words) do if not string.find(f, w, 1, true) then return 0 end end
+  if not rel then return 1 end
+  local n = 0
+  for t in string.gmatch(f, ' [^ ]+') do
+    for _, w in ipairs(words) do if string.sub(t, 1, #w) == w then n = n + 1; break end end
+  end
+  return n
+end
+"""
+
+# %% ../nbs/04_redis.ipynb #8d410227
+_SEARCH += """\
+for k, s in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if #todo >= most * 3 then break end
+  local h = redis.call('HMGET', s, 'ok', 'exp')
+  if h[1] == ok and (h[2] == '' or tonumber(h[2]) > now) then -- the owner's, and live
+    local ids = redis.call('ZRANGE', s .. ':z', 0, -1)
+    local cs = each('HMGET', s .. ':w', ids)
+    for i, id in ipairs(ids) do
+      local c = cs[i]
+      if not c then
+        if #todo < most * 3 then todo[#todo + 1] = s; todo[#todo + 1] = id; todo[#todo + 1] = redis.call('HGET', s .. ':m', id) end
+      elseif #todo == 0 then
+        local n = score(c)
+        if n > 0 then
+          local v = redis.call('HGET', s .. ':m', id)
+          hits[#hits + 1] = {rel and n or tonumber(parse(v).c) or 0, k, i, s, id, v}
+        end
+      end
+    end
+  end
+end
+if #todo > 0 then return {0, todo} end
+"""
+
+# %% ../nbs/04_redis.ipynb #84d23d42
+_SEARCH += """\
+table.sort(hits, function(a, b)
+  for j = 1, 3 do if a[j] ~= b[j] then return a[j] > b[j] end end
+  return false
+end)
+local sids, smds, ids, vals, mds = {}, {}, {}, {}, {}
+for j = off + 1, math.min(#hits, off + lim) do
+  local x = hits[j]
+  local i = #ids + 1
+  sids[i], smds[i], ids[i], vals[i] = redis.call('HGET', x[4], 'id'), redis.call('HGET', x[4], 'md'), x[5], x[6]
+  mds[i] = hasmd(x[6]) and redis.call('HGET', x[4] .. ':d', x[5]) or ''
+end
+return {1, sids, smds, ids, vals, mds, clock()}
+"""
+
+# %% ../nbs/04_redis.ipynb #c3d4e046
+# ARGV: for each message, its session's key, its id, the SHA-1 of the value its copy was made from, the copy
+_FOLD = """
+for i = 1, #ARGV, 4 do -- nothing is written unless every key to write is a hash (or none)
+  local t = redis.call('TYPE', ARGV[i] .. ':w').ok
+  if t ~= 'none' and t ~= 'hash' then return redis.error_reply('chatstate: key ' .. ARGV[i] .. ':w holds a ' .. t .. ', not the hash chatstate keeps there') end
+end
+for i = 1, #ARGV, 4 do
+  local s = ARGV[i]
+  local v = redis.call('HGET', s .. ':m', ARGV[i + 1])
+  if v and redis.sha1hex(v) == ARGV[i + 2] then
+    redis.call('HSET', s .. ':w', ARGV[i + 1], ARGV[i + 3])
+    local t = redis.call('PTTL', s)
+    if t > 0 then redis.call('PEXPIRE', s .. ':w', t) end -- it goes with the session
+  end
+end
+return 1
+"""
+
+def _copy(v:bytes)->tuple:
+    """A stored value's SHA-1, and its searchable copy: its words, each after a space (`!`, which matches nothing, while
+    it is a pending reply)"""
+    f,*_,e = _parts(v)
+    return hashlib.sha1(v).hexdigest(),'!' if f & 1 else ''.join(' ' + w for w in search_words(v[e:].decode()))
+
 # %% ../nbs/04_redis.ipynb #4b3a5018
 @patch
 @primitive
@@ -1561,6 +1275,38 @@ def _search(self:_Redis, words, owner, limit, offset, order):
         yield ('fold', [], [x for s,i,v in zip(*[iter(r[1])]*3) for x in (s, i, *_copy(v))], True)
     sids,smds,ids,vals,mds,now = r[1:]
     return [(s.decode(), json.loads(md), m) for s,md,m in zip(sids, smds, _msgs([ids, vals, [d for d in mds if d], now]))]
+
+# %% ../nbs/04_redis.ipynb #5ba52c27
+_RANGE = _LIB + """
+if redis.call('EXISTS', S) == 0 then return {0} end
+local a, b = tonumber(ARGV[1]), tonumber(ARGV[2])
+if branched() then -- the active branch, up from its end
+  local ids = {}
+  if ARGV[3] ~= '' then
+    local d, _, p = tnode(ARGV[3])
+    if not d then return {3} end
+    if p then ids = path(p, a) end
+  elseif a < 0 then ids = path(headid(), -a)
+  else
+    local all = path(headid(), nil)
+    for i = a + 1, math.min(b < 0 and #all or b + 1, #all) do ids[#ids + 1] = all[i] end
+  end
+  return {1, msgs(ids)}
+end
+if ARGV[3] ~= '' then
+  local r = redis.call('ZRANK', Z, ARGV[3])
+  if not r then return {3} end
+  if r == 0 then return {1, msgs({})} end
+  a, b = math.max(0, r - a), r - 1
+end
+return {1, msgs(redis.call('ZRANGE', Z, a, b))}
+"""
+_GET = _LIB + """
+if redis.call('EXISTS', S) == 0 then return {0} end
+local v = redis.call('HGET', M, ARGV[1])
+if not v then return {1} end
+return {1, v, redis.call('HGET', D, ARGV[1]), clock()}
+"""
 
 # %% ../nbs/04_redis.ipynb #28ad4f68
 @patch
@@ -1600,6 +1346,58 @@ def _get(self:_Redis, sid, mid):
     if r[0] == 0: raise session_not_found(sid)
     return _msgs([[_b(mid)], [r[1]], [r[2]], r[3]])[0] if len(r) > 1 else None
 
+# %% ../nbs/04_redis.ipynb #b97bed1c
+# KEYS: as `_APPEND`'s. ARGV: id, now, n, the position, n message fields (3 each), the lease (ms)
+_INSERT = _LIB + """
+local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset', 10, 'zset'})
+if bad then return bad end
+local f = redis.call('HMGET', S, 'next', 'exp', 'ok', 'base', 'n')
+if not f[1] then return {0} end
+local n, seq, pos = tonumber(ARGV[3]), tonumber(f[1]), tonumber(ARGV[4])
+for i = 1, n do
+  local id = ARGV[5 + (i - 1) * 3]
+  if redis.call('HEXISTS', M, id) == 1 then return {2, id} end
+end
+local h = redis.call('ZRANGE', Z, -1, -1)[1] or false -- the active branch's end
+if f[4] then h = headid() end
+local len = f[4] and tonumber(f[5]) or redis.call('ZCARD', Z)
+local p = pos >= 0 and pos or math.max(0, len + pos)
+if not f[4] then redis.call('HSET', S, 'base', redis.call('ZCARD', Z)) end -- a tree from now: what it holds so far is its first branch
+"""
+
+# %% ../nbs/04_redis.ipynb #25ab66c0
+_INSERT += """\
+local ids, nodes = load()
+local top, under, d = false, h, len - 1
+if p < len then top = path(h, nil)[p + 1]; under, d = nodes[top][3], nodes[top][1] - 1 end
+local rank = top and redis.call('ZRANK', Z, top)
+local now = clock()
+local x = place(5, n, seq, d, under, now, now + tonumber(ARGV[5 + n * 3]))
+local moved = 0
+if top then
+  local sub = below(ids, nodes, top)
+  sub[top] = true
+  for _, id in ipairs(ids) do
+    if sub[id] then
+      local nd = nodes[id]
+      moved = moved + 1
+      redis.call('ZADD', Z, seq + n + moved, id)
+      tset(id, nd[1] + n, nd[2], id == top and x or nd[3])
+    end
+  end
+  if rank < tonumber(redis.call('HGET', S, 'base')) then redis.call('HSET', S, 'base', rank) end -- the first branch ends above it now
+end
+"""
+
+# %% ../nbs/04_redis.ipynb #6f4eec67
+_INSERT += """\
+redis.call('HSET', S, 'next', seq + n + moved, 'n', len + n, 'head', top and h or x, 'updated', ARGV[2])
+redis.call('ZADD', KEYS[6], ARGV[2], S)
+if f[3] then redis.call('ZADD', f[3] .. ':u', ARGV[2], S) end
+if f[2] ~= '' then expire(f[2]) end
+return {1, now}
+"""
+
 # %% ../nbs/04_redis.ipynb #dfce8ba4
 @patch
 @primitive
@@ -1611,6 +1409,36 @@ def _insert(self:_Redis, sid, pos, msgs, writer=None):
     if r[0] == 0: raise session_not_found(sid)
     if r[0] == 2: raise DuplicateMessageError(f"session {sid!r} already has a message {r[1].decode()!r}")
     return r[1] / 1000
+
+# %% ../nbs/04_redis.ipynb #316f5d08
+# KEYS: the session's. ARGV: the range's two ends as ZRANGEBYLEX takes them, '1' for the last key first, the limit (-1: none)
+_RECORDS = _LIB + """
+local bad = check({12, 'zset'})
+if bad then return bad end
+if redis.call('EXISTS', S) == 0 then return {0} end
+if ARGV[3] == '1' then return {1, redis.call('ZREVRANGEBYLEX', R, ARGV[2], ARGV[1], 'LIMIT', 0, ARGV[4])} end
+return {1, redis.call('ZRANGEBYLEX', R, ARGV[1], ARGV[2], 'LIMIT', 0, ARGV[4])}
+"""
+# ARGV: how many ranges to drop and keys to keep, each range's two ends, the keys kept, then each key and value to write
+_PUT_RECORDS = _LIB + """
+local bad = check({1, 'hash', 12, 'zset'})
+if bad then return bad end
+if redis.call('EXISTS', S) == 0 then return 0 end
+local nd, nk = tonumber(ARGV[1]), tonumber(ARGV[2])
+local kept = {}
+for i = 1, nk do kept[ARGV[2 + 2 * nd + i]] = true end
+for i = 1, nd do
+  local lo, hi = ARGV[1 + 2 * i], ARGV[2 + 2 * i]
+  if nk == 0 then redis.call('ZREMRANGEBYLEX', R, lo, hi)
+  else
+    for _, e in ipairs(redis.call('ZRANGEBYLEX', R, lo, hi)) do
+      if not kept[string.sub(e, 1, string.find(e, '\\0', 1, true) - 1)] then redis.call('ZREM', R, e) end
+    end
+  end
+end
+keep(3 + 2 * nd + nk)
+return 1
+"""
 
 # %% ../nbs/04_redis.ipynb #13233a28
 def _lex(lo:str, hi:str)->list:
@@ -1629,6 +1457,77 @@ def _records(self:_Redis, sid, lo, hi, limit, desc):
 def _put_records(self:_Redis, sid, recs, drop, keep):
     args = [len(drop), len(keep), *(b for lo,hi in drop for b in _lex(lo, hi)), *keep, *(x for kv in recs for x in kv)]
     if not (yield ('put_records', self._keys(sid), args, True)): raise session_not_found(sid)
+
+# %% ../nbs/04_redis.ipynb #615e0a3d
+# ARGV: id, now, message id, chunk?, chunk, content?, content, pending ('', '0', '1'), metadata?, metadata, merge?, act, writer, error, lease (ms),
+#       the followers' channel and what to tell them, merge pairs
+_UPDATE = _LIB + """
+local bad = check({1, 'hash', 3, 'hash', 4, 'hash', 6, 'zset', 10, 'zset', 11, 'hash'})
+if bad then return bad end
+if redis.call('EXISTS', S) == 0 then return {0} end
+local mid = ARGV[3]
+local v = redis.call('HGET', M, mid)
+if not v then return {3} end
+"""
+
+# %% ../nbs/04_redis.ipynb #a81d3b43
+_UPDATE += """\
+local now, m, act, L = clock(), parse(v), ARGV[12], KEYS[10]
+local p, st = m.f % 2 == 1, math.floor(m.f / 4)
+local lapsed = p and (tonumber(m.exp) or 0) <= now
+local holds = m.x == ARGV[13] or lapsed
+local go = true -- the rules of `reply_step`; when an act may not go ahead, `judge_reply` says why
+if act == 'chunk' or act == 'fail' then go = p and holds
+elseif act == 'done' then go = (p and holds) or (not p and st == 0)
+elseif act == 'stop' then go = p
+elseif act == 'settle' then go = p and lapsed end
+if not go then return {5, p and 1 or 0, st, m.x, lapsed and 1 or 0, v, redis.call('HGET', D, mid), now} end
+"""
+
+# %% ../nbs/04_redis.ipynb #5ae83208
+_UPDATE += """\
+if ARGV[4] == '1' then m.body = m.body .. ARGV[5] elseif ARGV[6] == '1' then m.body = ARGV[7] end
+local function flags(pend, code) m.f = m.f % 4 - m.f % 2 + (pend and 1 or 0) + 4 * code end
+local function finish(code, x) flags(false, code); m.e, m.exp, m.x = tostring(now), '', x; unlease(mid) end
+local function renew() m.exp = tostring(now + tonumber(ARGV[15])); lease(mid, m.exp) end
+if act == 'chunk' then
+  m.x = ARGV[13]
+  if st == 1 then finish(1, '') else renew() end
+elseif act == 'done' then if p then finish(st, '') end
+elseif act == 'fail' then if st == 1 then finish(1, '') else finish(2, ARGV[14]) end
+elseif act == 'stop' then if lapsed then finish(1, '') else flags(true, 1) end
+elseif act == 'settle' then finish(2, ARGV[14])
+elseif ARGV[8] ~= '' and (ARGV[8] == '1') ~= p then
+  if ARGV[8] == '1' then flags(true, 0); m.e, m.x = '', ''; renew() else finish(0, '') end
+end
+"""
+
+# %% ../nbs/04_redis.ipynb #962e5f11
+_UPDATE += """\
+local md = nil
+if ARGV[9] == '1' then md = ARGV[10] end
+if ARGV[11] == '1' then
+  md = merge(md or redis.call('HGET', D, mid), 18)
+  if md == '{}' then md = '' end
+end
+if md then
+  local had = math.floor(m.f / 2) % 2 * 2
+  if md == '' then redis.call('HDEL', D, mid); m.f = m.f - had
+  else redis.call('HSET', D, mid, md); m.f = m.f - had + 2 end
+end
+"""
+
+# %% ../nbs/04_redis.ipynb #c7f2829a
+_UPDATE += """\
+v = build(m)
+redis.call('HSET', M, mid, v)
+if ARGV[4] == '1' or ARGV[6] == '1' or m.f % 2 ~= (p and 1 or 0) then redis.call('HDEL', W, mid) end -- its text changed, or the reply ended: a search copies it anew
+touch(ARGV[2])
+local exp = redis.call('HGET', S, 'exp')
+if exp ~= '' then expire(exp) end
+if p or m.f % 2 == 1 then redis.call('PUBLISH', ARGV[16], ARGV[17]) end -- a reply changed: wake its followers
+return {1, v, redis.call('HGET', D, mid), now}
+"""
 
 # %% ../nbs/04_redis.ipynb #62a01ba8
 @patch
@@ -1650,6 +1549,46 @@ def _update(self:_Redis, sid, mid, content=None, chunk=None, pending=None, metad
                                 "script and `reply_step` disagree")
         return _msgs([[_b(mid)], [r[5]], [r[6]], r[7]])[0]
     return _msgs([[_b(mid)], [r[1]], [r[2]], r[3]])[0]
+
+# %% ../nbs/04_redis.ipynb #c3d4e029
+# KEYS: a session's, as `_keys` gives them. Its replies a release before leases left pending go into the lease index, lapsed (score 0)
+_INDEX_OLD = _LIB + """
+local vals = redis.call('HGETALL', M)
+for i = 1, #vals, 2 do
+  local f = string.byte(vals[i + 1], 1)
+  if f < 64 and (f - 48) % 2 == 1 then lease(vals[i], 0) end
+end
+return 1
+"""
+
+
+# %% ../nbs/04_redis.ipynb #c3d4e031
+# KEYS: the lease index; ARGV: how many. Members of replies that ended, were deleted, or whose session is gone are dropped as they are met
+_STALE = _CLOCK + """
+local now, lim, res, off = clock(), tonumber(ARGV[1]), {{}, {}, {}, {}}, 0
+while #res[1] < lim do
+  local c = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', off, 100)
+  if #c == 0 then break end
+  for _, k in ipairs(c) do
+    local n = string.find(k, ':', 1, true)
+    local len = tonumber(string.sub(k, 1, n - 1))
+    local s, mid = string.sub(k, n + 1, n + len), string.sub(k, n + len + 1)
+    local v = redis.call('HGET', s .. ':m', mid)
+    local f = v and string.byte(v, 1)
+    if not v or (f - (f < 64 and 48 or 64)) % 2 == 0 or redis.call('EXISTS', s) == 0 then redis.call('ZREM', KEYS[1], k)
+    else
+      off = off + 1
+      if #res[1] < lim then
+        local i = #res[1] + 1
+        res[1][i], res[2][i], res[3][i], res[4][i] = redis.call('HGET', s, 'id'), mid, v, redis.call('HGET', s .. ':d', mid)
+      end
+    end
+  end
+end
+res[5] = now
+return res
+"""
+
 
 # %% ../nbs/04_redis.ipynb #c3d4e036
 @patch
@@ -1676,6 +1615,67 @@ def _stale(self:_Redis, limit):
     if limit == 0: return []
     sids,ids,vals,mds,now = (yield ('stale', [self._idx[5]], [min(limit, _MAXPOS)], True))
     return [(s.decode(), _msgs([[i], [v], [md], now])[0]) for s,i,v,md in zip(sids, ids, vals, mds)]
+
+# %% ../nbs/04_redis.ipynb #bce5cdd2
+_REMOVE = _LIB + """
+local bad = check({1, 'hash', 2, 'zset', 3, 'hash', 4, 'hash', 6, 'zset', 11, 'hash'})
+if bad then return bad end
+if redis.call('EXISTS', S) == 0 then return {0} end
+local ids, tree = {}, branched()
+if tree then -- the whole tree is read and written back
+  local all, nodes = load()
+  local h, gone = headid(), {}
+  if ARGV[3] == 'after' then
+    if ARGV[4] == '' then for _, id in ipairs(all) do gone[id] = true end
+    else
+      if not nodes[ARGV[4]] then return {3, ARGV[4]} end
+      gone, h = below(all, nodes, ARGV[4]), ARGV[4]
+      nodes[h][2] = redis.call('HINCRBY', S, 'next', 1) -- active now: a switch above it comes back here
+    end
+  elseif ARGV[3] == 'last' then if h then gone[h] = true end
+  else
+    for i = 4, #ARGV do
+      if not nodes[ARGV[i]] then return {3, ARGV[i]} end
+      gone[ARGV[i]] = true
+    end
+  end
+  while h and gone[h] do h = nodes[h][3] end
+  ids = reshape(all, nodes, gone, h)
+"""
+
+# %% ../nbs/04_redis.ipynb #7077e207
+_REMOVE += """\
+elseif ARGV[3] == 'after' then
+  local seq = -1
+  if ARGV[4] ~= '' then
+    seq = redis.call('ZSCORE', Z, ARGV[4])
+    if not seq then return {3, ARGV[4]} end
+  end
+  ids = redis.call('ZRANGEBYSCORE', Z, '(' .. seq, '+inf')
+elseif ARGV[3] == 'last' then ids = redis.call('ZRANGE', Z, -1, -1)
+else
+  local scored = {}
+  for i = 4, #ARGV do
+    local sc = redis.call('ZSCORE', Z, ARGV[i])
+    if not sc then return {3, ARGV[i]} end
+    scored[#scored + 1] = {tonumber(sc), ARGV[i]}
+  end
+  table.sort(scored, function(a, b) return a[1] < b[1] end)
+  for i, p in ipairs(scored) do ids[i] = p[2] end
+end
+"""
+
+# %% ../nbs/04_redis.ipynb #fb6a050a
+_REMOVE += """\
+local res = msgs(ids)
+for i, v in ipairs(res[2]) do if string.byte(v, 1) % 2 == 1 then unlease(ids[i]) end end
+if #ids > 0 then
+  each('ZREM', Z, ids); each('HDEL', M, ids); each('HDEL', D, ids); each('HDEL', W, ids)
+  if not tree then redis.call('HINCRBY', S, 'n', -#ids) end
+  touch(ARGV[2])
+end
+return {1, res}
+"""
 
 # %% ../nbs/04_redis.ipynb #c3d4e038
 @patch
