@@ -264,10 +264,11 @@ def _responses_canon(m:Message, role:str)->list:
     return items + [{'type': 'function_call', 'call_id': c['id'], 'name': c['function']['name'], 'arguments': c['function']['arguments']} for c in calls]
 
 def _responses_items(i, m:Message)->list:
-    role = _role(m.role, i, 'OpenAI')
-    if role == 'tool' and 'tool_call_id' not in m.metadata: raise FormatError(f"message {i} is a tool result with no "
-                                                                              "'tool_call_id'")
-    r = m.metadata.get('responses')
+    role,md = _role(m.role, i, 'OpenAI'),m.metadata
+    if not md and role != 'tool': return [{'role': role, 'content': m.content}] # most messages: their text, one item
+    if role == 'tool' and 'tool_call_id' not in md: raise FormatError(f"message {i} is a tool result with no "
+                                                                      "'tool_call_id'")
+    r = md.get('responses')
     return list(r) if r is not None else _responses_canon(m, role)
 
 @_guard
