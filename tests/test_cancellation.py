@@ -1,7 +1,8 @@
 """Cancellation at random points, thousands of times per store (branches and summaries among the calls): after each cancelled call the store holds what it held
 before the call or what the call makes of it, never anything in between; and the next call on the same manager gets its
 own answer (a connection is never left mid-reply). `CHATSTATE_CANCEL_ROUNDS` sets how many calls are cancelled per store
-(2000 by default)."""
+(2000 by default). Again, a quarter as many, while another task reads all the time, so that each call has company: on PostgreSQL
+it is then sent in a pipeline with the reader's statements, and cancelled there."""
 import asyncio, os, random, pytest
 from chatstate import *
 from conftest import Store, KINDS, run_async
@@ -53,21 +54,37 @@ def model(before:dict, op):
     getattr(s, name)(*args, **kw)
     return state(s.to_dict())
 
-async def quiet():
-    "Wait for every other task on the loop (a shielded call still running) to end"
+async def quiet(busy=()):
+    "Wait for every other task on the loop (a shielded call still running) to end, but those in `busy`"
     while True:
-        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done() and t not in busy]
         if not rest: return
         await asyncio.wait(rest)
 
+@pytest.mark.parametrize('busy', [False, True], ids=['alone', 'busy'])
 @pytest.mark.parametrize('kind', KINDS)
-def test_cancelled_calls_leave_the_store_before_or_after(kind, tmp_path):
+def test_cancelled_calls_leave_the_store_before_or_after(kind, busy, tmp_path):
     st = Store(kind, tmp_path, 'async')
-    m,rnd = st.open()._o,random.Random(kind)
+    m,rnd = st.open()._o,random.Random(kind + str(busy))
     async def go():
         s = await m.create_session('cancel')
-        seen = {'before': 0, 'after': 0}
-        for i in range(ROUNDS):
+        seen,reads = {'before': 0, 'after': 0},[0]
+        if busy:
+            other = await m.create_session('other')
+            async def read():
+                while True:
+                    await other.count()
+                    reads[0] += 1
+                    await asyncio.sleep(0) # on a store whose calls never wait (in memory), a turn for the others
+            readers = [asyncio.ensure_future(read())]
+        try: return await rounds(s, seen, readers if busy else ())
+        finally:
+            if busy:
+                for t in readers: t.cancel()
+                await asyncio.gather(*readers, return_exceptions=True)
+                assert reads[0] > 0
+    async def rounds(s, seen, readers):
+        for i in range(ROUNDS // 4 if busy else ROUNDS):
             d = await s.to_dict()
             before,op = state(d),pick(rnd, state(d), i)
             after = model(d, op)
@@ -78,7 +95,7 @@ def test_cancelled_calls_leave_the_store_before_or_after(kind, tmp_path):
             t.cancel()
             try: await t
             except asyncio.CancelledError: pass
-            await quiet()
+            await quiet(readers)
             now = state(await s.to_dict())
             assert await s.count() == len(active(now)), f"round {i}: {name}{args} left the message counter behind"
             assert now in (before, after), f"round {i}: {name}{args} left the session in between:\n{before}\n{now}\n{after}"
