@@ -650,12 +650,10 @@ def _answer(e:list, v):
 
 
 # %% ../nbs/03_postgres.ipynb #bfc15d36
-async def _pipeline(c, batch:list):
-    """The statements of `batch`'s entries sent together on `c` in pipeline mode, each followed by a sync (so each is a
-    transaction of its own, and an error stops only its own), and each entry answered in turn"""
-    pg,ok,sync = c.pgconn,(c.pg.pq.ExecStatus.COMMAND_OK, c.pg.pq.ExecStatus.TUPLES_OK),c.pg.pq.ExecStatus.PIPELINE_SYNC
-    c.due,sent = asyncio.get_running_loop().time() + c.deadline,[]
-    pg.enter_pipeline_mode()
+def _sent(c, batch:list)->list:
+    """Put the statements of `batch`'s entries in `c`'s pipeline, each followed by a sync (so each is a transaction of its
+    own, and an error stops only its own): each entry sent, and the statement it prepares, if any"""
+    pg,sent = c.pgconn,[]
     for e in batch:
         if e[2] is not None: continue # its caller was cancelled before it was sent: it never is
         try: sql,vals,types,formats = _bound(c, e[0][1], e[0][2])
@@ -668,9 +666,13 @@ async def _pipeline(c, batch:list):
         pg.pipeline_sync()
         e[3] = True
         sent.append((e, (sql, types) if new else None))
-    while pg.flush(): # the server's answers are read meanwhile: it never waits on us while we wait on it
-        await _ready(c, True, True)
-        pg.consume_input()
+    return sent
+
+
+# %% ../nbs/03_postgres.ipynb #57f323c1
+async def _answered(c, sent:list):
+    "Read the answers to `sent` (from `_sent`) in order, and answer each entry: its rows, or its own error"
+    pg,ok,sync = c.pgconn,(c.pg.pq.ExecStatus.COMMAND_OK, c.pg.pq.ExecStatus.TUPLES_OK),c.pg.pq.ExecStatus.PIPELINE_SYNC
     for e,new in sent:
         rs = []
         while True:
@@ -689,6 +691,19 @@ async def _pipeline(c, batch:list):
             try: v = _loaded(c, e[0][0], rs[-1])
             except Exception as x: v = x # its own failure alone
         _answer(e, v)
+
+
+# %% ../nbs/03_postgres.ipynb #e4c8f3f0
+async def _pipeline(c, batch:list):
+    "The statements of `batch`'s entries sent together on `c` in pipeline mode, and each entry answered in turn"
+    pg = c.pgconn
+    c.due = asyncio.get_running_loop().time() + c.deadline
+    pg.enter_pipeline_mode()
+    sent = _sent(c, batch)
+    while pg.flush(): # the server's answers are read meanwhile: it never waits on us while we wait on it
+        await _ready(c, True, True)
+        pg.consume_input()
+    await _answered(c, sent)
     pg.exit_pipeline_mode()
 
 
@@ -723,6 +738,8 @@ async def run(self:_APool, op:tuple):
                 return e[2][0]
             e[1] = loop.create_future()
 
+
+# %% ../nbs/03_postgres.ipynb #51feabc2
 @patch
 def _go(self:_APool):
     self.due,batch,self.queue = False,self.queue,[]
