@@ -567,9 +567,10 @@ class _APool:
     def __init__(self, connect, size:int, timeout:float, together:bool=False):
         self.connect,self.size,self.timeout,self.idle,self.sem,self.closed = connect,size,timeout,[],asyncio.Semaphore(size),False
         self.making = None # set while a caller connects: an `asyncio.Event`, set when it is done
-        # statements sent together (`run`): whether the driver can, those asked for in this turn, and the sends under way
+        # statements sent together (`run`): whether the driver can, those asked for in this turn (and the loop that will
+        # send them), and the sends under way
         # and how many go alone, at once, because nothing else was under way
-        self.together,self.queue,self.due,self.sending,self.alone = together,[],False,set(),0
+        self.together,self.queue,self.due,self.sending,self.alone = together,[],None,set(),0
 
 
 # %% ../nbs/03_postgres.ipynb #f6a7b007
@@ -607,8 +608,9 @@ async def put(self:_APool, c):
 
 @patch
 async def close(self:_APool):
-    while self.due or self.sending: # what was asked for before the close is answered first
-        await asyncio.gather(asyncio.sleep(0), *self.sending, return_exceptions=True)
+    loop = asyncio.get_running_loop()
+    while (ours := [t for t in self.sending if t.get_loop() is loop]) or self.due is loop: # what was asked for is answered first
+        await asyncio.gather(asyncio.sleep(0), *ours, return_exceptions=True)
     self.closed = True
     for c in self.idle: await c.close()
     self.idle = []
@@ -719,11 +721,12 @@ async def run(self:_APool, op:tuple):
             finally: await self.put(c)
         finally: self.alone -= 1
     loop = asyncio.get_running_loop()
+    if self.due is not loop: # the first of this turn: the batch goes once every caller of the turn has queued
+        if self.due is not None: self.queue = [] # left by an event loop that ended before sending it: its callers are gone
+        self.due = loop
+        loop.call_soon(self._go, context=contextvars.Context())
     e = [op, loop.create_future(), None, False]
     self.queue.append(e)
-    if not self.due: # the first of this turn: the batch goes once every caller of the turn has queued
-        self.due = True
-        loop.call_soon(self._go, context=contextvars.Context())
     while True:
         try: return await e[1]
         except asyncio.CancelledError as x:
@@ -742,7 +745,7 @@ async def run(self:_APool, op:tuple):
 # %% ../nbs/03_postgres.ipynb #51feabc2
 @patch
 def _go(self:_APool):
-    self.due,batch,self.queue = False,self.queue,[]
+    self.due,batch,self.queue = None,self.queue,[]
     for i in range(0, len(batch), BATCH):
         t = asyncio.ensure_future(self._send(batch[i:i+BATCH]))
         self.sending.add(t)
