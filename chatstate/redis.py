@@ -1629,8 +1629,10 @@ if tree then -- the whole tree is read and written back
     if ARGV[4] == '' then for _, id in ipairs(all) do gone[id] = true end
     else
       if not nodes[ARGV[4]] then return {3, ARGV[4]} end
+      local was = h
       gone, h = below(all, nodes, ARGV[4]), ARGV[4]
-      nodes[h][2] = redis.call('HINCRBY', S, 'next', 1) -- active now: a switch above it comes back here
+      -- active now, unless nothing changed: a switch above it comes back here
+      if next(gone) ~= nil or h ~= was then nodes[h][2] = redis.call('HINCRBY', S, 'next', 1) end
     end
   elseif ARGV[3] == 'last' then if h then gone[h] = true end
   else

@@ -102,6 +102,16 @@ def test_truncate_after_a_message_on_another_branch_makes_it_active(mgr):
     s.regenerate(b.id, 'b2', pending=False)
     assert s.truncate_after(b.id) == [] and texts(s) == ['a', 'b'] and s.switch(a.id).content == 'b'
 
+def test_truncate_after_the_end_of_the_active_branch_changes_nothing(mgr):
+    "Nothing follows the message it is given: nothing is cut, and which branch was active last stays as it was"
+    s = mgr.create_session('te')
+    s.add_messages([Message('user', 'a', id='a'), Message('assistant', 'a1', id='a1')])
+    s.add_branch(None, [Message('user', 'b', id='b')])
+    s.switch('a1'); s.add_message('user', 'c', id='c'); s.switch('b'); s.switch('c')
+    s.delete('c') # the active branch ends at a1 again, though b was active after it
+    before = s.to_dict()['tree']
+    assert before['head'] == 'a1' and s.truncate_after('a1') == [] and s.to_dict()['tree'] == before
+
 def test_a_session_that_never_branched_reads_as_before(store, mgr):
     s = mgr.create_session('flat')
     ms = s.add_messages([Message('user' if i % 2 == 0 else 'assistant', f'm{i}') for i in range(10)])
@@ -226,6 +236,7 @@ def test_random_branching_matches_the_in_memory_store(store, mgr):
         got,want = outcome(s),outcome(ref)
         assert got == want, (step, op)
         assert shape(s) == shape(ref), (step, op)
+        assert s.to_dict().get('tree') == ref.to_dict().get('tree'), (step, op) # which branch was active last, too
         assert texts(s.tail(3)) == texts(ref.tail(3)) and texts(s[1:4]) == texts(ref[1:4])
     assert len(ref.tree().messages) > 20 and s.to_dict()['messages'] == ref.to_dict()['messages']
 
