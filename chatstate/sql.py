@@ -425,6 +425,8 @@ def _append(self:SQLStore, sid, msgs, after=None, writer=None):
         raise ends_elsewhere(sid, after, d.dec(last[0][0]) if last else '')
     raise session_not_found(sid)
 
+
+# %% ../nbs/01_sql.ipynb #9a9c6b13
 @patch
 def _taken(self:SQLStore, sid, msgs):
     """The `DuplicateMessageError` naming the first of `msgs` whose id session `sid` holds (read after the refused write
