@@ -540,11 +540,7 @@ async def _aexec(self:PostgresSessionManager, op:tuple, ctx:dict):
         elif kind == 'rollback': await self._aend(ctx.pop('c'), False)
         elif 'c' in ctx: return await _arun_op(ctx['c'], op)
         elif kind in ('q', 'n') and (pool := self._apool()).together: return await pool.run(op)
-        else:
-            pool = self._apool()
-            c = await pool.get()
-            try: return await _arun_op(c, op)
-            finally: await pool.put(c)
+        else: return await self._apool().alone(op)
     except self._psycopg.IntegrityError: raise
     except self._psycopg.Error as e: raise self._error(e) from e
 
@@ -567,10 +563,9 @@ class _APool:
     def __init__(self, connect, size:int, timeout:float, together:bool=False):
         self.connect,self.size,self.timeout,self.idle,self.sem,self.closed = connect,size,timeout,[],asyncio.Semaphore(size),False
         self.making = None # set while a caller connects: an `asyncio.Event`, set when it is done
-        # statements sent together (`run`): whether the driver can, those asked for in this turn (and the loop that will
-        # send them), and the sends under way
-        # and how many go alone, at once, because nothing else was under way
-        self.together,self.queue,self.due,self.sending,self.alone = together,[],None,set(),0
+        # statements sent together (`run`): whether the driver can, those asked for in this turn, the loop that will send
+        # them, the sends under way, and how many statements went alone because nothing else was under way
+        self.together,self.queue,self.due,self.sending,self.lone = together,[],None,set(),0
 
 
 # %% ../nbs/03_postgres.ipynb #f6a7b007
@@ -605,6 +600,13 @@ async def put(self:_APool, c):
         if not self.closed and not c.closed and c.info.transaction_status == 0: self.idle.append(c)
         else: c.pgconn.finish() # a connection left mid-answer is never reused
     finally: self.sem.release()
+
+@patch
+async def alone(self:_APool, op:tuple):
+    "Op `op` run on a connection of its own, given back after"
+    c = await self.get()
+    try: return await _arun_op(c, op)
+    finally: await self.put(c)
 
 @patch
 async def close(self:_APool):
@@ -713,13 +715,10 @@ async def _pipeline(c, batch:list):
 @patch
 async def run(self:_APool, op:tuple):
     "Statement op `op` (a `q` or an `n`) sent with the others asked for in this turn of the loop: its result"
-    if not (self.queue or self.sending or self.alone): # nothing else under way: it goes at once, alone
-        self.alone += 1
-        try:
-            c = await self.get()
-            try: return await _arun_op(c, op)
-            finally: await self.put(c)
-        finally: self.alone -= 1
+    if not (self.queue or self.sending or self.lone): # nothing else under way: it goes at once, alone
+        self.lone += 1
+        try: return await self.alone(op)
+        finally: self.lone -= 1
     loop = asyncio.get_running_loop()
     if self.due is not loop: # the first of this turn: the batch goes once every caller of the turn has queued
         if self.due is not None: self.queue = [] # left by an event loop that ended before sending it: its callers are gone
@@ -753,17 +752,15 @@ def _go(self:_APool):
 
 @patch
 async def _send(self:_APool, batch:list):
-    try: c = await self.get()
+    c = None
+    try:
+        c = await self.get()
+        await _pipeline(c, batch)
     except BaseException as x:
+        if c is not None: c.pgconn.finish() # left mid-pipeline: never used again
         for e in batch:
             if e[2] is None: _answer(e, x)
         if not isinstance(x, Exception): raise
-        return
-    try: await _pipeline(c, batch)
-    except BaseException as x:
-        c.pgconn.finish() # left mid-pipeline: never used again
-        for e in batch:
-            if e[2] is None: _answer(e, x)
-        if not isinstance(x, Exception): raise
-    finally: await self.put(c)
+    finally:
+        if c is not None: await self.put(c)
 
